@@ -1,0 +1,312 @@
+r"""Maximum (restricted) likelihood estimate of the heritability, many phenotypes at once.
+
+Notes
+-----
+``fit_lmm`` maximises the profile log-likelihood ``ℓ(hsq)`` of
+:mod:`lmm.likelihood` over ``[0, 1]`` with Brent's method (the algorithm and
+tolerance convention of R's ``optimize``, as lmmlite uses), then, with
+``check_boundary``, evaluates ``ℓ(0)`` and ``ℓ(1)`` exactly and keeps the best
+of the three. All phenotype columns are searched in lockstep
+(:func:`lmm.brent.fmin_lockstep`): each evaluation computes the weighted sums of
+every column still searching in a few array operations.
+
+Standard error: ``hsq_se = (−d²ℓ/dhsq²)^(−1/2)`` at the estimate, the observed
+information of the profile likelihood, from the analytic second derivative
+(below). It is NaN at a boundary, where the estimate is not at a stationary
+point, and where the curvature is not negative.
+
+Confidence interval: ``{h ∈ [0, 1] : 2(ℓ(ĥ) − ℓ(h)) ≤ χ²₁,₀.₉₅ = 3.8415}``, the
+profile-likelihood interval; each end is ``0`` or ``1`` when the criterion is
+met there, otherwise the crossing found by bracketed root finding between the
+estimate and that end. It remains meaningful when ``ĥ`` is on a boundary.
+
+Second derivative. With ``aᵢ = 1 + hsq·dᵢ``, ``dᵢ = λᵢ − 1``, ``Sᵢ = 1/aᵢ``,
+``S′ᵢ = −dᵢSᵢ²``, ``S″ᵢ = 2dᵢ²Sᵢ³``, residuals ``r = y − Xβ̂``, ``M = XᵀSX``::
+
+    rss′  = Σ S′ᵢ rᵢ²                                   (envelope theorem)
+    rss″  = Σ S″ᵢ rᵢ² − 2 uᵀ M⁻¹ u,          u = XᵀS′r
+    ℓ″_ML = ½ Σ dᵢ² Sᵢ² − (n/2) (rss″/rss − (rss′/rss)²)
+    ℓ″_REML = ½ Σ dᵢ² Sᵢ² − ((n−p)/2) (rss″/rss − (rss′/rss)²)
+              − ½ (tr(M⁻¹XᵀS″X) − tr((M⁻¹XᵀS′X)²))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import check_tol
+from .brent import fmin_lockstep, root_lockstep
+from .errors import InputError
+from .likelihood import Prepared, checked_inputs, finish, prepare, stats_per_column
+
+__all__ = ["FitResult", "fit_lmm", "CHI2_95"]
+
+#: 95% quantile of the chi-squared distribution with one degree of freedom.
+CHI2_95 = 3.841458820694124
+
+#: Columns fitted together in one lockstep search: bounds memory at about
+#: ``10 * n * block`` doubles and keeps the arrays cache-sized.
+DEFAULT_BLOCK_ELEMENTS = 1 << 18
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """Result of :func:`fit_lmm`.
+
+    For 1-D ``y`` every field is a scalar and ``beta`` is (p,); for ``y`` of
+    shape (n, m) the per-phenotype fields are arrays (m,) and ``beta`` is (p, m).
+
+    Attributes
+    ----------
+    hsq : heritability ``σ²_g / (σ²_g + σ²_e)``, in [0, 1], on the scale of
+        the K given (see the README on the kinship scale).
+    beta : fixed effects, one row per column of ``X``.
+    sigmasq : total variance ``σ² = rss / (n − p)``.
+    sigmasq_g : ``hsq · σ²``.
+    sigmasq_e : ``(1 − hsq) · σ²``.
+    loglik : ``ℓ(hsq)``, lmmlite's constants (see :func:`lmm.calc_ll`).
+    hsq_se : standard error from the observed information; NaN when not
+        computed, at a boundary or where the curvature is not negative.
+    hsq_ci_lower, hsq_ci_upper : 95% profile-likelihood interval (NaN when
+        ``compute_ci=False``).
+    boundary : ``'none'``, ``'lower'`` (hsq = 0) or ``'upper'`` (hsq = 1).
+    converged : the Brent search met its tolerance.
+    n_eval : likelihood evaluations of the search.
+    n, p : individuals and covariates.
+    method : ``'reml'`` or ``'ml'``.
+    """
+
+    hsq: float | np.ndarray
+    beta: np.ndarray
+    sigmasq: float | np.ndarray
+    sigmasq_g: float | np.ndarray
+    sigmasq_e: float | np.ndarray
+    loglik: float | np.ndarray
+    hsq_se: float | np.ndarray
+    hsq_ci_lower: float | np.ndarray
+    hsq_ci_upper: float | np.ndarray
+    boundary: str | np.ndarray
+    converged: bool | np.ndarray
+    n_eval: int | np.ndarray
+    n: int
+    p: int
+    method: str
+    _fields_per_column: tuple = field(default=(
+        "hsq", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "hsq_se",
+        "hsq_ci_lower", "hsq_ci_upper", "boundary", "converged", "n_eval"), repr=False)
+
+    @property
+    def hsq_ci(self) -> np.ndarray:
+        """``[lower, upper]``: shape (2,) or (2, m)."""
+        return np.stack([np.asarray(self.hsq_ci_lower), np.asarray(self.hsq_ci_upper)])
+
+    @property
+    def m(self) -> int:
+        """Number of phenotypes (1 for a 1-D ``y``)."""
+        return int(np.size(self.hsq))
+
+    def column(self, j: int) -> "FitResult":
+        """The result of phenotype ``j`` alone, as if fitted with a 1-D ``y``."""
+        if np.ndim(self.hsq) == 0:
+            if j != 0:
+                raise IndexError(j)
+            return self
+        kw = {k: _scalar(getattr(self, k)[j]) for k in self._fields_per_column}
+        return FitResult(beta=self.beta[:, j].copy(), n=self.n, p=self.p, method=self.method, **kw)
+
+
+def _scalar(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=False,
+            compute_ci=True, *, x_names=None, block_elements=DEFAULT_BLOCK_ELEMENTS) -> FitResult:
+    """Fit the linear mixed model to one or many phenotypes (lmmlite's ``fitLMM``).
+
+    Parameters
+    ----------
+    kva : array_like, shape (n,)
+        Eigenvalues of the kinship matrix.
+    y : array_like, shape (n,) or (n, m)
+        Rotated phenotypes (``Rotation.y``); the ``m`` columns are fitted together.
+    X : array_like, shape (n, p)
+        Rotated covariates (``Rotation.X``), full column rank.
+    reml : bool
+        Restricted (default) or plain maximum likelihood.
+    check_boundary : bool
+        Compare the Brent optimum with ``hsq = 0`` and ``hsq = 1`` exactly.
+    tol : float
+        Tolerance of the Brent search (R's ``optimize``), default ``1e-4``.
+    compute_se : bool
+        Compute ``hsq_se`` (observed information).
+    compute_ci : bool
+        Compute the 95% profile-likelihood interval.
+    x_names : sequence of str, optional
+        Covariate names for error messages.
+    block_elements : int
+        Columns are searched in blocks of about ``block_elements / n``
+        (results do not depend on it beyond round-off).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    InputError
+        Shapes that disagree, non-finite values, X rank-deficient, ``n ≤ p``,
+        ``tol ≤ 0``, or a phenotype column that the covariates explain exactly
+        (for example a constant one), which has no likelihood maximum.
+
+    Examples
+    --------
+    >>> import numpy as np, lmm
+    >>> rng = np.random.default_rng(0)
+    >>> G = rng.normal(size=(200, 500)); K = G @ G.T / 500
+    >>> y = rng.multivariate_normal(np.zeros(200), 0.6 * K + 0.4 * np.eye(200))
+    >>> rot = lmm.eigen_rotation(K, y)
+    >>> fit = lmm.fit_lmm(rot.kva, rot.y, rot.X)
+    >>> bool(0 <= fit.hsq <= 1)
+    True
+    """
+    tol = check_tol(tol)
+    kva, y2d, X, one_y = checked_inputs(kva, y, X, x_names)
+    n, p = X.shape
+    m = y2d.shape[1]
+    block = max(1, int(block_elements // max(n, 1)))
+    parts = [_fit_block(kva, y2d[:, s:s + block], X, reml, check_boundary, tol, compute_se,
+                        compute_ci, col0=s)
+             for s in range(0, m, block)]
+    out = {k: np.concatenate([pt[k] for pt in parts], axis=-1) for k in parts[0]}
+    hsq = out["hsq"]
+    sigmasq = out["sigmasq"]
+    res = FitResult(
+        hsq=hsq, beta=out["beta"], sigmasq=sigmasq, sigmasq_g=hsq * sigmasq,
+        sigmasq_e=(1.0 - hsq) * sigmasq, loglik=out["loglik"], hsq_se=out["hsq_se"],
+        hsq_ci_lower=out["ci_lo"], hsq_ci_upper=out["ci_hi"],
+        boundary=np.where(out["boundary"] < 0, "lower", np.where(out["boundary"] > 0, "upper", "none")),
+        converged=out["converged"], n_eval=out["n_eval"], n=n, p=p,
+        method="reml" if reml else "ml")
+    return res.column(0) if one_y else res
+
+
+def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col0=0):
+    prep = prepare(kva, y, X)
+    m = prep.m
+    flat = prep.y2.sum(axis=0) <= 1e-24 * np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
+    if flat.any():
+        j = int(np.flatnonzero(flat)[0]) + col0
+        raise InputError(
+            f"phenotype column {j} is explained exactly by the covariates (for example "
+            "it is constant): its heritability is not defined"
+            + (f"; {int(flat.sum())} such columns in this block" if flat.sum() > 1 else ""))
+    ev = _Evaluator(prep, reml)
+    x, fx, converged, n_eval = fmin_lockstep(lambda u, idx: -ev(u, idx), np.zeros(m), np.ones(m), tol)
+    hsq = x
+    ll = -fx
+    boundary = np.zeros(m, dtype=np.int8)
+    if check_boundary:
+        idx = np.arange(m)
+        ll0 = ev(np.zeros(m), idx)
+        ll1 = ev(np.ones(m), idx)
+        # keep the best of the three; ties favour the interior optimum, then 0
+        use0 = (ll0 > ll) & (ll0 >= ll1)
+        use1 = (ll1 > ll) & (ll1 > ll0)
+        hsq = np.where(use0, 0.0, np.where(use1, 1.0, hsq))
+        ll = np.where(use0, ll0, np.where(use1, ll1, ll))
+        boundary = np.where(use0, -1, np.where(use1, 1, 0)).astype(np.int8)
+    sol = finish(prep, stats_per_column(prep, hsq), reml)
+    se = np.full(m, np.nan)
+    if compute_se:
+        interior = boundary == 0
+        if interior.any():
+            d2 = second_derivative(prep.columns(np.flatnonzero(interior)), hsq[interior], reml)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                se[interior] = np.where(d2 < 0, 1.0 / np.sqrt(-d2), np.nan)
+    ci_lo = np.full(m, np.nan)
+    ci_hi = np.full(m, np.nan)
+    if compute_ci:
+        ci_lo, ci_hi = _profile_ci(ev, hsq, sol.loglik)
+    return dict(hsq=hsq, beta=sol.beta, sigmasq=sol.sigmasq, loglik=sol.loglik, hsq_se=se,
+                ci_lo=ci_lo, ci_hi=ci_hi, boundary=boundary, converged=converged, n_eval=n_eval)
+
+
+class _Evaluator:
+    """``ℓ`` of column ``idx[k]`` at ``u[k]``; keeps a column subset while it stays useful."""
+
+    def __init__(self, prep: Prepared, reml: bool):
+        self.full = prep
+        self.reml = reml
+        self.cols = np.arange(prep.m)
+        self.work = prep
+
+    def __call__(self, u, idx):
+        if idx.size == self.cols.size and np.array_equal(idx, self.cols):
+            return finish(self.work, stats_per_column(self.work, u), self.reml, want_beta=False).loglik
+        if idx.size * 2 < self.cols.size or not np.isin(idx, self.cols).all():
+            self.cols = idx.copy()
+            self.work = self.full.columns(idx)
+            return finish(self.work, stats_per_column(self.work, u), self.reml, want_beta=False).loglik
+        # evaluate the whole working set (others at 0.5, unused) and pick ours
+        pos = np.searchsorted(self.cols, idx)
+        h = np.full(self.cols.size, 0.5)
+        h[pos] = u
+        return finish(self.work, stats_per_column(self.work, h), self.reml, want_beta=False).loglik[pos]
+
+
+def _profile_ci(ev: _Evaluator, hsq, ll_hat):
+    """95% profile-likelihood interval around ``hsq`` for every column."""
+    m = hsq.size
+    idx = np.arange(m)
+
+    def g(h, cols):
+        return 2.0 * (ll_hat[cols] - ev(h, cols)) - CHI2_95
+
+    g0 = g(np.zeros(m), idx)
+    g1 = g(np.ones(m), idx)
+    lo = np.zeros(m)
+    hi = np.ones(m)
+    need_lo = (hsq > 0) & (g0 > 0)
+    need_hi = (hsq < 1) & (g1 > 0)
+    if need_lo.any():
+        c = np.flatnonzero(need_lo)
+        gh = np.full(c.size, -CHI2_95)
+        lo[c] = root_lockstep(lambda h, k: g(h, c[k]), np.zeros(c.size), hsq[c], g0[c], gh)
+    if need_hi.any():
+        c = np.flatnonzero(need_hi)
+        gh = np.full(c.size, -CHI2_95)
+        hi[c] = root_lockstep(lambda h, k: g(h, c[k]), hsq[c], np.ones(c.size), gh, g1[c])
+    return lo, hi
+
+
+def second_derivative(prep: Prepared, hsq, reml: bool):
+    """Analytic ``d²ℓ/dhsq²`` of each column at its ``hsq`` (formulas in the module notes)."""
+    n, p = prep.n, prep.p
+    d = prep.d[:, None]
+    A = 1.0 + d * hsq[None, :]
+    S = 1.0 / A
+    S1 = -d * S * S
+    S2 = 2.0 * d * d * S * S * S
+    Q = prep.Q
+    M = np.einsum("ik,il,ij->jkl", Q, Q, S)               # (m, p, p)
+    b = np.einsum("ik,ij->jk", Q, S * prep.yr)            # (m, p)
+    bq = np.linalg.solve(M, b[:, :, None])[:, :, 0]      # (m, p)
+    r = prep.yr - Q @ bq.T                                # (n, m)
+    rss = np.einsum("ij,ij->j", S, r * r)
+    rss1 = np.einsum("ij,ij->j", S1, r * r)
+    u = np.einsum("ik,ij->jk", Q, S1 * r)                 # (m, p)
+    Minv_u = np.linalg.solve(M, u[:, :, None])[:, :, 0]
+    rss2 = np.einsum("ij,ij->j", S2, r * r) - 2.0 * np.einsum("jk,jk->j", u, Minv_u)
+    curv = rss2 / rss - (rss1 / rss) ** 2
+    dof = n - p if reml else n
+    out = 0.5 * np.einsum("ij,ij->j", d * S, d * S) - 0.5 * dof * curv
+    if reml:
+        A1 = np.einsum("ik,il,ij->jkl", Q, Q, S1)
+        A2 = np.einsum("ik,il,ij->jkl", Q, Q, S2)
+        MA1 = np.linalg.solve(M, A1)
+        MA2 = np.linalg.solve(M, A2)
+        out = out - 0.5 * (np.trace(MA2, axis1=1, axis2=2)
+                           - np.einsum("jkl,jlk->j", MA1, MA1))
+    return out
