@@ -32,6 +32,7 @@ Second derivative. With ``aᵢ = 1 + hsq·dᵢ``, ``dᵢ = λᵢ − 1``, ``Sᵢ
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +40,7 @@ import numpy as np
 from ._checks import check_tol
 from .brent import fmin_lockstep, root_lockstep
 from .errors import InputError
-from .likelihood import Prepared, checked_inputs, finish, prepare, stats_per_column
+from .likelihood import SUB_BLOCK, Prepared, Workspace, checked_inputs, finish, prepare, stats_per_column, stats_shared
 
 __all__ = ["FitResult", "fit_lmm", "CHI2_95"]
 
@@ -48,7 +49,7 @@ CHI2_95 = 3.841458820694124
 
 #: Columns fitted together in one lockstep search: bounds memory at about
 #: ``10 * n * block`` doubles and keeps the arrays cache-sized.
-DEFAULT_BLOCK_ELEMENTS = 1 << 18
+DEFAULT_BLOCK_ELEMENTS = 1 << 19
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +123,8 @@ def _scalar(v):
 
 
 def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=False,
-            compute_ci=True, *, x_names=None, block_elements=DEFAULT_BLOCK_ELEMENTS) -> FitResult:
+            compute_ci=True, *, x_names=None, block_elements=DEFAULT_BLOCK_ELEMENTS,
+            n_threads=1) -> FitResult:
     """Fit the linear mixed model to one or many phenotypes (lmmlite's ``fitLMM``).
 
     Parameters
@@ -148,6 +150,11 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     block_elements : int
         Columns are searched in blocks of about ``block_elements / n``
         (results do not depend on it beyond round-off).
+    n_threads : int
+        Blocks fitted at the same time, in threads (numpy releases the GIL in
+        its array operations). The blocks do not depend on ``n_threads``, so
+        neither do the results, bit for bit, as long as the BLAS library is
+        deterministic (pin its threads, as the workflow does).
 
     Returns
     -------
@@ -176,9 +183,16 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     n, p = X.shape
     m = y2d.shape[1]
     block = max(1, int(block_elements // max(n, 1)))
-    parts = [_fit_block(kva, y2d[:, s:s + block], X, reml, check_boundary, tol, compute_se,
-                        compute_ci, col0=s)
-             for s in range(0, m, block)]
+    def one(s):
+        return _fit_block(kva, y2d[:, s:s + block], X, reml, check_boundary, tol, compute_se,
+                          compute_ci, col0=s)
+
+    starts = range(0, m, block)
+    if n_threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=int(n_threads)) as pool:
+            parts = list(pool.map(one, starts))
+    else:
+        parts = [one(s) for s in starts]
     out = {k: np.concatenate([pt[k] for pt in parts], axis=-1) for k in parts[0]}
     hsq = out["hsq"]
     sigmasq = out["sigmasq"]
@@ -195,7 +209,7 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
 def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col0=0):
     prep = prepare(kva, y, X)
     m = prep.m
-    flat = prep.y2.sum(axis=0) <= 1e-24 * np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
+    flat = prep.C[:, 0, :].sum(axis=1) <= 1e-24 * np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
     if flat.any():
         j = int(np.flatnonzero(flat)[0]) + col0
         raise InputError(
@@ -208,9 +222,7 @@ def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col
     ll = -fx
     boundary = np.zeros(m, dtype=np.int8)
     if check_boundary:
-        idx = np.arange(m)
-        ll0 = ev(np.zeros(m), idx)
-        ll1 = ev(np.ones(m), idx)
+        ll0, ll1 = ev.shared([0.0, 1.0])
         # keep the best of the three; ties favour the interior optimum, then 0
         use0 = (ll0 > ll) & (ll0 >= ll1)
         use1 = (ll1 > ll) & (ll1 > ll0)
@@ -241,19 +253,31 @@ class _Evaluator:
         self.reml = reml
         self.cols = np.arange(prep.m)
         self.work = prep
+        self.ws = Workspace(min(prep.m, SUB_BLOCK), prep.d.shape[0])
+
+    def _eval(self, h):
+        st = stats_per_column(self.work, h, self.ws)
+        return finish(self.work, st, self.reml, want_beta=False).loglik
 
     def __call__(self, u, idx):
+        if u.size > 1 and (u == u[0]).all() and idx.size == self.full.m:
+            return self.shared(u[:1])[0]  # one common point: matrix products
         if idx.size == self.cols.size and np.array_equal(idx, self.cols):
-            return finish(self.work, stats_per_column(self.work, u), self.reml, want_beta=False).loglik
+            return self._eval(u)
         if idx.size * 2 < self.cols.size or not np.isin(idx, self.cols).all():
             self.cols = idx.copy()
             self.work = self.full.columns(idx)
-            return finish(self.work, stats_per_column(self.work, u), self.reml, want_beta=False).loglik
+            return self._eval(u)
         # evaluate the whole working set (others at 0.5, unused) and pick ours
         pos = np.searchsorted(self.cols, idx)
         h = np.full(self.cols.size, 0.5)
         h[pos] = u
-        return finish(self.work, stats_per_column(self.work, h), self.reml, want_beta=False).loglik[pos]
+        return self._eval(h)[pos]
+
+    def shared(self, h):
+        """``ℓ`` of every column at each of the common values ``h`` (g,): (g, m)."""
+        return finish(self.full, stats_shared(self.full, np.asarray(h, dtype=float)), self.reml,
+                      want_beta=False).loglik
 
 
 def _profile_ci(ev: _Evaluator, hsq, ll_hat):
@@ -264,8 +288,9 @@ def _profile_ci(ev: _Evaluator, hsq, ll_hat):
     def g(h, cols):
         return 2.0 * (ll_hat[cols] - ev(h, cols)) - CHI2_95
 
-    g0 = g(np.zeros(m), idx)
-    g1 = g(np.ones(m), idx)
+    ll0, ll1 = ev.shared([0.0, 1.0])
+    g0 = 2.0 * (ll_hat - ll0) - CHI2_95
+    g1 = 2.0 * (ll_hat - ll1) - CHI2_95
     lo = np.zeros(m)
     hi = np.ones(m)
     need_lo = (hsq > 0) & (g0 > 0)
@@ -284,7 +309,7 @@ def _profile_ci(ev: _Evaluator, hsq, ll_hat):
 def second_derivative(prep: Prepared, hsq, reml: bool):
     """Analytic ``d²ℓ/dhsq²`` of each column at its ``hsq`` (formulas in the module notes)."""
     n, p = prep.n, prep.p
-    d = prep.d[:, None]
+    d = prep.d[: prep.n, None]
     A = 1.0 + d * hsq[None, :]
     S = 1.0 / A
     S1 = -d * S * S

@@ -36,6 +36,7 @@ large compared with its spread.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,58 +49,71 @@ __all__ = ["MLSolution", "LogLik", "get_ml_soln", "calc_ll"]
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
+#: Rows are padded (with λ = 1 and zero data, which contribute nothing) to a
+#: multiple of this, so that ``Σ log aᵢ`` can be taken as the log of products of
+#: ``LOG_GROUP`` factors: one logarithm per group instead of per individual.
+LOG_GROUP = 8
+
+
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """Rotated data put in the form the likelihood evaluations use.
 
     Attributes
     ----------
-    d : ndarray (n,)
-        ``λ − 1``, so that ``aᵢ = 1 + hsq·dᵢ``.
+    n : int
+        Individuals (before padding).
+    d : ndarray (n_pad,)
+        ``λ − 1``, so that ``aᵢ = 1 + hsq·dᵢ``; zero on the padding rows.
     Q : ndarray (n, p)
         Orthonormal basis of the rotated covariates, ``X̃ = Q R``.
     R : ndarray (p, p)
         Upper triangular.
     gamma : ndarray (p, m)
         ``Qᵀ ỹ`` (OLS coefficients in the ``Q`` basis).
-    yr : ndarray (n, m)
-        ``ỹ − Q gamma``, the OLS residuals.
-    y2 : ndarray (n, m)
-        ``yr²``.
-    Qy : ndarray (p, n, m)
-        ``Q[:, k] · yr``.
-    QQ : ndarray (n, p·(p+1)/2)
+    C : ndarray (m, 1 + p, n_pad)
+        Per phenotype: ``r²`` and ``Q[:, k]·r``, ``r = ỹ − Q gamma`` the OLS
+        residuals; zero on the padding.
+    QQ : ndarray (n_pad, p·(p+1)/2)
         Products ``Q[:, k] Q[:, l]``, ``k ≤ l``, in row-major upper-triangle order.
     logdet_xtx : float
         ``log|XᵀX| = 2 Σ log|R_kk|``.
+    resid : ndarray (m, n)
+        The OLS residuals ``r``.
     """
 
+    n: int
     d: np.ndarray
     Q: np.ndarray
     R: np.ndarray
     gamma: np.ndarray
-    yr: np.ndarray
-    y2: np.ndarray
-    Qy: np.ndarray
+    C: np.ndarray
     QQ: np.ndarray
     logdet_xtx: float
-
-    @property
-    def n(self) -> int:
-        return int(self.d.shape[0])
+    resid: np.ndarray
 
     @property
     def p(self) -> int:
         return int(self.Q.shape[1])
 
+    @functools.cached_property
+    def D(self) -> np.ndarray:
+        """``[d; 1]``, shape (2, n_pad): ``[hsq, 1] @ D`` gives the ``aᵢ``."""
+        return np.vstack([self.d, np.ones_like(self.d)])
+
     @property
     def m(self) -> int:
-        return int(self.yr.shape[1])
+        return int(self.C.shape[0])
+
+    @property
+    def yr(self) -> np.ndarray:
+        """OLS residuals ``ỹ − Q gamma``, shape (n, m) (a view of ``resid``)."""
+        return self.resid.T
 
     def columns(self, idx) -> "Prepared":
         """The same data restricted to phenotype columns ``idx``."""
-        return Prepared(self.d, self.Q, self.R, self.gamma[:, idx], self.yr[:, idx],
-                        self.y2[:, idx], self.Qy[:, :, idx], self.QQ, self.logdet_xtx)
+        return Prepared(self.n, self.d, self.Q, self.R, self.gamma[:, idx], self.C[idx],
+                        self.QQ, self.logdet_xtx, self.resid[idx])
 
 
 def _triu_pairs(p):
@@ -108,18 +122,33 @@ def _triu_pairs(p):
 
 def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     """Build :class:`Prepared` from checked ``kva`` (n,), ``y`` (n, m), ``X`` (n, p)."""
+    n, p = X.shape
+    m = y2d.shape[1]
     Q, R = np.linalg.qr(X)
-    gamma = Q.T @ y2d
-    yr = y2d - Q @ gamma
-    yr = yr - Q @ (Q.T @ yr)  # second pass: residual orthogonal to Q to round-off
-    gamma = Q.T @ y2d - Q.T @ yr
-    pairs = _triu_pairs(Q.shape[1])
-    QQ = np.empty((Q.shape[0], len(pairs)))
+    n_pad = -(-n // LOG_GROUP) * LOG_GROUP
+    d = np.zeros(n_pad)
+    d[:n] = kva - 1.0
+    # Large temporaries are costly (fresh pages): work in C's own slots.
+    C = np.empty((m, 1 + p, n_pad))
+    C[:, :, n:] = 0.0
+    resid = np.ascontiguousarray(y2d.T)               # (m, n): one row per phenotype
+    tmp = C[:, 1, :n]
+    gamma = np.zeros((m, p))
+    for _ in range(2):  # twice: orthogonal to Q to round-off
+        B = resid @ Q
+        gamma += B
+        np.matmul(B, Q.T, out=tmp)
+        resid -= tmp
+    gamma = np.ascontiguousarray(gamma.T)             # (p, m)
+    np.multiply(resid, resid, out=C[:, 0, :n])
+    for k in range(p):
+        np.multiply(resid, Q[:, k], out=C[:, 1 + k, :n])
+    pairs = _triu_pairs(p)
+    QQ = np.zeros((n_pad, len(pairs)))
     for c, (k, l) in enumerate(pairs):
-        QQ[:, c] = Q[:, k] * Q[:, l]
-    Qy = Q.T[:, :, None] * yr[None, :, :]
+        QQ[:n, c] = Q[:, k] * Q[:, l]
     logdet_xtx = float(2.0 * np.sum(np.log(np.abs(np.diag(R)))))
-    return Prepared(kva - 1.0, Q, R, gamma, yr, yr * yr, Qy, QQ, logdet_xtx)
+    return Prepared(n, d, Q, R, gamma, C, QQ, logdet_xtx, resid)
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,30 +162,85 @@ class Stats:
     singular: np.ndarray  # broadcastable to B: some aᵢ ≤ 0 (hsq = 1 with λᵢ = 0)
 
 
-def stats_per_column(prep: Prepared, h: np.ndarray) -> Stats:
-    """Sums for column ``j`` at its own ``h[j]``; ``h`` shape (m,), results (m,)."""
-    A = 1.0 + prep.d[:, None] * h[None, :]
+class Workspace:
+    """Reusable buffers for :func:`stats_per_column` on up to ``m`` columns.
+
+    Fresh large arrays cost page faults on every call; the lockstep search
+    evaluates the same shapes dozens of times, so it reuses these.
+    """
+
+    def __init__(self, m: int, n_pad: int):
+        self.A = np.empty((m, n_pad))
+        self.P = np.empty((m, n_pad // LOG_GROUP))
+        self.H = np.ones((m, 2))
+
+    def views(self, k: int):
+        return self.A[:k], self.P[:k], self.H[:k]
+
+
+def sum_log_rows(A: np.ndarray, P: np.ndarray | None = None) -> np.ndarray:
+    """``Σᵢ log A[j, i]`` for each row ``j`` of ``A`` (m, n_pad), n_pad a multiple of 8.
+
+    Multiplies the factors in groups of ``LOG_GROUP`` (= 8) and takes one
+    logarithm per group. Rows whose group products leave the safe range
+    (below 1e-250 or above 1e250, which needs factors below 1e-31 or above
+    1e31) fall back to summing logarithms.
+    """
+    m, n_pad = A.shape
+    if P is None:
+        P = np.empty((m, n_pad // LOG_GROUP))
+    np.prod(A.reshape(m, LOG_GROUP, n_pad // LOG_GROUP), axis=1, out=P)
+    lo = P.min(axis=1)
+    hi = P.max(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        S = 1.0 / A
-        logdet = np.log(A).sum(axis=0)
-    singular = (A <= 0).any(axis=0)
-    ySy = np.einsum("ij,ij->j", prep.y2, S)
-    QSy = np.einsum("kij,ij->kj", prep.Qy, S)
-    QSQ = prep.QQ.T @ S
-    return Stats(ySy, QSy, QSQ, logdet, singular)
+        out = np.log(P, out=P).sum(axis=1)
+    risky = ~np.isfinite(out) | (lo < 1e-250) | (hi > 1e250)
+    if risky.any():
+        rows = np.flatnonzero(risky)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[rows] = np.log(A[rows]).sum(axis=1)
+    return out
+
+
+#: Columns evaluated per pass of :func:`stats_per_column`: small enough for the
+#: weights and data of a pass to stay in a core's cache.
+SUB_BLOCK = 32
+
+
+def stats_per_column(prep: Prepared, h: np.ndarray, ws: Workspace | None = None) -> Stats:
+    """Sums for column ``j`` at its own ``h[j]``; ``h`` shape (m,), results (m,)."""
+    m = h.shape[0]
+    if ws is None:
+        ws = Workspace(min(m, SUB_BLOCK), prep.d.shape[0])
+    D = prep.D
+    sums = np.empty((m, 1 + prep.p))
+    QSQ = np.empty((m, prep.QQ.shape[1]))
+    logdet = np.empty(m)
+    for s in range(0, m, SUB_BLOCK):
+        e = min(s + SUB_BLOCK, m)
+        A, P, H = ws.views(e - s)
+        H[:, 0] = h[s:e]
+        np.matmul(H, D, out=A)                    # aⱼᵢ = hⱼ·dᵢ + 1
+        logdet[s:e] = sum_log_rows(A, P)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            S = np.reciprocal(A, out=A)
+            np.matmul(prep.C[s:e], S[:, :, None], out=sums[s:e, :, None])
+            np.matmul(S, prep.QQ, out=QSQ[s:e])
+    # aᵢ = 1 + hsq·dᵢ is smallest at the smallest dᵢ (hsq ≥ 0)
+    singular = 1.0 + h * prep.d.min() <= 0.0
+    return Stats(sums[:, 0], sums[:, 1:].T, QSQ.T, logdet, singular)
 
 
 def stats_shared(prep: Prepared, h: np.ndarray) -> Stats:
     """Sums for every column at every ``h`` of a grid; ``h`` (g,), results (g, m)."""
-    A = 1.0 + prep.d[:, None] * h[None, :]          # (n, g)
+    A = 1.0 + np.multiply.outer(h, prep.d)        # (g, n_pad)
+    singular = (A <= 0).any(axis=1)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
+        logdet = np.log(A).sum(axis=1)[:, None]    # (g, 1)
         S = 1.0 / A
-        logdet = np.log(A).sum(axis=0)[:, None]      # (g, 1)
-        ySy = S.T @ prep.y2                          # (g, m)
-        QSy = np.einsum("ig,kim->kgm", S, prep.Qy)   # (p, g, m)
-        QSQ = (prep.QQ.T @ S)[:, :, None]            # (q, g, 1)
-    singular = (A <= 0).any(axis=0)[:, None]
-    return Stats(ySy, QSy, QSQ, logdet, singular)
+        sums = np.einsum("gi,mki->kgm", S, prep.C)  # (1 + p, g, m)
+        QSQ = (S @ prep.QQ).T[:, :, None]           # (q, g, 1)
+    return Stats(sums[0], sums[1:], QSQ, logdet, singular)
 
 
 def chol_solve(M: np.ndarray, b: np.ndarray, p: int):

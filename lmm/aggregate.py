@@ -1,0 +1,111 @@
+"""Combine the per-chunk fits into one table with a row for every input phenotype.
+
+The table (``results/heritability.tsv``) lists the phenotypes in the input's column order. Fitted
+phenotypes carry their estimates; the others carry their ``status`` (why they were not fitted)
+and ``NA`` estimates. Floats are written with :data:`FLOAT_FORMAT` and missing values as ``NA``,
+so the same data give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from lmm.errors import InputError
+
+__all__ = ["FLOAT_FORMAT", "TABLE_COLUMNS", "STATUS_DESCRIPTIONS", "heritability_table", "profile_table"]
+
+#: ``%``-format of every float in the final tables (10 significant digits).
+FLOAT_FORMAT = "%.10g"
+
+#: The final table's columns, before one ``beta_<covariate>`` column per covariate and the last,
+#: ``covariates_dropped``.
+TABLE_COLUMNS = ["phenotype", "status", "batch", "chunk", "n", "hsq", "hsq_se", "hsq_ci_lower",
+                 "hsq_ci_upper", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary",
+                 "converged", "method"]
+
+#: Every value of the ``status`` column and what it means.
+STATUS_DESCRIPTIONS = {
+    "ok": "fitted",
+    "not_converged": "fitted, but the search for hsq did not meet its tolerance (estimates kept)",
+    "all_missing": "no observed value among the individuals kept; not fitted",
+    "too_few_observations": "n <= p + 1 observed values for p covariates; not fitted",
+    "constant": "a single distinct observed value; not fitted",
+    "explained_by_covariates": "the covariates fit the phenotype exactly; not fitted",
+}
+
+
+def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
+                       covariate_names: Sequence[str], batches: Sequence[dict] = ()) -> pd.DataFrame:
+    """Merge chunk results into one row per phenotype, in input order.
+
+    Parameters
+    ----------
+    assignments : pandas.DataFrame
+        :func:`lmm.partition.phenotype_assignments`: ``phenotype, status, n_observed, batch, chunk``.
+    fits : sequence of pandas.DataFrame
+        The tables of :func:`lmm.batch.fit_chunk`, one per chunk.
+    covariate_names : sequence of str
+        All covariates (intercept included), in order; one ``beta_<name>`` column each.
+    batches : sequence of dict, optional
+        The partition's batches, for the ``covariates_dropped`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TABLE_COLUMNS`, ``beta_<covariate>``..., ``covariates_dropped``.
+
+    Raises
+    ------
+    InputError
+        A phenotype assigned to a chunk has no result, or a result belongs to no phenotype
+        (stale intermediate files: rerun the workflow).
+    """
+    beta_cols = [f"beta_{c}" for c in covariate_names]
+    fitted = pd.concat(list(fits), ignore_index=True) if len(fits) else pd.DataFrame(columns=["phenotype"])
+    fitted = fitted.set_index("phenotype", drop=False)
+    expected = assignments.loc[assignments["batch"].notna(), "phenotype"].tolist()
+    missing = [p for p in expected if p not in fitted.index]
+    extra = [p for p in fitted.index if p not in set(expected)]
+    if missing or extra:
+        raise InputError(
+            f"The fit results do not match the partition (missing {missing[:5]}, unexpected {extra[:5]}); "
+            "rerun the workflow so every stage is up to date.")
+    dropped = {b["batch"]: ",".join(b["covariates_dropped"]) for b in batches}
+    rows = []
+    for rec in assignments.itertuples(index=False):
+        row = {c: np.nan for c in TABLE_COLUMNS + beta_cols}
+        row.update(phenotype=rec.phenotype, status=rec.status, n=int(rec.n_observed), batch=None,
+                   chunk=None, boundary=None, converged=None, method=None, covariates_dropped=None)
+        if isinstance(rec.batch, str):
+            f = fitted.loc[rec.phenotype]
+            row.update(batch=rec.batch, chunk=rec.chunk, status=f["status"], n=int(f["n"]),
+                       covariates_dropped=dropped.get(rec.batch) or None)
+            for c in TABLE_COLUMNS[5:] + beta_cols:
+                if c in f.index:
+                    row[c] = f[c]
+        rows.append(row)
+    table = pd.DataFrame.from_records(rows, columns=TABLE_COLUMNS + beta_cols + ["covariates_dropped"])
+    for c in ["hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper", "sigmasq", "sigmasq_g", "sigmasq_e",
+              "loglik"] + beta_cols:
+        table[c] = pd.to_numeric(table[c], errors="coerce").astype(np.float64)
+    table["n"] = table["n"].astype(np.int64)
+    for c in ["batch", "chunk", "boundary", "converged", "method", "covariates_dropped"]:
+        table[c] = table[c].astype(object).where(table[c].notna(), None)
+    return table
+
+
+def profile_table(assignments: pd.DataFrame, profiles: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate chunk profiles (``phenotype, hsq, loglik``), phenotypes in input order.
+
+    Within a phenotype the grid order is kept.
+    """
+    if not len(profiles):
+        return pd.DataFrame({"phenotype": [], "hsq": [], "loglik": []})
+    prof = pd.concat(list(profiles), ignore_index=True)
+    order = {p: k for k, p in enumerate(assignments["phenotype"])}
+    key = prof["phenotype"].map(order)
+    prof = prof.assign(_order=key, _row=np.arange(len(prof))).sort_values(["_order", "_row"], kind="stable")
+    return prof.drop(columns=["_order", "_row"]).reset_index(drop=True)

@@ -1,0 +1,221 @@
+"""Rotate one missing-data batch, and fit one chunk of it: the rotate and fit stages' logic.
+
+:func:`rotate_batch` takes the cleaned data and one batch of :func:`lmm.partition.partition_phenotypes`,
+eigen-decomposes the kinship of the batch's individuals once (:func:`lmm.eigen_decompose`) and
+rotates all of the batch's phenotypes and its covariates. :func:`fit_chunk` fits
+(:func:`lmm.fit_lmm`) all phenotypes of a chunk at once from the rotated data, and optionally
+evaluates the profile log-likelihood (:func:`lmm.calc_ll`) on a grid of hsq.
+
+The rotated data are stored by the workflow as an ``.npz`` file with the arrays of
+:data:`ROTATED_ARRAYS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+import lmm
+from lmm.errors import InputError
+
+__all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "explained_by_covariates", "fit_chunk"]
+
+#: The arrays of a rotated batch (:func:`rotate_batch`), as saved in ``results/rotate/<batch>.npz``.
+ROTATED_ARRAYS = {
+    "kva": "(n,) eigenvalues of the batch's kinship, ascending, round-off negatives set to 0",
+    "kve_t": "(n, n) transposed eigenvectors: K = kve_t.T @ diag(kva) @ kve_t",
+    "y": "(n, m) rotated phenotypes kve_t @ y",
+    "X": "(n, p) rotated covariates kve_t @ X",
+    "ids": "(n,) the individuals, in the rows' order before rotation",
+    "phenotypes": "(m,) names of the columns of y",
+    "covariates": "(p,) names of the columns of X",
+    "n_clipped": "() number of round-off negative eigenvalues set to 0",
+    "min_eigenvalue": "() smallest eigenvalue before clipping",
+}
+
+#: Columns of a chunk's result table, before the ``beta_<covariate>`` columns.
+FIT_COLUMNS = ["phenotype", "status", "n", "p", "hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper",
+               "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary", "converged", "method"]
+
+
+def rotate_batch(
+    ids: Sequence[str],
+    kinship: np.ndarray,
+    phenotypes: np.ndarray,
+    phenotype_names: Sequence[str],
+    covariates: np.ndarray,
+    covariate_names: Sequence[str],
+    batch: Mapping,
+) -> dict:
+    """Decompose the kinship of one batch's individuals and rotate its phenotypes and covariates.
+
+    Parameters
+    ----------
+    ids : sequence of str, shape (N,)
+        All cleaned individuals.
+    kinship : numpy.ndarray, shape (N, N)
+    phenotypes : numpy.ndarray, shape (N, M)
+        All cleaned phenotypes (NaN where missing).
+    phenotype_names : sequence of str, length M
+    covariates : numpy.ndarray, shape (N, P)
+    covariate_names : sequence of str, length P
+    batch : mapping
+        One batch of :func:`lmm.partition.partition_phenotypes`: its ``missing_ids``,
+        ``covariates_used`` and ``chunks``.
+
+    Returns
+    -------
+    dict
+        The arrays of :data:`ROTATED_ARRAYS`.
+
+    Raises
+    ------
+    InputError
+        The batch's kinship is not positive semi-definite (message names the batch), or the
+        batch's phenotypes are not all observed on its individuals (a partition inconsistent with
+        the data).
+    """
+    ids = [str(i) for i in ids]
+    missing = set(str(i) for i in batch["missing_ids"])
+    rows = np.array([k for k, i in enumerate(ids) if i not in missing], dtype=np.int64)
+    names = [p for c in batch["chunks"] for p in c["phenotypes"]]
+    pheno_pos = {p: j for j, p in enumerate(phenotype_names)}
+    cov_pos = {c: j for j, c in enumerate(covariate_names)}
+    cols = [pheno_pos[p] for p in names]
+    y = phenotypes[np.ix_(rows, cols)]
+    if np.isnan(y).any():
+        raise InputError(
+            f"Batch {batch['batch']}: some of its phenotypes are missing on its individuals; the "
+            "partition does not match the cleaned data. Rerun the partition stage.")
+    X = covariates[np.ix_(rows, [cov_pos[c] for c in batch["covariates_used"]])]
+    try:
+        dec = lmm.eigen_decompose(kinship[np.ix_(rows, rows)])
+    except InputError as exc:
+        raise InputError(f"Batch {batch['batch']} ({len(rows)} individuals): {exc}") from None
+    rot = dec.rotate(y, X)
+    return {
+        "kva": rot.kva,
+        "kve_t": rot.kve_t,
+        "y": rot.y,
+        "X": rot.X,
+        "ids": np.asarray([ids[k] for k in rows], dtype=str),
+        "phenotypes": np.asarray(names, dtype=str),
+        "covariates": np.asarray(batch["covariates_used"], dtype=str),
+        "n_clipped": np.asarray(dec.n_clipped),
+        "min_eigenvalue": np.asarray(dec.min_eigenvalue),
+    }
+
+
+def explained_by_covariates(y: np.ndarray, X: np.ndarray, rtol: float = 1e-20) -> np.ndarray:
+    """Columns of `y` that the covariates `X` fit exactly (their heritability is undefined).
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (n, m)
+    X : numpy.ndarray, shape (n, p)
+    rtol : float, optional
+        A column is flagged when its least-squares residual sum of squares is at most
+        ``rtol * sum(y**2)``.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (m,)
+    """
+    Q, _ = np.linalg.qr(X)
+    resid = y - Q @ (Q.T @ y)
+    resid = resid - Q @ (Q.T @ resid)
+    total = np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
+    return (resid * resid).sum(axis=0) <= rtol * total
+
+
+def fit_chunk(
+    rotated: Mapping,
+    phenotypes: Sequence[str],
+    *,
+    method: str = "reml",
+    tol: float = 1e-4,
+    check_boundary: bool = True,
+    compute_se: bool = True,
+    profile_grid: Sequence[float] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit the LMM to some phenotypes of a rotated batch, all at once.
+
+    Parameters
+    ----------
+    rotated : mapping
+        The arrays of :func:`rotate_batch` (or the loaded ``.npz``).
+    phenotypes : sequence of str
+        Names of the columns to fit (a chunk).
+    method : {'reml', 'ml'}
+    tol : float
+        Tolerance of the Brent search.
+    check_boundary : bool
+        Compare the optimum with hsq = 0 and hsq = 1.
+    compute_se : bool
+        Compute ``hsq_se``.
+    profile_grid : sequence of float
+        hsq values at which to evaluate the profile log-likelihood (empty for none).
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per phenotype, in the order given: :data:`FIT_COLUMNS` then ``beta_<covariate>``
+        for each covariate of the batch. ``status`` is ``ok``, ``not_converged`` (estimates kept)
+        or ``explained_by_covariates`` (no estimates).
+    profile : pandas.DataFrame
+        ``phenotype, hsq, loglik`` for every phenotype fitted and grid value (long format).
+    """
+    if method not in ("reml", "ml"):
+        raise InputError(f"Unknown method {method!r}; expected 'reml' or 'ml'.")
+    names = [str(p) for p in np.asarray(rotated["phenotypes"])]
+    covariates = [str(c) for c in np.asarray(rotated["covariates"])]
+    pos = {p: j for j, p in enumerate(names)}
+    unknown = [p for p in phenotypes if p not in pos]
+    if unknown:
+        raise InputError(f"Phenotypes {unknown[:5]} are not in this rotated batch; rerun the rotate stage.")
+    kva = np.asarray(rotated["kva"], dtype=np.float64)
+    X = np.asarray(rotated["X"], dtype=np.float64)
+    y = np.asarray(rotated["y"], dtype=np.float64)[:, [pos[p] for p in phenotypes]]
+    n, p = X.shape
+    flat = explained_by_covariates(y, X)
+    fit_idx = np.flatnonzero(~flat)
+
+    table = pd.DataFrame({"phenotype": list(phenotypes)})
+    table["status"] = np.where(flat, "explained_by_covariates", "ok")
+    table["n"] = n
+    table["p"] = p
+    for col in FIT_COLUMNS[4:12]:
+        table[col] = np.nan
+    table["boundary"] = pd.Series([None] * len(table), dtype=object)
+    table["converged"] = pd.Series([None] * len(table), dtype=object)
+    table["method"] = pd.Series([None] * len(table), dtype=object)
+    betas = np.full((len(table), p), np.nan)
+    profile = pd.DataFrame({"phenotype": pd.Series([], dtype=object), "hsq": pd.Series([], dtype=float),
+                            "loglik": pd.Series([], dtype=float)})
+    if fit_idx.size:
+        yf = y[:, fit_idx]
+        fit = lmm.fit_lmm(kva, yf, X, reml=(method == "reml"), check_boundary=check_boundary, tol=tol,
+                          compute_se=compute_se, compute_ci=True, x_names=covariates)
+        for col in FIT_COLUMNS[4:12]:
+            table.loc[fit_idx, col] = np.asarray(getattr(fit, col), dtype=np.float64)
+        table.loc[fit_idx, "boundary"] = np.asarray(fit.boundary, dtype=object)
+        converged = np.asarray(fit.converged, dtype=bool)
+        table.loc[fit_idx, "converged"] = np.where(converged, "true", "false").astype(object)
+        table.loc[fit_idx, "method"] = fit.method
+        table.loc[fit_idx[~converged], "status"] = "not_converged"
+        betas[fit_idx] = np.asarray(fit.beta).T
+        grid = np.asarray(profile_grid, dtype=np.float64)
+        if grid.size:
+            ll = np.asarray(lmm.calc_ll(grid, kva, yf, X, reml=(method == "reml"), x_names=covariates).loglik)
+            ll = ll.reshape(grid.size, fit_idx.size)
+            fitted = [phenotypes[j] for j in fit_idx]
+            profile = pd.DataFrame({
+                "phenotype": np.repeat(np.asarray(fitted, dtype=object), grid.size),
+                "hsq": np.tile(grid, len(fitted)),
+                "loglik": ll.T.reshape(-1),
+            })
+    for k, c in enumerate(covariates):
+        table[f"beta_{c}"] = betas[:, k]
+    return table, profile

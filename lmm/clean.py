@@ -1,0 +1,497 @@
+"""Align the kinship, phenotype and covariate tables by id, drop what cannot be used, and say why.
+
+The load-and-clean stage of the pipeline, without any file handling: :func:`clean_inputs` takes
+the tables read by :mod:`lmm.io` and returns a :class:`CleanData` holding the analysis matrices,
+a record of every individual dropped (and why) and a status for every phenotype.
+
+Rules
+-----
+- Individuals are matched by id. Only those present in all three files are kept; each one
+  missing from a file is recorded with the files it is absent from.
+- Individuals with a missing covariate value are dropped (a covariate cannot be imputed).
+- Individuals with no value for any selected phenotype are dropped (they take part in no fit).
+- Intercept: if the covariates contain a constant non-zero column, it is the intercept and none
+  is added; otherwise a column ``intercept`` of ones is added first. Two constant columns, an
+  all-zero column or linearly dependent covariates are errors.
+- Phenotype status: ``all_missing`` (no observed value), ``too_few_observations``
+  (``n <= p + 1`` observed values with ``p`` covariates), ``constant`` (one distinct value),
+  otherwise ``ok``. Only ``ok`` phenotypes are transformed and fitted; the others keep a row,
+  with their status, in the final table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lmm.errors import InputError
+from lmm.io import describe_ids, non_numeric_cells
+
+__all__ = [
+    "TRANSFORMS",
+    "STATUS_VALUES",
+    "CleanData",
+    "select_columns",
+    "check_numeric",
+    "prepare_covariates",
+    "dependent_columns",
+    "phenotype_status",
+    "transform_phenotypes",
+    "clean_inputs",
+]
+
+TRANSFORMS = ("none", "standardize", "rank_inverse_normal")
+
+#: Every status a phenotype can get, in the order they are checked.
+STATUS_VALUES = ("all_missing", "too_few_observations", "constant", "ok")
+
+
+@dataclass(frozen=True)
+class CleanData:
+    """The aligned analysis data and the record of what was dropped.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray of str, shape (n,)
+        Kept individuals, in the phenotype file's order.
+    kinship : numpy.ndarray, shape (n, n)
+        Kinship of the kept individuals, rows and columns in `ids` order.
+    phenotypes : numpy.ndarray, shape (n, m)
+        Selected phenotypes (transformed where status is ``ok``), NaN where missing.
+    phenotype_names : tuple of str, length m
+        In the phenotype file's column order (or `phenotype_columns` order).
+    covariates : numpy.ndarray, shape (n, p)
+        Covariate matrix, including the intercept column.
+    covariate_names : tuple of str, length p
+    intercept : str
+        Name of the intercept column.
+    intercept_added : bool
+        True when no constant covariate was found and ``intercept`` was added.
+    dropped : pandas.DataFrame
+        One row per dropped individual: ``id, in_kinship, in_phenotypes, in_covariates, reason``.
+    phenotype_table : pandas.DataFrame
+        One row per selected phenotype: ``phenotype, n_observed, status``.
+    counts : dict
+        Numbers of individuals per file, kept and dropped per reason; phenotypes per status.
+    kinship_mean_diagonal : float
+        Mean of the diagonal of the kept individuals' kinship (the scale hsq refers to).
+    """
+
+    ids: np.ndarray
+    kinship: np.ndarray
+    phenotypes: np.ndarray
+    phenotype_names: tuple
+    covariates: np.ndarray
+    covariate_names: tuple
+    intercept: str
+    intercept_added: bool
+    dropped: pd.DataFrame
+    phenotype_table: pd.DataFrame
+    counts: dict = field(default_factory=dict)
+    kinship_mean_diagonal: float = float("nan")
+
+
+def select_columns(frame: pd.DataFrame, requested: Sequence[str] | None, *, role: str, path: str,
+                   key: str) -> list[str]:
+    """Columns to use: all of `frame`'s (file order) when `requested` is None, else `requested`.
+
+    Raises
+    ------
+    InputError
+        A requested column is not in the file (the message lists what the file has), or a column
+        is requested twice.
+    """
+    available = [str(c) for c in frame.columns]
+    if requested is None:
+        return available
+    requested = [str(c) for c in requested]
+    missing = [c for c in requested if c not in available]
+    if missing:
+        raise InputError(
+            f"Config '{key}' names columns that are not in the {role} file '{path}': "
+            f"{describe_ids(missing)}. The file's columns are {describe_ids(available, limit=10)}."
+        )
+    repeated = sorted({c for c in requested if requested.count(c) > 1})
+    if repeated:
+        raise InputError(f"Config '{key}' names columns more than once: {describe_ids(repeated)}.")
+    return requested
+
+
+def check_numeric(frame: pd.DataFrame, columns: Sequence[str], *, role: str, path: str) -> np.ndarray:
+    """Return `frame[columns]` as a float array after checking every value is a number or missing.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(frame), len(columns))
+        NaN where missing.
+
+    Raises
+    ------
+    InputError
+        A column holds text (names the column and the rows' ids) or +/-Inf.
+    """
+    for column in columns:
+        bad = non_numeric_cells(frame, column)
+        if bad:
+            examples = [repr(str(frame.at[i, column])) for i in bad[:3]]
+            raise InputError(
+                f"The {role} file '{path}' has non-numeric values in column '{column}' at ids "
+                f"{describe_ids(bad)} (e.g. {', '.join(examples)}). Use numbers, or one of the "
+                "missing-value codes in config 'na_values'."
+            )
+    values = frame.loc[:, list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    infinite = np.isinf(values)
+    if infinite.any():
+        col = int(np.flatnonzero(infinite.any(axis=0))[0])
+        rows = frame.index[infinite[:, col]].tolist()
+        raise InputError(
+            f"The {role} file '{path}' has infinite values in column '{columns[col]}' at ids "
+            f"{describe_ids(rows)}. Replace them by a finite value or by a missing-value code."
+        )
+    return values
+
+
+def dependent_columns(X: np.ndarray, names: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Find covariate columns that are linear combinations of earlier columns.
+
+    Columns are scaled to unit length, then taken in order; a column is dependent when adding it
+    does not raise the numerical rank (:func:`numpy.linalg.matrix_rank`'s default tolerance).
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n, p)
+    names : sequence of str, length p
+
+    Returns
+    -------
+    list of (str, list of str)
+        For each dependent column, its name and the earlier columns it is a combination of
+        (those with a non-negligible coefficient). Empty when X has full column rank.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=0)
+    Z = X / np.where(norms > 0, norms, 1.0)
+    kept: list[int] = []
+    found = []
+    for j in range(Z.shape[1]):
+        trial = kept + [j]
+        if norms[j] > 0 and np.linalg.matrix_rank(Z[:, trial]) == len(trial):
+            kept.append(j)
+            continue
+        if kept:
+            coef, *_ = np.linalg.lstsq(Z[:, kept], Z[:, j], rcond=None)
+            partners = [names[k] for k, c in zip(kept, coef) if abs(c) > 1e-8]
+        else:
+            partners = []
+        found.append((names[j], partners))
+    return found
+
+
+def prepare_covariates(values: np.ndarray, names: Sequence[str], *, path: str,
+                       intercept_name: str = "intercept") -> tuple[np.ndarray, list[str], str, bool]:
+    """Settle the intercept and check the covariate matrix of the kept individuals.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n, p0)
+        Covariate values, no missing values.
+    names : sequence of str, length p0
+    path : str
+        The covariate file, for messages (``None`` when there is no covariate file).
+    intercept_name : str, optional
+        Name of the column added when none of the covariates is constant.
+
+    Returns
+    -------
+    X : numpy.ndarray, shape (n, p)
+    names : list of str
+    intercept : str
+        Name of the intercept column.
+    added : bool
+        Whether the intercept was added (then it is column 0).
+
+    Raises
+    ------
+    InputError
+        An all-zero column, more than one constant column, or linearly dependent columns.
+    """
+    names = list(names)
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), len(names))
+    where = f"the covariate file '{path}'" if path else "the covariates"
+    n = values.shape[0]
+    constant = [j for j in range(len(names)) if n > 0 and np.all(values[:, j] == values[0, j])]
+    zero = [names[j] for j in constant if values[0, j] == 0]
+    if zero:
+        raise InputError(
+            f"Covariate column(s) {describe_ids(zero)} in {where} are zero for all {n} individuals "
+            "kept; remove them (config 'covariate_columns')."
+        )
+    if len(constant) > 1:
+        cols = [names[j] for j in constant]
+        raise InputError(
+            f"Covariate columns {describe_ids(cols)} in {where} are all constant over the {n} "
+            "individuals kept: only one constant column (the intercept) is allowed. Remove the "
+            "others (config 'covariate_columns')."
+        )
+    if constant:
+        intercept, added = names[constant[0]], False
+    else:
+        intercept = intercept_name if intercept_name not in names else f"({intercept_name})"
+        values = np.column_stack([np.ones(n), values]) if names else np.ones((n, 1))
+        names = [intercept] + names
+        added = True
+    dependent = dependent_columns(values, names)
+    if dependent:
+        parts = [f"'{c}' = combination of {describe_ids(p) if p else 'nothing (all zero)'}" for c, p in dependent]
+        raise InputError(
+            f"The covariates in {where} are linearly dependent over the {n} individuals kept: "
+            f"{'; '.join(parts)}. Remove the redundant column(s) (config 'covariate_columns')."
+        )
+    return values, names, intercept, added
+
+
+def phenotype_status(Y: np.ndarray, n_covariates: int) -> tuple[list[str], np.ndarray]:
+    """Status of each phenotype column before fitting.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray, shape (n, m)
+        NaN where missing.
+    n_covariates : int
+        ``p``, the number of covariate columns (intercept included).
+
+    Returns
+    -------
+    status : list of str, length m
+        ``all_missing``, ``too_few_observations`` (``n_observed <= p + 1``), ``constant``
+        (a single distinct observed value) or ``ok``, checked in that order.
+    n_observed : numpy.ndarray of int, shape (m,)
+    """
+    observed = ~np.isnan(Y)
+    n_obs = observed.sum(axis=0)
+    status = []
+    for j in range(Y.shape[1]):
+        values = Y[observed[:, j], j]
+        if n_obs[j] == 0:
+            status.append("all_missing")
+        elif n_obs[j] <= n_covariates + 1:
+            status.append("too_few_observations")
+        elif np.all(values == values[0]):
+            status.append("constant")
+        else:
+            status.append("ok")
+    return status, n_obs.astype(np.int64)
+
+
+def transform_phenotypes(Y: np.ndarray, method: str, columns: Sequence[int] | None = None) -> np.ndarray:
+    """Transform phenotype columns over their observed values.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray, shape (n, m)
+        NaN where missing.
+    method : {'none', 'standardize', 'rank_inverse_normal'}
+        ``standardize``: ``(y - mean) / sd`` (sample sd, ``ddof=1``).
+        ``rank_inverse_normal``: ``Phi^{-1}((rank - 0.5) / n_observed)``, ties get their average
+        rank.
+    columns : sequence of int, optional
+        Columns to transform (default all); the others are returned unchanged.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, m)
+        A new array; missing values stay NaN.
+
+    Examples
+    --------
+    >>> transform_phenotypes(np.array([[1.0], [2.0], [np.nan], [3.0]]), "standardize")[:, 0]
+    array([-1.,  0., nan,  1.])
+    """
+    if method not in TRANSFORMS:
+        raise InputError(f"Unknown transform {method!r}; expected one of {', '.join(TRANSFORMS)}.")
+    out = np.array(Y, dtype=np.float64, copy=True)
+    if method == "none":
+        return out
+    for j in range(out.shape[1]) if columns is None else columns:
+        obs = ~np.isnan(out[:, j])
+        values = out[obs, j]
+        if method == "standardize":
+            out[obs, j] = (values - values.mean()) / values.std(ddof=1)
+        else:
+            ranks = stats.rankdata(values, method="average")
+            out[obs, j] = stats.norm.ppf((ranks - 0.5) / values.size)
+    return out
+
+
+def clean_inputs(
+    kinship_ids: np.ndarray,
+    kinship: np.ndarray,
+    phenotypes: pd.DataFrame,
+    covariates: pd.DataFrame | None,
+    *,
+    phenotype_columns: Sequence[str] | None = None,
+    covariate_columns: Sequence[str] | None = None,
+    transform: str = "none",
+    paths: dict | None = None,
+) -> CleanData:
+    """Align the three inputs by id, drop unusable individuals, check covariates, classify phenotypes.
+
+    Parameters
+    ----------
+    kinship_ids : numpy.ndarray of str, shape (N,)
+    kinship : numpy.ndarray, shape (N, N)
+        As returned by :func:`lmm.io.read_kinship`.
+    phenotypes : pandas.DataFrame
+        Indexed by id (:func:`lmm.io.read_table`).
+    covariates : pandas.DataFrame or None
+        Indexed by id; None for no covariate file (intercept only).
+    phenotype_columns, covariate_columns : sequence of str, optional
+        Columns to use (default: all, in file order).
+    transform : {'none', 'standardize', 'rank_inverse_normal'}
+        Applied to the ``ok`` phenotypes after the individuals are settled.
+    paths : dict, optional
+        ``{'kinship': ..., 'phenotypes': ..., 'covariates': ...}`` file names for messages.
+
+    Returns
+    -------
+    CleanData
+
+    Raises
+    ------
+    InputError
+        Non-numeric or infinite values, unknown columns, no individual in all three files, fewer
+        than ``p + 2`` individuals left, or bad covariates (see :func:`prepare_covariates`).
+    """
+    paths = {"kinship": "kinship", "phenotypes": "phenotypes", "covariates": "covariates", **(paths or {})}
+    pheno_cols = select_columns(phenotypes, phenotype_columns, role="phenotype", path=paths["phenotypes"],
+                                key="phenotype_columns")
+    if not pheno_cols:
+        raise InputError(f"The phenotype file '{paths['phenotypes']}' has no phenotype column besides the ids.")
+    Y_all = check_numeric(phenotypes, pheno_cols, role="phenotype", path=paths["phenotypes"])
+    if covariates is not None:
+        covar_cols = select_columns(covariates, covariate_columns, role="covariate", path=paths["covariates"],
+                                    key="covariate_columns")
+        C_all = check_numeric(covariates, covar_cols, role="covariate", path=paths["covariates"])
+        covar_ids = [str(i) for i in covariates.index]
+    else:
+        if covariate_columns:
+            raise InputError("Config 'covariate_columns' is set but config 'covariates' names no file.")
+        covar_cols, C_all, covar_ids = [], None, None
+
+    kin_ids = [str(i) for i in kinship_ids]
+    pheno_ids = [str(i) for i in phenotypes.index]
+    kin_set, pheno_set = set(kin_ids), set(pheno_ids)
+    covar_set = set(covar_ids) if covar_ids is not None else None
+
+    # Every id seen anywhere, in order of first appearance: phenotypes, covariates, kinship.
+    universe = list(dict.fromkeys(pheno_ids + (covar_ids or []) + kin_ids))
+    records = []
+
+    def record(i, reason):
+        records.append({
+            "id": i,
+            "in_kinship": i in kin_set,
+            "in_phenotypes": i in pheno_set,
+            "in_covariates": (i in covar_set) if covar_set is not None else True,
+            "reason": reason,
+        })
+
+    in_all = []
+    for i in universe:
+        absent = []
+        if i not in kin_set:
+            absent.append("kinship")
+        if i not in pheno_set:
+            absent.append("phenotypes")
+        if covar_set is not None and i not in covar_set:
+            absent.append("covariates")
+        if absent:
+            record(i, "absent from " + " and ".join(absent))
+        else:
+            in_all.append(i)
+    if not in_all:
+        msg = (f"No individual is in all input files: kinship ids look like {describe_ids(kin_ids, 3)}, "
+               f"phenotype ids like {describe_ids(pheno_ids, 3)}")
+        if covar_ids is not None:
+            msg += f", covariate ids like {describe_ids(covar_ids, 3)}"
+        raise InputError(msg + ". Check config 'id_column' and that the files describe the same individuals.")
+
+    pheno_pos = {i: k for k, i in enumerate(pheno_ids)}
+    rows_p = np.array([pheno_pos[i] for i in in_all], dtype=np.int64)
+    Y = Y_all[rows_p]
+    if C_all is not None:
+        covar_pos = {i: k for k, i in enumerate(covar_ids)}
+        C = C_all[np.array([covar_pos[i] for i in in_all], dtype=np.int64)]
+    else:
+        C = np.empty((len(in_all), 0))
+
+    keep = np.ones(len(in_all), dtype=bool)
+    missing_cov = np.isnan(C)
+    for k in np.flatnonzero(missing_cov.any(axis=1)):
+        cols = [covar_cols[j] for j in np.flatnonzero(missing_cov[k])]
+        record(in_all[k], "missing covariate " + ", ".join(cols))
+        keep[k] = False
+    no_pheno = np.isnan(Y).all(axis=1) & keep
+    for k in np.flatnonzero(no_pheno):
+        record(in_all[k], "no value for any selected phenotype")
+        keep[k] = False
+
+    ids = [i for i, k in zip(in_all, keep) if k]
+    Y, C = Y[keep], C[keep]
+    if len(ids) < len(covar_cols) + 2:
+        _too_few(ids, kin_ids, pheno_ids, covar_ids)
+    X, x_names, intercept, added = prepare_covariates(C, covar_cols, path=paths["covariates"] if covariates is not None else None)
+    if len(ids) < X.shape[1] + 2:
+        _too_few(ids, kin_ids, pheno_ids, covar_ids)
+
+    status, n_obs = phenotype_status(Y, X.shape[1])
+    ok = [j for j, s in enumerate(status) if s == "ok"]
+    Y = transform_phenotypes(Y, transform, ok)
+
+    kin_pos = {i: k for k, i in enumerate(kin_ids)}
+    rows_k = np.array([kin_pos[i] for i in ids], dtype=np.int64)
+    K = kinship[np.ix_(rows_k, rows_k)]
+
+    dropped = pd.DataFrame.from_records(
+        records, columns=["id", "in_kinship", "in_phenotypes", "in_covariates", "reason"])
+    phenotype_table = pd.DataFrame({"phenotype": pheno_cols, "n_observed": n_obs, "status": status})
+    reasons = dropped["reason"].value_counts(sort=False)
+    counts = {
+        "individuals_in_kinship": len(kin_ids),
+        "individuals_in_phenotypes": len(pheno_ids),
+        "individuals_in_covariates": len(covar_ids) if covar_ids is not None else None,
+        "individuals_in_all_files": len(in_all),
+        "individuals_kept": len(ids),
+        "individuals_dropped": int(len(dropped)),
+        "individuals_dropped_by_reason": {str(k): int(v) for k, v in reasons.items()},
+        "phenotypes_selected": len(pheno_cols),
+        "phenotypes_by_status": {s: int(status.count(s)) for s in STATUS_VALUES if s in status},
+        "covariates": len(x_names),
+    }
+    return CleanData(
+        ids=np.asarray(ids, dtype=str),
+        kinship=K,
+        phenotypes=Y,
+        phenotype_names=tuple(pheno_cols),
+        covariates=X,
+        covariate_names=tuple(x_names),
+        intercept=intercept,
+        intercept_added=added,
+        dropped=dropped,
+        phenotype_table=phenotype_table,
+        counts=counts,
+        kinship_mean_diagonal=float(np.mean(np.diag(K))),
+    )
+
+
+def _too_few(ids, kin_ids, pheno_ids, covar_ids):
+    raise InputError(
+        f"Only {len(ids)} individuals are left after aligning the files and dropping those with "
+        f"missing covariates (of {len(kin_ids)} in the kinship, {len(pheno_ids)} in the phenotypes"
+        + (f", {len(covar_ids)} in the covariates" if covar_ids is not None else "")
+        + "): too few to fit anything. See the dropped-individuals table for why."
+    )
