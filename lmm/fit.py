@@ -280,29 +280,47 @@ class _Evaluator:
                       want_beta=False).loglik
 
 
+#: Grid on which the profile is scanned first to bracket the CI ends.
+CI_GRID = np.linspace(0.0, 1.0, 41)
+
+
 def _profile_ci(ev: _Evaluator, hsq, ll_hat):
-    """95% profile-likelihood interval around ``hsq`` for every column."""
+    """95% profile-likelihood interval around ``hsq`` for every column.
+
+    The profile is first evaluated on :data:`CI_GRID` for all columns at once
+    (matrix products); on each side of ``ĥ`` the grid point nearest to ``ĥ``
+    outside the interval brackets the crossing, which root finding then
+    locates to ``1e-10``. The interval is thus the one containing ``ĥ`` (to the
+    grid's resolution, should the profile have several modes).
+    """
     m = hsq.size
-    idx = np.arange(m)
-
-    def g(h, cols):
-        return 2.0 * (ll_hat[cols] - ev(h, cols)) - CHI2_95
-
-    ll0, ll1 = ev.shared([0.0, 1.0])
-    g0 = 2.0 * (ll_hat - ll0) - CHI2_95
-    g1 = 2.0 * (ll_hat - ll1) - CHI2_95
+    grid = CI_GRID
+    gg = 2.0 * (ll_hat[None, :] - ev.shared(grid)) - CHI2_95      # (g, m)
+    gg = np.where(np.isnan(gg), np.inf, gg)
+    out = np.arange(grid.size)[:, None]
+    below = (grid[:, None] < hsq[None, :]) & (gg > 0)
+    above = (grid[:, None] > hsq[None, :]) & (gg > 0)
+    k_lo = np.where(below, out, -1).max(axis=0)                   # last outside point below ĥ
+    k_hi = np.where(above, out, grid.size).min(axis=0)            # first outside point above ĥ
     lo = np.zeros(m)
     hi = np.ones(m)
-    need_lo = (hsq > 0) & (g0 > 0)
-    need_hi = (hsq < 1) & (g1 > 0)
-    if need_lo.any():
-        c = np.flatnonzero(need_lo)
-        gh = np.full(c.size, -CHI2_95)
-        lo[c] = root_lockstep(lambda h, k: g(h, c[k]), np.zeros(c.size), hsq[c], g0[c], gh)
-    if need_hi.any():
-        c = np.flatnonzero(need_hi)
-        gh = np.full(c.size, -CHI2_95)
-        hi[c] = root_lockstep(lambda h, k: g(h, c[k]), hsq[c], np.ones(c.size), gh, g1[c])
+    cols = np.arange(m)
+
+    def g(h, k, c):
+        return 2.0 * (ll_hat[c[k]] - ev(h, c[k])) - CHI2_95
+
+    c = cols[k_lo >= 0]
+    if c.size:
+        k = k_lo[c]
+        right = np.minimum(grid[k + 1], hsq[c])
+        g_right = np.where(grid[k + 1] < hsq[c], gg[k + 1, c], -CHI2_95)
+        lo[c] = root_lockstep(lambda h, j: g(h, j, c), grid[k], right, gg[k, c], g_right)
+    c = cols[k_hi < grid.size]
+    if c.size:
+        k = k_hi[c]
+        left = np.maximum(grid[k - 1], hsq[c])
+        g_left = np.where(grid[k - 1] > hsq[c], gg[k - 1, c], -CHI2_95)
+        hi[c] = root_lockstep(lambda h, j: g(h, j, c), left, grid[k], g_left, gg[k, c])
     return lo, hi
 
 

@@ -135,7 +135,7 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     tmp = C[:, 1, :n]
     gamma = np.zeros((m, p))
     for _ in range(2):  # twice: orthogonal to Q to round-off
-        B = resid @ Q
+        B = np.column_stack([resid @ Q[:, k] for k in range(p)])  # p matrix-vector products
         gamma += B
         np.matmul(B, Q.T, out=tmp)
         resid -= tmp

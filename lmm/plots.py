@@ -52,13 +52,12 @@ def plot_heritability(table: pd.DataFrame, title: str = "Heritability (95% profi
         has_ci = np.isfinite(lo) & np.isfinite(hi)
         ax.hlines(ypos[has_ci], lo[has_ci], hi[has_ci], color="0.55", lw=2)
         at_bound = fitted["boundary"].isin(["lower", "upper"]).to_numpy()
-        ax.plot(h[~at_bound], ypos[~at_bound], "o", color="C0", label="estimate")
+        ax.plot(h[~at_bound], ypos[~at_bound], "o", color="C0")
         if at_bound.any():
-            ax.plot(h[at_bound], ypos[at_bound], "o", mfc="white", color="C0", label="estimate at 0 or 1")
+            ax.plot(h[at_bound], ypos[at_bound], "o", mfc="white", color="C0")
         ax.set_yticks(ypos, fitted["phenotype"].tolist(), fontsize=8)
         ax.set_ylim(-0.8, max(m, 1) - 0.2)
-        ax.set_xlabel("hsq")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.set_xlabel("hsq (hollow points: estimate on the boundary 0 or 1)")
     else:
         fig = Figure(figsize=(8, 4.5), layout="constrained")
         ax = fig.add_subplot()
@@ -127,7 +126,7 @@ def plot_profiles(profile: pd.DataFrame, table: pd.DataFrame, max_panels: int = 
         if name in est.index and np.isfinite(est.at[name, "hsq"]):
             ax.axvline(float(est.at[name, "hsq"]), color="C3", lw=0.8)
         ax.set_title(name, fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=6, labelbottom=True)
         ax.set_ylim(bottom=max(-12.0, float(np.min(ll[ok] - top)) - 0.5) if ok.any() else -12.0, top=0.5)
     for ax in list(axes.flat)[len(shown):]:
         ax.axis("off")
