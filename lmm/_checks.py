@@ -105,9 +105,7 @@ def rank_deficient_columns(X: np.ndarray, rtol: float = 1e-10) -> list[int]:
 
 def check_X(X, n: int, names=None) -> np.ndarray:
     """Covariates: (n, p) with p < n, finite, full column rank. ``None`` = intercept."""
-    if X is None:
-        return np.ones((n, 1))
-    X = as_float_array(X, "X")
+    X = np.ones((n, 1)) if X is None else as_float_array(X, "X")
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:

@@ -208,7 +208,6 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
 
 def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col0=0):
     prep = prepare(kva, y, X)
-    m = prep.m
     flat = prep.C[:, 0, :].sum(axis=1) <= 1e-24 * np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
     if flat.any():
         j = int(np.flatnonzero(flat)[0]) + col0
@@ -216,31 +215,41 @@ def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col
             f"phenotype column {j} is explained exactly by the covariates (for example "
             "it is constant): its heritability is not defined"
             + (f"; {int(flat.sum())} such columns in this block" if flat.sum() > 1 else ""))
-    ev = _Evaluator(prep, reml)
+    return search(_Evaluator(prep, reml), check_boundary, tol, compute_se, compute_ci)
+
+
+def search(ev, check_boundary, tol, compute_se, compute_ci):
+    """Brent search, boundary check, SE and CI for every column of an evaluator.
+
+    ``ev`` provides ``m``, ``ev(u, idx)`` (ℓ of column ``idx[k]`` at ``u[k]``),
+    ``ev.shared(h)`` (ℓ of every column at each common ``h``, shape (g, m)),
+    ``ev.solution(h)`` (a :class:`~lmm.likelihood.Solution` at per-column
+    ``h``), ``ev.second_derivative(h, cols)`` and ``ev.ci_grid``.
+    """
+    m = ev.m
     x, fx, converged, n_eval = fmin_lockstep(lambda u, idx: -ev(u, idx), np.zeros(m), np.ones(m), tol)
     hsq = x
     ll = -fx
     boundary = np.zeros(m, dtype=np.int8)
     if check_boundary:
-        ll0, ll1 = ev.shared([0.0, 1.0])
+        ll0, ll1 = ev.shared(np.array([0.0, 1.0]))
         # keep the best of the three; ties favour the interior optimum, then 0
         use0 = (ll0 > ll) & (ll0 >= ll1)
         use1 = (ll1 > ll) & (ll1 > ll0)
         hsq = np.where(use0, 0.0, np.where(use1, 1.0, hsq))
-        ll = np.where(use0, ll0, np.where(use1, ll1, ll))
         boundary = np.where(use0, -1, np.where(use1, 1, 0)).astype(np.int8)
-    sol = finish(prep, stats_per_column(prep, hsq), reml)
+    sol = ev.solution(hsq)
     se = np.full(m, np.nan)
     if compute_se:
-        interior = boundary == 0
-        if interior.any():
-            d2 = second_derivative(prep.columns(np.flatnonzero(interior)), hsq[interior], reml)
+        interior = np.flatnonzero(boundary == 0)
+        if interior.size:
+            d2 = ev.second_derivative(hsq[interior], interior)
             with np.errstate(invalid="ignore", divide="ignore"):
                 se[interior] = np.where(d2 < 0, 1.0 / np.sqrt(-d2), np.nan)
     ci_lo = np.full(m, np.nan)
     ci_hi = np.full(m, np.nan)
     if compute_ci:
-        ci_lo, ci_hi = _profile_ci(ev, hsq, sol.loglik)
+        ci_lo, ci_hi = _profile_ci(ev, hsq, sol.loglik, ev.ci_grid)
     return dict(hsq=hsq, beta=sol.beta, sigmasq=sol.sigmasq, loglik=sol.loglik, hsq_se=se,
                 ci_lo=ci_lo, ci_hi=ci_hi, boundary=boundary, converged=converged, n_eval=n_eval)
 
@@ -274,27 +283,36 @@ class _Evaluator:
         h[pos] = u
         return self._eval(h)[pos]
 
+    ci_grid = np.linspace(0.0, 1.0, 41)
+
+    @property
+    def m(self):
+        return self.full.m
+
     def shared(self, h):
         """``ℓ`` of every column at each of the common values ``h`` (g,): (g, m)."""
         return finish(self.full, stats_shared(self.full, np.asarray(h, dtype=float)), self.reml,
                       want_beta=False).loglik
 
+    def solution(self, h):
+        """β̂, σ̂², ℓ of every column at its own ``h`` (m,)."""
+        return finish(self.full, stats_per_column(self.full, h), self.reml)
 
-#: Grid on which the profile is scanned first to bracket the CI ends.
-CI_GRID = np.linspace(0.0, 1.0, 41)
+    def second_derivative(self, h, cols):
+        """Analytic ``d²ℓ/dhsq²`` of columns ``cols`` at ``h``."""
+        return second_derivative(self.full.columns(cols), h, self.reml)
 
 
-def _profile_ci(ev: _Evaluator, hsq, ll_hat):
+def _profile_ci(ev, hsq, ll_hat, grid):
     """95% profile-likelihood interval around ``hsq`` for every column.
 
-    The profile is first evaluated on :data:`CI_GRID` for all columns at once
-    (matrix products); on each side of ``ĥ`` the grid point nearest to ``ĥ``
+    The profile is first evaluated on ``grid`` for all columns at once
+    (matrix products for complete data); on each side of ``ĥ`` the grid point nearest to ``ĥ``
     outside the interval brackets the crossing, which root finding then
     locates to ``1e-10``. The interval is thus the one containing ``ĥ`` (to the
     grid's resolution, should the profile have several modes).
     """
     m = hsq.size
-    grid = CI_GRID
     gg = 2.0 * (ll_hat[None, :] - ev.shared(grid)) - CHI2_95      # (g, m)
     gg = np.where(np.isnan(gg), np.inf, gg)
     out = np.arange(grid.size)[:, None]

@@ -131,7 +131,7 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     # Large temporaries are costly (fresh pages): work in C's own slots.
     C = np.empty((m, 1 + p, n_pad))
     C[:, :, n:] = 0.0
-    resid = np.ascontiguousarray(y2d.T)               # (m, n): one row per phenotype
+    resid = np.array(y2d.T, order="C")               # (m, n), a copy: one row per phenotype
     tmp = C[:, 1, :n]
     gamma = np.zeros((m, p))
     for _ in range(2):  # twice: orthogonal to Q to round-off
