@@ -16,6 +16,7 @@ No function of this package imports Snakemake.
 from .errors import InputError
 from .fit import CHI2_95, FitResult, fit_lmm
 from .likelihood import LogLik, MLSolution, calc_ll, get_ml_soln
+from .missing import calc_ll_masked, fit_lmm_masked
 from .rotation import EigenDecomposition, Rotation, eigen_decompose, eigen_rotation
 
 __version__ = "0.1.0"
@@ -33,4 +34,6 @@ __all__ = [
     "FitResult",
     "fit_lmm",
     "CHI2_95",
+    "fit_lmm_masked",
+    "calc_ll_masked",
 ]

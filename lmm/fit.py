@@ -75,7 +75,8 @@ class FitResult:
     boundary : ``'none'``, ``'lower'`` (hsq = 0) or ``'upper'`` (hsq = 1).
     converged : the Brent search met its tolerance.
     n_eval : likelihood evaluations of the search.
-    n, p : individuals and covariates.
+    n, p : individuals and covariates (``n`` is an array (m,) of observed
+        counts from :func:`lmm.fit_lmm_masked`).
     method : ``'reml'`` or ``'ml'``.
     """
 
@@ -115,7 +116,8 @@ class FitResult:
                 raise IndexError(j)
             return self
         kw = {k: _scalar(getattr(self, k)[j]) for k in self._fields_per_column}
-        return FitResult(beta=self.beta[:, j].copy(), n=self.n, p=self.p, method=self.method, **kw)
+        n = int(self.n[j]) if np.ndim(self.n) else self.n
+        return FitResult(beta=self.beta[:, j].copy(), n=n, p=self.p, method=self.method, **kw)
 
 
 def _scalar(v):
@@ -183,6 +185,7 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     n, p = X.shape
     m = y2d.shape[1]
     block = max(1, int(block_elements // max(n, 1)))
+
     def one(s):
         return _fit_block(kva, y2d[:, s:s + block], X, reml, check_boundary, tol, compute_se,
                           compute_ci, col0=s)
@@ -194,16 +197,22 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     else:
         parts = [one(s) for s in starts]
     out = {k: np.concatenate([pt[k] for pt in parts], axis=-1) for k in parts[0]}
+    res = _assemble(out, n, p, reml)
+    return res.column(0) if one_y else res
+
+
+def _assemble(out, n, p, reml) -> FitResult:
+    """A :class:`FitResult` from the per-column arrays of :func:`search`."""
     hsq = out["hsq"]
     sigmasq = out["sigmasq"]
-    res = FitResult(
+    b = out["boundary"]
+    return FitResult(
         hsq=hsq, beta=out["beta"], sigmasq=sigmasq, sigmasq_g=hsq * sigmasq,
         sigmasq_e=(1.0 - hsq) * sigmasq, loglik=out["loglik"], hsq_se=out["hsq_se"],
         hsq_ci_lower=out["ci_lo"], hsq_ci_upper=out["ci_hi"],
-        boundary=np.where(out["boundary"] < 0, "lower", np.where(out["boundary"] > 0, "upper", "none")),
+        boundary=np.where(b < 0, "lower", np.where(b > 0, "upper", "none")),
         converged=out["converged"], n_eval=out["n_eval"], n=n, p=p,
         method="reml" if reml else "ml")
-    return res.column(0) if one_y else res
 
 
 def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col0=0):

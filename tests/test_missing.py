@@ -1,0 +1,119 @@
+"""Phenotypes with missing values through one decomposition (Schur complement), lmm.missing.
+
+Checked against the re-decomposition of the observed individuals' kinship (to 1e-8) for
+k = 1 ... 50 missing individuals, and against the dense Gaussian likelihood.
+"""
+
+import numpy as np
+import pytest
+
+import lmm
+from _core_data import dense_loglik, ml_constant, random_kinship, random_X, reml_constant, simulate_y
+
+N = 120
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(11)
+    K = random_kinship(rng, N)
+    X = random_X(rng, N, 3)
+    m = 51
+    hsq = np.linspace(0.02, 0.98, m)
+    Y = np.column_stack([simulate_y(rng, K, X, h) for h in hsq]) + 50.0
+    for j in range(1, m):  # column j misses j individuals (k = 1 ... 50)
+        Y[rng.choice(N, j, replace=False), j] = np.nan
+    return K, Y, X, lmm.eigen_decompose(K)
+
+
+def _redecomposed(K, y, X, reml, **kw):
+    o = ~np.isnan(y)
+    rot = lmm.eigen_rotation(K[np.ix_(o, o)], y[o], X[o])
+    return lmm.fit_lmm(rot.kva, rot.y, rot.X, reml=reml, **kw), rot
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_masked_fit_equals_redecomposition(data, reml):
+    K, Y, X, dec = data
+    fit = lmm.fit_lmm_masked(dec, Y, X, reml=reml, compute_se=True)
+    assert fit.n.tolist() == [N - j for j in range(Y.shape[1])]
+    for j in range(Y.shape[1]):
+        ref, _ = _redecomposed(K, Y[:, j], X, reml, compute_se=True)
+        got = fit.column(j)
+        assert got.boundary == ref.boundary, j
+        for key in ("hsq", "loglik", "sigmasq", "sigmasq_g", "hsq_ci_lower", "hsq_ci_upper"):
+            np.testing.assert_allclose(getattr(got, key), getattr(ref, key), rtol=1e-8, atol=1e-10,
+                                       err_msg=f"{key}, column {j}")
+        np.testing.assert_allclose(got.beta, ref.beta, rtol=1e-8, atol=1e-8, err_msg=f"beta {j}")
+        # the SE of the masked path is a Richardson-extrapolated difference
+        np.testing.assert_allclose(got.hsq_se, ref.hsq_se, rtol=1e-6, err_msg=f"se {j}")
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_masked_loglik_equals_dense_oracle(data, reml):
+    K, Y, X, dec = data
+    grid = np.array([0.0, 1e-6, 0.25, 0.5, 0.75, 0.999999])
+    ll = lmm.calc_ll_masked(grid, dec, Y[:, :12], X, reml=reml).loglik   # (g, 12)
+    for j in range(12):
+        o = ~np.isnan(Y[:, j])
+        n_o = int(o.sum())
+        const = reml_constant(n_o, X.shape[1]) if reml else ml_constant(n_o)
+        for g, h in enumerate(grid):
+            dense = dense_loglik(K[np.ix_(o, o)], Y[o, j], X[o], h, reml)
+            np.testing.assert_allclose(ll[g, j] - const, dense, rtol=1e-9, err_msg=f"{j}, {h}")
+
+
+def test_masked_calc_ll_shapes_and_redecomposition(data):
+    K, Y, X, dec = data
+    j = 30
+    _, rot = _redecomposed(K, Y[:, j], X, True)
+    grid = np.linspace(0, 1, 7)
+    np.testing.assert_allclose(lmm.calc_ll_masked(grid, dec, Y[:, j], X).loglik,
+                               lmm.calc_ll(grid, rot.kva, rot.y, rot.X).loglik, rtol=1e-10)
+    assert np.ndim(lmm.calc_ll_masked(0.5, dec, Y[:, j], X).loglik) == 0
+    assert lmm.calc_ll_masked(grid, dec, Y[:, :3], X).loglik.shape == (7, 3)
+    assert lmm.calc_ll_masked(0.5, dec, Y[:, :3], X).beta.shape == (3, 3)
+
+
+def test_masked_chunks_do_not_change_results(data):
+    K, Y, X, dec = data
+    a = lmm.fit_lmm_masked(dec, Y, X)
+    b = lmm.fit_lmm_masked(dec, Y, X, chunk_elements=1)   # one column per chunk
+    for key in ("hsq", "loglik", "beta", "hsq_ci_lower", "hsq_ci_upper"):
+        np.testing.assert_allclose(getattr(a, key), getattr(b, key), rtol=1e-10, err_msg=key)
+
+
+def test_masked_does_not_modify_inputs(data):
+    K, Y, X, dec = data
+    Y0, X0, kva0 = Y.copy(), X.copy(), dec.kva.copy()
+    lmm.fit_lmm_masked(dec, Y[:, :5], X)
+    np.testing.assert_array_equal(Y, Y0)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(dec.kva, kva0)
+
+
+def test_masked_input_checks(data):
+    K, Y, X, dec = data
+    with pytest.raises(lmm.InputError, match="decomposition must be"):
+        lmm.fit_lmm_masked(K, Y, X)
+    with pytest.raises(lmm.InputError, match="119 rows but the decomposition is of 120"):
+        lmm.fit_lmm_masked(dec, Y[1:], X)
+    y = Y[:, 3].copy()
+    y[5] = np.inf
+    with pytest.raises(lmm.InputError, match="infinite"):
+        lmm.fit_lmm_masked(dec, y, X)
+    y = np.full(N, np.nan)
+    y[:4] = 1.0
+    with pytest.raises(lmm.InputError, match=r"column 0 has 4 observed values, too few for p = 3"):
+        lmm.fit_lmm_masked(dec, y, X)
+    y = np.where(np.isnan(Y[:, 5]), np.nan, 7.0)
+    with pytest.raises(lmm.InputError, match="explained exactly by the covariates"):
+        lmm.fit_lmm_masked(dec, np.column_stack([Y[:, 4], y]), X)
+    # a covariate that is constant on the observed individuals only
+    Xc = X.copy()
+    Xc[:, 1] = 0.0
+    Xc[:3, 1] = 1.0
+    y = Y[:, 0].copy()
+    y[:3] = np.nan
+    with pytest.raises(lmm.InputError, match="collinear on the observed individuals of column 1"):
+        lmm.fit_lmm_masked(dec, np.column_stack([Y[:, 0], y]), Xc)
