@@ -41,7 +41,7 @@ from .fit import FitResult, _assemble, fit_lmm, search
 from .likelihood import LOG_2PI, LogLik, Solution
 from .rotation import EigenDecomposition
 
-__all__ = ["fit_lmm_masked", "calc_ll_masked", "schur_cost", "decompose_cost"]
+__all__ = ["fit_lmm_masked", "calc_ll_masked", "choose_strategy"]
 
 #: Elements of the per-chunk arrays (``c·(k + p + 1)·n``) at most.
 DEFAULT_CHUNK_ELEMENTS = 1 << 21
@@ -315,15 +315,47 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     return LogLik(shape(ll), shape(beta), shape(sigmasq), shape(rss))
 
 
-def decompose_cost(n: int) -> float:
-    """Relative cost of an eigen-decomposition of ``n`` individuals (flop units, ~``10 n³/3``)."""
-    return 10.0 * n ** 3 / 3.0
+#: Seconds per n³ of an eigen-decomposition (LAPACK ``syevd`` through numpy, 2 cores),
+#: and per unit of :func:`schur_units`; measured by ``benchmarks/bench_missing.py``.
+EIG_SECONDS_PER_N3 = 1.0e-10
+SCHUR_SECONDS_PER_UNIT = 1.5e-10
+#: Likelihood evaluations of one fit (search, boundaries, SE and CI).
+EVALUATIONS_PER_FIT = 30
+#: Fixed cost of a separate decomposition batch in the workflow (one more job).
+BATCH_OVERHEAD_SECONDS = 1.0
 
 
-def schur_cost(n: int, k: int, p: int, evaluations: int = 30) -> float:
-    """Relative cost of fitting one phenotype missing ``k`` of ``n`` by the Schur complement.
+def schur_units(n: int, k: int, p: int) -> float:
+    """Work of one likelihood evaluation's Schur correction: ``(k² + k(p + 2))·n``."""
+    return float((k * k + k * (p + 2)) * n)
 
-    ``evaluations`` likelihood evaluations (search, boundaries, CI), each
-    ``(k² + k(p + 2) + (p + 1)²)·n`` flop units, plus the rotation ``2n²``.
+
+def choose_strategy(n: int, k: int, n_phenotypes: int, p: int) -> str:
+    """``'schur'`` or ``'decompose'`` for a missing-data pattern, by estimated time.
+
+    Parameters
+    ----------
+    n : int
+        Individuals of the full decomposition.
+    k : int
+        Individuals this pattern misses.
+    n_phenotypes : int
+        Phenotypes that share the pattern.
+    p : int
+        Covariates.
+
+    Returns
+    -------
+    str
+        ``'decompose'`` when a new decomposition of the ``n − k`` observed
+        individuals (``EIG_SECONDS_PER_N3·(n − k)³`` plus
+        ``BATCH_OVERHEAD_SECONDS``) costs less than the Schur corrections of all
+        the pattern's phenotypes (``n_phenotypes · EVALUATIONS_PER_FIT ·
+        SCHUR_SECONDS_PER_UNIT · schur_units(n, k, p)``), else ``'schur'``.
+        A complete pattern (``k = 0``) is the full decomposition itself.
     """
-    return evaluations * (k * k + k * (p + 2) + (p + 1) ** 2) * n + 2.0 * n * n
+    if k == 0:
+        return "decompose"
+    t_decompose = EIG_SECONDS_PER_N3 * float(n - k) ** 3 + BATCH_OVERHEAD_SECONDS
+    t_schur = n_phenotypes * EVALUATIONS_PER_FIT * SCHUR_SECONDS_PER_UNIT * schur_units(n, k, p)
+    return "decompose" if t_decompose < t_schur else "schur"
