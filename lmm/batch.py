@@ -20,17 +20,18 @@ import pandas as pd
 import lmm
 from lmm.errors import InputError
 
-__all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "explained_by_covariates", "fit_chunk"]
+__all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk"]
 
 #: The arrays of a rotated batch (:func:`rotate_batch`), as saved in ``results/rotate/<batch>.npz``.
 ROTATED_ARRAYS = {
     "kva": "(n,) eigenvalues of the batch's kinship, ascending, round-off negatives set to 0",
     "kve_t": "(n, n) transposed eigenvectors: K = kve_t.T @ diag(kva) @ kve_t",
-    "y": "(n, m) rotated phenotypes kve_t @ y",
     "X": "(n, p) rotated covariates kve_t @ X",
     "ids": "(n,) the individuals, in the rows' order before rotation",
-    "phenotypes": "(m,) names of the columns of y",
     "covariates": "(p,) names of the columns of X",
+    "chunks": "(k,) names of the batch's chunks, c001, c002, ...",
+    "y__<chunk>": "(n, m_chunk) rotated phenotypes kve_t @ y of one chunk (loaded alone by its fit)",
+    "phenotypes__<chunk>": "(m_chunk,) names of the columns of y__<chunk>",
     "n_clipped": "() number of round-off negative eigenvalues set to 0",
     "min_eigenvalue": "() smallest eigenvalue before clipping",
 }
@@ -68,7 +69,8 @@ def rotate_batch(
     Returns
     -------
     dict
-        The arrays of :data:`ROTATED_ARRAYS`.
+        The arrays of :data:`ROTATED_ARRAYS` (one ``y__<chunk>`` and ``phenotypes__<chunk>`` per
+        chunk of the batch).
 
     Raises
     ------
@@ -80,32 +82,50 @@ def rotate_batch(
     ids = [str(i) for i in ids]
     missing = set(str(i) for i in batch["missing_ids"])
     rows = np.array([k for k, i in enumerate(ids) if i not in missing], dtype=np.int64)
-    names = [p for c in batch["chunks"] for p in c["phenotypes"]]
     pheno_pos = {p: j for j, p in enumerate(phenotype_names)}
     cov_pos = {c: j for j, c in enumerate(covariate_names)}
-    cols = [pheno_pos[p] for p in names]
-    y = phenotypes[np.ix_(rows, cols)]
-    if np.isnan(y).any():
-        raise InputError(
-            f"Batch {batch['batch']}: some of its phenotypes are missing on its individuals; the "
-            "partition does not match the cleaned data. Rerun the partition stage.")
     X = covariates[np.ix_(rows, [cov_pos[c] for c in batch["covariates_used"]])]
     try:
         dec = lmm.eigen_decompose(kinship[np.ix_(rows, rows)])
     except InputError as exc:
         raise InputError(f"Batch {batch['batch']} ({len(rows)} individuals): {exc}") from None
-    rot = dec.rotate(y, X)
-    return {
-        "kva": rot.kva,
-        "kve_t": rot.kve_t,
-        "y": rot.y,
-        "X": rot.X,
+    out = {
+        "kva": dec.kva,
+        "kve_t": dec.kve_t,
+        "X": None,
         "ids": np.asarray([ids[k] for k in rows], dtype=str),
-        "phenotypes": np.asarray(names, dtype=str),
         "covariates": np.asarray(batch["covariates_used"], dtype=str),
         "n_clipped": np.asarray(dec.n_clipped),
         "min_eigenvalue": np.asarray(dec.min_eigenvalue),
+        "chunks": np.asarray([c["chunk"] for c in batch["chunks"]], dtype=str),
     }
+    for chunk in batch["chunks"]:
+        y = phenotypes[np.ix_(rows, [pheno_pos[p] for p in chunk["phenotypes"]])]
+        if np.isnan(y).any():
+            raise InputError(
+                f"Batch {batch['batch']}: some of its phenotypes are missing on its individuals; the "
+                "partition does not match the cleaned data. Rerun the partition stage.")
+        rot = dec.rotate(y, X)  # one chunk at a time bounds memory by the chunk size
+        out["X"] = rot.X
+        out[f"y__{chunk['chunk']}"] = rot.y
+        out[f"phenotypes__{chunk['chunk']}"] = np.asarray(chunk["phenotypes"], dtype=str)
+    if out["X"] is None:
+        out["X"] = dec.kve_t @ X
+    return out
+
+
+def load_chunk(rotated: Mapping, chunk: str) -> dict:
+    """The arrays :func:`fit_chunk` needs for one chunk, from a rotated batch (e.g. its ``.npz``).
+
+    Only this chunk's phenotypes are read (``numpy.load`` of an ``.npz`` reads arrays lazily).
+
+    Returns
+    -------
+    dict
+        ``kva``, ``X``, ``covariates``, ``y`` and ``phenotypes`` (the chunk's).
+    """
+    return {"kva": rotated["kva"], "X": rotated["X"], "covariates": rotated["covariates"],
+            "y": rotated[f"y__{chunk}"], "phenotypes": rotated[f"phenotypes__{chunk}"]}
 
 
 def explained_by_covariates(y: np.ndarray, X: np.ndarray, rtol: float = 1e-20) -> np.ndarray:
@@ -145,9 +165,10 @@ def fit_chunk(
     Parameters
     ----------
     rotated : mapping
-        The arrays of :func:`rotate_batch` (or the loaded ``.npz``).
+        ``kva``, ``X``, ``covariates``, and ``y``, ``phenotypes`` of a chunk
+        (:func:`load_chunk`).
     phenotypes : sequence of str
-        Names of the columns to fit (a chunk).
+        Names of the columns to fit (a chunk, or part of it).
     method : {'reml', 'ml'}
     tol : float
         Tolerance of the Brent search.

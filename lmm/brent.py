@@ -143,7 +143,7 @@ def _clean(values):
 
 
 def root_lockstep(g: Callable[[np.ndarray, np.ndarray], np.ndarray], lo, hi, glo, ghi,
-                  xtol: float = 1e-10, maxiter: int = 200):
+                  xtol: float = 1e-13, maxiter: int = 200):
     """Find a root of each of ``m`` functions on a bracket with a sign change.
 
     Parameters
@@ -155,12 +155,13 @@ def root_lockstep(g: Callable[[np.ndarray, np.ndarray], np.ndarray], lo, hi, glo
     glo, ghi : ndarray (m,)
         ``g`` at the ends, of opposite signs (``ghi`` may be ``+inf``).
     xtol : float
-        Stop when the bracket is shorter than this.
+        Stop when the bracket is shorter than ``xtol·|x| + 1e-15`` (relative,
+        so that small roots are found as precisely as large ones).
 
     Returns
     -------
     root : ndarray (m,)
-        A point within ``xtol`` of a sign change (the end with the smaller
+        A point within the tolerance of a sign change (the end with the smaller
         ``|g|`` of the final bracket).
     """
     lo = np.array(lo, dtype=float)
@@ -172,7 +173,9 @@ def root_lockstep(g: Callable[[np.ndarray, np.ndarray], np.ndarray], lo, hi, glo
     side = np.zeros(m, dtype=np.int8)  # which end was kept last time: -1 lo, +1 hi
     width0 = np.abs(hi - lo)
     for it in range(maxiter):
-        done = (np.abs(hi[active] - lo[active]) <= xtol) | (glo[active] == 0) | (ghi[active] == 0)
+        width = np.abs(hi[active] - lo[active])
+        scale = np.maximum(np.abs(hi[active]), np.abs(lo[active]))
+        done = (width <= xtol * scale + 1e-15) | (glo[active] == 0) | (ghi[active] == 0)
         active = active[~done]
         if active.size == 0:
             break

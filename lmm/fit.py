@@ -40,7 +40,7 @@ import numpy as np
 from ._checks import check_tol
 from .brent import fmin_lockstep, root_lockstep
 from .errors import InputError
-from .likelihood import SUB_BLOCK, Prepared, Workspace, checked_inputs, finish, prepare, stats_per_column, stats_shared
+from .likelihood import SUB_BLOCK, Prepared, Workspace, check_explained, checked_inputs, finish, prepare, stats_per_column, stats_shared
 
 __all__ = ["FitResult", "fit_lmm", "CHI2_95"]
 
@@ -217,13 +217,7 @@ def _assemble(out, n, p, reml) -> FitResult:
 
 def _fit_block(kva, y, X, reml, check_boundary, tol, compute_se, compute_ci, col0=0):
     prep = prepare(kva, y, X)
-    flat = prep.C[:, 0, :].sum(axis=1) <= 1e-24 * np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
-    if flat.any():
-        j = int(np.flatnonzero(flat)[0]) + col0
-        raise InputError(
-            f"phenotype column {j} is explained exactly by the covariates (for example "
-            "it is constant): its heritability is not defined"
-            + (f"; {int(flat.sum())} such columns in this block" if flat.sum() > 1 else ""))
+    check_explained(prep, y, col0)
     return search(_Evaluator(prep, reml), check_boundary, tol, compute_se, compute_ci)
 
 
@@ -271,7 +265,7 @@ class _Evaluator:
         self.reml = reml
         self.cols = np.arange(prep.m)
         self.work = prep
-        self.ws = Workspace(min(prep.m, SUB_BLOCK), prep.d.shape[0])
+        self.ws = Workspace(min(prep.m, SUB_BLOCK), prep.lam.shape[0])
 
     def _eval(self, h):
         st = stats_per_column(self.work, h, self.ws)
@@ -318,7 +312,7 @@ def _profile_ci(ev, hsq, ll_hat, grid):
     The profile is first evaluated on ``grid`` for all columns at once
     (matrix products for complete data); on each side of ``ĥ`` the grid point nearest to ``ĥ``
     outside the interval brackets the crossing, which root finding then
-    locates to ``1e-10``. The interval is thus the one containing ``ĥ`` (to the
+    locates to about ``1e-13`` relative. The interval is thus the one containing ``ĥ`` (to the
     grid's resolution, should the profile have several modes).
     """
     m = hsq.size
@@ -355,7 +349,7 @@ def second_derivative(prep: Prepared, hsq, reml: bool):
     """Analytic ``d²ℓ/dhsq²`` of each column at its ``hsq`` (formulas in the module notes)."""
     n, p = prep.n, prep.p
     d = prep.d[: prep.n, None]
-    A = 1.0 + d * hsq[None, :]
+    A = prep.lam[: prep.n, None] * hsq[None, :] + (1.0 - hsq)[None, :]
     S = 1.0 / A
     S1 = -d * S * S
     S2 = 2.0 * d * d * S * S * S

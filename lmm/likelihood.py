@@ -19,8 +19,8 @@ constant* that depends on ``n`` and ``p`` only, never on ``hsq``, ``y`` or ``X``
 
 The exact Gaussian log-likelihood at the ML estimates of ``β`` and ``σ²`` is
 ``ℓ_ML − (n/2)(1 + log(2π/n))``. The exact restricted log-likelihood (Harville
-1974: ``−½(log|V| + log|XᵀV⁻¹X| + rᵀV⁻¹r + (n−p) log 2π)``, with ``log|XᵀX|``
-added) at ``σ̂² = rss/(n−p)`` is ``ℓ_REML − ((n−p)/2)(1 + log(2π/(n−p)))``; the
+1974: ``−½(log|V| + log|XᵀV⁻¹X| − log|XᵀX| + rᵀV⁻¹r + (n−p) log 2π)``) at
+``σ̂² = rss/(n−p)`` is ``ℓ_REML − (n−p)/2 − (n/2)·log(2π/(n−p))``; the
 tests check both against a dense multivariate normal density computed without
 the rotation.
 
@@ -63,8 +63,10 @@ class Prepared:
     ----------
     n : int
         Individuals (before padding).
-    d : ndarray (n_pad,)
-        ``λ − 1``, so that ``aᵢ = 1 + hsq·dᵢ``; zero on the padding rows.
+    lam : ndarray (n_pad,)
+        Eigenvalues ``λ``, so that ``aᵢ = hsq·λᵢ + (1 − hsq)``; 1 on the padding
+        rows. (``aᵢ`` is never formed as ``1 + hsq·(λᵢ − 1)``, which would lose
+        a tiny ``λᵢ`` at ``hsq = 1``.)
     Q : ndarray (n, p)
         Orthonormal basis of the rotated covariates, ``X̃ = Q R``.
     R : ndarray (p, p)
@@ -83,7 +85,7 @@ class Prepared:
     """
 
     n: int
-    d: np.ndarray
+    lam: np.ndarray
     Q: np.ndarray
     R: np.ndarray
     gamma: np.ndarray
@@ -98,8 +100,13 @@ class Prepared:
 
     @functools.cached_property
     def D(self) -> np.ndarray:
-        """``[d; 1]``, shape (2, n_pad): ``[hsq, 1] @ D`` gives the ``aᵢ``."""
-        return np.vstack([self.d, np.ones_like(self.d)])
+        """``[λ; 1]``, shape (2, n_pad): ``[hsq, 1 − hsq] @ D`` gives the ``aᵢ``."""
+        return np.vstack([self.lam, np.ones_like(self.lam)])
+
+    @property
+    def d(self) -> np.ndarray:
+        """``λ − 1 = daᵢ/dhsq``."""
+        return self.lam - 1.0
 
     @property
     def m(self) -> int:
@@ -112,7 +119,7 @@ class Prepared:
 
     def columns(self, idx) -> "Prepared":
         """The same data restricted to phenotype columns ``idx``."""
-        return Prepared(self.n, self.d, self.Q, self.R, self.gamma[:, idx], self.C[idx],
+        return Prepared(self.n, self.lam, self.Q, self.R, self.gamma[:, idx], self.C[idx],
                         self.QQ, self.logdet_xtx, self.resid[idx])
 
 
@@ -126,8 +133,8 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     m = y2d.shape[1]
     Q, R = np.linalg.qr(X)
     n_pad = -(-n // LOG_GROUP) * LOG_GROUP
-    d = np.zeros(n_pad)
-    d[:n] = kva - 1.0
+    lam = np.ones(n_pad)
+    lam[:n] = kva
     # Large temporaries are costly (fresh pages): work in C's own slots.
     C = np.empty((m, 1 + p, n_pad))
     C[:, :, n:] = 0.0
@@ -148,7 +155,7 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     for c, (k, l) in enumerate(pairs):
         QQ[:n, c] = Q[:, k] * Q[:, l]
     logdet_xtx = float(2.0 * np.sum(np.log(np.abs(np.diag(R)))))
-    return Prepared(n, d, Q, R, gamma, C, QQ, logdet_xtx, resid)
+    return Prepared(n, lam, Q, R, gamma, C, QQ, logdet_xtx, resid)
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +167,7 @@ class Stats:
     QSQ: np.ndarray      # (q, *B') broadcastable to B
     logdet_a: np.ndarray  # broadcastable to B
     singular: np.ndarray  # broadcastable to B: some aᵢ ≤ 0 (hsq = 1 with λᵢ = 0)
+    h: np.ndarray        # broadcastable to B: the hsq of each entry
 
 
 class Workspace:
@@ -211,7 +219,7 @@ def stats_per_column(prep: Prepared, h: np.ndarray, ws: Workspace | None = None)
     """Sums for column ``j`` at its own ``h[j]``; ``h`` shape (m,), results (m,)."""
     m = h.shape[0]
     if ws is None:
-        ws = Workspace(min(m, SUB_BLOCK), prep.d.shape[0])
+        ws = Workspace(min(m, SUB_BLOCK), prep.lam.shape[0])
     D = prep.D
     sums = np.empty((m, 1 + prep.p))
     QSQ = np.empty((m, prep.QQ.shape[1]))
@@ -220,27 +228,28 @@ def stats_per_column(prep: Prepared, h: np.ndarray, ws: Workspace | None = None)
         e = min(s + SUB_BLOCK, m)
         A, P, H = ws.views(e - s)
         H[:, 0] = h[s:e]
-        np.matmul(H, D, out=A)                    # aⱼᵢ = hⱼ·dᵢ + 1
+        np.subtract(1.0, h[s:e], out=H[:, 1])
+        np.matmul(H, D, out=A)                    # aⱼᵢ = hⱼ·λᵢ + (1 − hⱼ)
         logdet[s:e] = sum_log_rows(A, P)
         with np.errstate(divide="ignore", invalid="ignore"):
             S = np.reciprocal(A, out=A)
             np.matmul(prep.C[s:e], S[:, :, None], out=sums[s:e, :, None])
             np.matmul(S, prep.QQ, out=QSQ[s:e])
-    # aᵢ = 1 + hsq·dᵢ is smallest at the smallest dᵢ (hsq ≥ 0)
-    singular = 1.0 + h * prep.d.min() <= 0.0
-    return Stats(sums[:, 0], sums[:, 1:].T, QSQ.T, logdet, singular)
+    # aᵢ is smallest at the smallest λᵢ
+    singular = h * prep.lam.min() + (1.0 - h) <= 0.0
+    return Stats(sums[:, 0], sums[:, 1:].T, QSQ.T, logdet, singular, h)
 
 
 def stats_shared(prep: Prepared, h: np.ndarray) -> Stats:
     """Sums for every column at every ``h`` of a grid; ``h`` (g,), results (g, m)."""
-    A = 1.0 + np.multiply.outer(h, prep.d)        # (g, n_pad)
+    A = np.multiply.outer(h, prep.lam) + (1.0 - h)[:, None]   # (g, n_pad)
     singular = (A <= 0).any(axis=1)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         logdet = np.log(A).sum(axis=1)[:, None]    # (g, 1)
         S = 1.0 / A
         sums = np.einsum("gi,mki->kgm", S, prep.C)  # (1 + p, g, m)
         QSQ = (S @ prep.QQ).T[:, :, None]           # (q, g, 1)
-    return Stats(sums[0], sums[1:], QSQ, logdet, singular)
+    return Stats(sums[0], sums[1:], QSQ, logdet, singular, h[:, None])
 
 
 def chol_solve(M: np.ndarray, b: np.ndarray, p: int):
@@ -294,23 +303,83 @@ class Solution:
     logdet_xsx: np.ndarray
 
 
+#: Above this ratio of the largest weight ``1/aᵢ`` to 1, ``rss = ySy − bᵀM⁻¹b``
+#: would lose digits to cancellation; ``rss`` is then summed from explicit residuals.
+WEIGHT_RATIO_REFINE = 1e6
+
+
+def _refine_rss(prep: Prepared, st: Stats, bq, rss):
+    """Recompute ``β̂`` and ``rss = Σ rᵢ²/aᵢ`` from residuals where the weights span a huge range.
+
+    Only entries with ``max 1/aᵢ > WEIGHT_RATIO_REFINE`` (``hsq`` at or next to 1
+    with a round-off eigenvalue) or a non-positive ``rss`` are redone, by two
+    steps of iterative refinement of the weighted least-squares solution on
+    explicit residuals. Returns ``bq`` and ``rss`` (copies where changed).
+    """
+    shape = rss.shape
+    h = np.broadcast_to(st.h, shape)
+    with np.errstate(divide="ignore"):
+        max_weight = 1.0 / (h * prep.lam.min() + (1.0 - h))
+    redo = ((max_weight > WEIGHT_RATIO_REFINE) | ~(rss > 0)) & ~np.broadcast_to(st.singular, shape)
+    if not redo.any():
+        return bq, rss
+    rss = rss.copy()
+    bq = np.array(np.broadcast_to(bq, (prep.p, *shape)))
+    Q = prep.Q
+    lam = prep.lam[: prep.n]
+    for pos in zip(*np.nonzero(redo)):
+        s = 1.0 / (h[pos] * lam + (1.0 - h[pos]))
+        M = Q.T @ (Q * s[:, None])
+        b = bq[(slice(None), *pos)].copy()
+        r = prep.resid[pos[-1]] - Q @ b
+        for _ in range(2):
+            delta = np.linalg.lstsq(M, Q.T @ (s * r), rcond=None)[0]
+            b += delta
+            r -= Q @ delta
+        bq[(slice(None), *pos)] = b
+        rss[pos] = np.sum(s * r * r)
+    return bq, rss
+
+
 def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Solution:
-    """Turn weighted sums into β̂, rss, σ̂² and the log-likelihood."""
+    """Turn weighted sums into β̂, rss, σ̂² and the log-likelihood.
+
+    ``ℓ = −inf`` where the covariance is singular (some ``aᵢ ≤ 0``) or ``rss``
+    is not positive.
+    """
     n, p = prep.n, prep.p
     bq, logdet_qsq = chol_solve(st.QSQ, st.QSy, p)
     rss = st.ySy - np.einsum("k...,k...->...", st.QSy, bq)
+    bq, rss = _refine_rss(prep, st, bq, np.asarray(rss))
     with np.errstate(divide="ignore", invalid="ignore"):
         sigmasq = rss / (n - p)
         loglik = -0.5 * (st.logdet_a + n * np.log(rss))
         if reml:
             loglik = loglik + 0.5 * (p * (LOG_2PI + np.log(sigmasq)) - logdet_qsq)
-    loglik = np.where(np.broadcast_to(st.singular, np.shape(loglik)), -np.inf, loglik)
+    bad = np.broadcast_to(st.singular, np.shape(loglik)) | ~(rss > 0) | np.isnan(loglik)
+    loglik = np.where(bad, -np.inf, loglik)
     beta = None
     if want_beta:
-        gshape = (p,) + (1,) * (bq.ndim - 2) + (prep.m,) if bq.ndim >= 2 else (p,)
-        bq_full = bq + prep.gamma.reshape(gshape) if bq.ndim >= 2 else bq + prep.gamma[:, 0]
+        gshape = (p,) + (1,) * (bq.ndim - 2) + (prep.m,)
+        bq_full = bq + prep.gamma.reshape(gshape)
         beta = np.linalg.solve(prep.R, bq_full.reshape(p, -1)).reshape(bq_full.shape)
     return Solution(loglik, beta, rss, sigmasq, logdet_qsq + prep.logdet_xtx)
+
+
+def check_explained(prep: Prepared, y2d: np.ndarray, col0: int = 0) -> None:
+    """Raise if a phenotype column is explained exactly by the covariates (e.g. constant).
+
+    Its residual sum of squares is zero for every ``hsq``: the likelihood has no
+    maximum and ``hsq`` is not defined.
+    """
+    flat = prep.C[:, 0, :].sum(axis=1) <= 1e-24 * np.maximum((y2d * y2d).sum(axis=0),
+                                                            np.finfo(float).tiny)
+    if flat.any():
+        j = int(np.flatnonzero(flat)[0]) + col0
+        raise InputError(
+            f"phenotype column {j} is explained exactly by the covariates (for example "
+            "it is constant): its heritability is not defined"
+            + (f"; {int(flat.sum())} such columns" if flat.sum() > 1 else ""))
 
 
 def checked_inputs(kva, y, X, x_names=None):
@@ -325,6 +394,7 @@ def _at_grid(hsq, kva, y, X, reml, x_names=None):
     h = check_hsq(hsq)
     kva, y2d, X, one_y = checked_inputs(kva, y, X, x_names)
     prep = prepare(kva, y2d, X)
+    check_explained(prep, y2d)
     sol = finish(prep, stats_shared(prep, np.atleast_1d(h)), reml)
 
     def shape(a, lead=()):

@@ -80,14 +80,14 @@ class _MaskedEvaluator:
 
     ci_grid = np.linspace(0.0, 1.0, 11)
 
-    def __init__(self, U, d, Qrot, Q, R, y, M, reml):
-        # U (n, n) eigenvectors as columns (rows = individuals); d = λ − 1 (n,)
+    def __init__(self, U, lam, Qrot, Q, R, y, M, reml):
+        # U (n, n) eigenvectors as columns (rows = individuals); lam = λ (n,)
         # Qrot = Uᵀ Q (n, p); y (n, c) with NaN; M (c, k) missing rows
         n, p = Q.shape
         c, k = M.shape
         self.n, self.p, self.k, self.reml = n, p, k, reml
-        self.d = d
-        self.dmin = float(d.min())
+        self.lam = lam
+        self.lam_min = float(self.lam.min())
         obs = ~np.isnan(y)
         y0 = np.where(obs, y, 0.0)
         QM = Q[M]                                              # (c, k, p)
@@ -120,7 +120,7 @@ class _MaskedEvaluator:
         Z = self.Z if idx is None else self.Z[idx]
         UM = self.UM if idx is None else self.UM[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            a = 1.0 + h[:, None] * self.d[None, :]             # (c, n)
+            a = h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]   # (c, n)
             s = 1.0 / a
             logdet = np.log(a).sum(axis=1)
             Zs = Z * s[:, :, None]
@@ -148,7 +148,7 @@ class _MaskedEvaluator:
             if self.reml:
                 lq = self.logdet_qtq if idx is None else self.logdet_qtq[idx]
                 ll = ll + 0.5 * (p * (LOG_2PI + np.log(sigmasq)) + lq - logdet_xsx)
-        ll = np.where((1.0 + h * self.dmin <= 0.0) | ~np.isfinite(ll) | (sign <= 0), -np.inf, ll)
+        ll = np.where((h * self.lam_min + (1.0 - h) <= 0.0) | ~np.isfinite(ll) | (sign <= 0), -np.inf, ll)
         return ll, bq, rss, sigmasq, logdet_xsx
 
     def __call__(self, u, idx):
@@ -227,7 +227,6 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     kve_t = decomposition.kve_t
     U = np.ascontiguousarray(kve_t.T)
     Qrot = kve_t @ Q
-    d = decomposition.kva - 1.0
     parts, order, n_obs = [], [], []
     for k, cols in _groups(miss, chunk_elements, n, p):
         if k == 0:
@@ -241,7 +240,7 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         else:
             M = np.sort(np.nonzero(miss[:, cols].T)[1].reshape(cols.size, k), axis=1)
             try:
-                ev = _MaskedEvaluator(U, d, Qrot, Q, R, y[:, cols], M, reml)
+                ev = _MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y[:, cols], M, reml)
             except InputError as exc:
                 raise InputError(_renumber(str(exc), cols)) from None
             out = search(ev, check_boundary, tol, compute_se, compute_ci)
@@ -290,7 +289,6 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     Q, R = np.linalg.qr(X)
     U = np.ascontiguousarray(decomposition.kve_t.T)
     Qrot = decomposition.kve_t @ Q
-    d = decomposition.kva - 1.0
     p = X.shape[1]
     ll = np.empty((h.size, m))
     beta = np.empty((p, h.size, m))
@@ -299,7 +297,7 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     for j in range(m):  # one column at a time: this is for checking and plotting
         k = int(miss[:, j].sum())
         M = np.flatnonzero(miss[:, j])[None, :]
-        ev = _MaskedEvaluator(U, d, Qrot, Q, R, y2[:, [j]], M.reshape(1, k), reml)
+        ev = _MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y2[:, [j]], M.reshape(1, k), reml)
         for g, hv in enumerate(h):
             sol = ev.solution(np.array([hv]))
             ll[g, j], sigmasq[g, j], rss[g, j] = sol.loglik[0], sol.sigmasq[0], sol.rss[0]

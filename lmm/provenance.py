@@ -63,7 +63,8 @@ def blas_info() -> list | dict:
 
 
 def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary: Mapping,
-               partition: Mapping, status_counts: Mapping[str, int]) -> dict:
+               partition: Mapping, status_counts: Mapping[str, int],
+               eigen: Mapping[str, Mapping] | None = None) -> dict:
     """Assemble the provenance record.
 
     Parameters
@@ -78,6 +79,9 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
         The partition (:func:`lmm.partition.partition_phenotypes`).
     status_counts : mapping of str to int
         Phenotypes per final status.
+    eigen : mapping of str to mapping, optional
+        Per batch: ``min_eigenvalue`` (before clipping) and ``n_clipped`` (round-off negative
+        eigenvalues set to 0) of its kinship.
 
     Returns
     -------
@@ -89,8 +93,9 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
             files[role] = None
             continue
         files[role] = {"path": str(path), "bytes": os.path.getsize(path), "sha256": sha256_file(path)}
+    eigen = eigen or {}
     batches = [{k: b[k] for k in ("batch", "n", "n_missing", "pattern", "n_phenotypes", "covariates_dropped")}
-               | {"chunks": len(b["chunks"])} for b in partition["batches"]]
+               | {"chunks": len(b["chunks"])} | dict(eigen.get(b["batch"], {})) for b in partition["batches"]]
     return {
         "software": software_versions(),
         "blas": blas_info(),
