@@ -22,7 +22,7 @@ FLOAT_FORMAT = "%.10g"
 
 #: The final table's columns, before one ``beta_<covariate>`` column per covariate and the last,
 #: ``covariates_dropped``.
-TABLE_COLUMNS = ["phenotype", "status", "batch", "chunk", "n", "hsq", "hsq_se", "hsq_ci_lower",
+TABLE_COLUMNS = ["phenotype", "status", "batch", "chunk", "strategy", "n", "hsq", "hsq_se", "hsq_ci_lower",
                  "hsq_ci_upper", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary",
                  "converged", "method"]
 
@@ -78,12 +78,13 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
     for rec in assignments.itertuples(index=False):
         row = {c: np.nan for c in TABLE_COLUMNS + beta_cols}
         row.update(phenotype=rec.phenotype, status=rec.status, n=int(rec.n_observed), batch=None,
-                   chunk=None, boundary=None, converged=None, method=None, covariates_dropped=None)
+                   chunk=None, strategy=None, boundary=None, converged=None, method=None,
+                   covariates_dropped=None)
         if isinstance(rec.batch, str):
             f = fitted.loc[rec.phenotype]
-            row.update(batch=rec.batch, chunk=rec.chunk, status=f["status"], n=int(f["n"]),
-                       covariates_dropped=dropped.get(rec.batch) or None)
-            for c in TABLE_COLUMNS[5:] + beta_cols:
+            row.update(batch=rec.batch, chunk=rec.chunk, strategy=getattr(rec, "strategy", None),
+                       status=f["status"], n=int(f["n"]), covariates_dropped=dropped.get(rec.batch) or None)
+            for c in TABLE_COLUMNS[6:] + beta_cols:
                 if c in f.index:
                     row[c] = f[c]
         rows.append(row)
@@ -92,7 +93,7 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
               "loglik"] + beta_cols:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(np.float64)
     table["n"] = table["n"].astype(np.int64)
-    for c in ["batch", "chunk", "boundary", "converged", "method", "covariates_dropped"]:
+    for c in ["batch", "chunk", "strategy", "boundary", "converged", "method", "covariates_dropped"]:
         table[c] = table[c].astype(object).where(table[c].notna(), None)
     return table
 

@@ -1,5 +1,8 @@
 """Rotate one missing-data batch, and fit one chunk of it: the rotate and fit stages' logic.
 
+:func:`fit_masked_chunk` fits phenotypes of several batches with a few missing individuals
+each from the complete batch's decomposition (the ``schur`` strategy of :mod:`lmm.partition`).
+
 :func:`rotate_batch` takes the cleaned data and one batch of :func:`lmm.partition.partition_phenotypes`,
 eigen-decomposes the kinship of the batch's individuals once (:func:`lmm.eigen_decompose`) and
 rotates all of the batch's phenotypes and its covariates. :func:`fit_chunk` fits
@@ -20,7 +23,8 @@ import pandas as pd
 import lmm
 from lmm.errors import InputError
 
-__all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk"]
+__all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
+           "fit_masked_chunk"]
 
 #: The arrays of a rotated batch (:func:`rotate_batch`), as saved in ``results/rotate/<batch>.npz``.
 ROTATED_ARRAYS = {
@@ -200,25 +204,95 @@ def fit_chunk(
     X = np.asarray(rotated["X"], dtype=np.float64)
     y = np.asarray(rotated["y"], dtype=np.float64)[:, [pos[p] for p in phenotypes]]
     n, p = X.shape
-    flat = explained_by_covariates(y, X)
-    fit_idx = np.flatnonzero(~flat)
+    reml = method == "reml"
 
-    table = pd.DataFrame({"phenotype": list(phenotypes)})
+    def fit(idx):
+        return lmm.fit_lmm(kva, y[:, idx], X, reml=reml, check_boundary=check_boundary, tol=tol,
+                           compute_se=compute_se, compute_ci=True, x_names=covariates)
+
+    def profile(grid, idx):
+        return lmm.calc_ll(grid, kva, y[:, idx], X, reml=reml, x_names=covariates).loglik
+
+    return _result_tables(list(phenotypes), covariates, explained_by_covariates(y, X), np.full(len(phenotypes), n),
+                          p, fit, profile, profile_grid)
+
+
+def fit_masked_chunk(
+    decomposition: lmm.EigenDecomposition,
+    phenotypes_matrix: np.ndarray,
+    covariates_matrix: np.ndarray,
+    phenotypes: Sequence[str],
+    covariates: Sequence[str],
+    *,
+    method: str = "reml",
+    tol: float = 1e-4,
+    check_boundary: bool = True,
+    compute_se: bool = True,
+    profile_grid: Sequence[float] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit phenotypes with a few missing values each from one decomposition of all individuals.
+
+    The ``schur`` strategy: :func:`lmm.fit_lmm_masked` fits each column on its observed
+    individuals exactly, with the Schur-complement correction of :mod:`lmm.missing`, instead of a
+    decomposition per missing-data pattern.
+
+    Parameters
+    ----------
+    decomposition : lmm.EigenDecomposition
+        Of the kinship of all ``n`` individuals (the complete batch's rotation).
+    phenotypes_matrix : numpy.ndarray, shape (n, m)
+        The chunk's phenotypes, not rotated, NaN where missing, rows in the decomposition's order.
+    covariates_matrix : numpy.ndarray, shape (n, p)
+        Covariates, not rotated, complete.
+    phenotypes, covariates : sequence of str
+        Column names.
+    method, tol, check_boundary, compute_se, profile_grid
+        As in :func:`fit_chunk`.
+
+    Returns
+    -------
+    results, profile : pandas.DataFrame
+        As :func:`fit_chunk`; ``n`` is each phenotype's number of observed values.
+    """
+    if method not in ("reml", "ml"):
+        raise InputError(f"Unknown method {method!r}; expected 'reml' or 'ml'.")
+    y = np.asarray(phenotypes_matrix, dtype=np.float64)
+    X = np.asarray(covariates_matrix, dtype=np.float64)
+    covariates = [str(c) for c in covariates]
+    observed = ~np.isnan(y)
+    flat = np.zeros(y.shape[1], dtype=bool)
+    for j in range(y.shape[1]):
+        o = observed[:, j]
+        flat[j] = explained_by_covariates(y[o, j][:, None], X[o])[0]
+    reml = method == "reml"
+
+    def fit(idx):
+        return lmm.fit_lmm_masked(decomposition, y[:, idx], X, reml=reml, check_boundary=check_boundary, tol=tol,
+                                  compute_se=compute_se, compute_ci=True, x_names=covariates)
+
+    def profile(grid, idx):
+        return lmm.calc_ll_masked(grid, decomposition, y[:, idx], X, reml=reml, x_names=covariates).loglik
+
+    return _result_tables([str(p) for p in phenotypes], covariates, flat, observed.sum(axis=0), X.shape[1], fit,
+                          profile, profile_grid)
+
+
+def _result_tables(phenotypes, covariates, flat, n_obs, p, fit_columns, profile_columns, profile_grid):
+    """Fit the columns not `flat` and lay out the result and profile tables of a chunk."""
+    fit_idx = np.flatnonzero(~flat)
+    table = pd.DataFrame({"phenotype": phenotypes})
     table["status"] = np.where(flat, "explained_by_covariates", "ok")
-    table["n"] = n
+    table["n"] = np.asarray(n_obs, dtype=np.int64)
     table["p"] = p
     for col in FIT_COLUMNS[4:12]:
         table[col] = np.nan
-    table["boundary"] = pd.Series([None] * len(table), dtype=object)
-    table["converged"] = pd.Series([None] * len(table), dtype=object)
-    table["method"] = pd.Series([None] * len(table), dtype=object)
+    for col in ("boundary", "converged", "method"):
+        table[col] = pd.Series([None] * len(table), dtype=object)
     betas = np.full((len(table), p), np.nan)
     profile = pd.DataFrame({"phenotype": pd.Series([], dtype=object), "hsq": pd.Series([], dtype=float),
                             "loglik": pd.Series([], dtype=float)})
     if fit_idx.size:
-        yf = y[:, fit_idx]
-        fit = lmm.fit_lmm(kva, yf, X, reml=(method == "reml"), check_boundary=check_boundary, tol=tol,
-                          compute_se=compute_se, compute_ci=True, x_names=covariates)
+        fit = fit_columns(fit_idx)
         for col in FIT_COLUMNS[4:12]:
             table.loc[fit_idx, col] = np.asarray(getattr(fit, col), dtype=np.float64)
         table.loc[fit_idx, "boundary"] = np.asarray(fit.boundary, dtype=object)
@@ -229,8 +303,7 @@ def fit_chunk(
         betas[fit_idx] = np.asarray(fit.beta).T
         grid = np.asarray(profile_grid, dtype=np.float64)
         if grid.size:
-            ll = np.asarray(lmm.calc_ll(grid, kva, yf, X, reml=(method == "reml"), x_names=covariates).loglik)
-            ll = ll.reshape(grid.size, fit_idx.size)
+            ll = np.asarray(profile_columns(grid, fit_idx)).reshape(grid.size, fit_idx.size)
             fitted = [phenotypes[j] for j in fit_idx]
             profile = pd.DataFrame({
                 "phenotype": np.repeat(np.asarray(fitted, dtype=object), grid.size),

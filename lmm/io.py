@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io as _io
 import os
 from collections.abc import Sequence
 
@@ -39,6 +38,8 @@ DEFAULT_NA_VALUES = ("", "NA", "NaN", "nan", "N/A", "NULL")
 
 #: Largest accepted ``max|K - K'| / max|K|``; below it the kinship is symmetrised, above it rejected.
 SYMMETRY_TOLERANCE = 1e-6
+
+_HEAD_CHARS = 1 << 16
 
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
@@ -83,29 +84,36 @@ def _open_text(path: str):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _read_header(path: str, role: str) -> tuple[str, str]:
-    """Return (header line, whole text) after checking that the file exists and is text."""
+def _read_header(path: str, role: str) -> str:
+    """Return the header line after checking that the file exists, is text and is not empty.
+
+    Only the beginning of the file is read; pandas then streams the whole file.
+    """
     if not os.path.exists(path):
         raise InputError(f"The {role} file '{path}' does not exist. Check the path in config/config.yaml.")
     if os.path.isdir(path):
         raise InputError(f"The {role} file '{path}' is a directory, not a table.")
     try:
         with _open_text(path) as handle:
-            text = handle.read()
+            head = handle.read(_HEAD_CHARS)
+            while head.strip() == "" and len(head) == _HEAD_CHARS:  # long run of blank lines
+                more = handle.read(_HEAD_CHARS)
+                if not more:
+                    break
+                head = head.lstrip() + more
     except (UnicodeDecodeError, OSError, EOFError) as exc:
         raise InputError(
             f"The {role} file '{path}' is not a readable text table ({type(exc).__name__}: {exc}). "
             "Expected a comma-separated .csv or tab-separated .tsv file (optionally .gz)."
         ) from None
-    if "\x00" in text[:4096]:
+    if "\x00" in head:
         raise InputError(
             f"The {role} file '{path}' is not a text table (it contains binary data). "
             "Expected a comma-separated .csv or tab-separated .tsv file."
         )
-    if not text.strip():
+    if not head.strip():
         raise InputError(f"The {role} file '{path}' is empty.")
-    header = text.lstrip("\r\n").splitlines()[0]
-    return header, text
+    return head.lstrip("\r\n").splitlines()[0]
 
 
 def read_table(
@@ -146,7 +154,7 @@ def read_table(
         id column, has duplicated column names, ragged rows, missing or duplicated ids, or no rows.
     """
     path = os.fspath(path)
-    header_line, text = _read_header(path, role)
+    header_line = _read_header(path, role)
     sep = _expected_separator(path)
     header = next(csv.reader([header_line], delimiter=sep))
     header = [h.strip() for h in header]
@@ -190,8 +198,10 @@ def read_table(
     na = [str(v) for v in na_values]
     try:
         frame = pd.read_csv(
-            _io.StringIO(text),
+            path,
             sep=sep,
+            encoding="utf-8-sig",
+            compression="infer",
             names=header,
             header=0,
             dtype={id_name: str},
@@ -201,7 +211,7 @@ def read_table(
             skip_blank_lines=True,
             engine="c",
         )
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
         message = str(exc).strip().splitlines()[-1]
         raise InputError(
             f"The {role} file '{path}' is not a well-formed {_SEPARATORS[sep]}-separated table: "

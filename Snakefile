@@ -1,0 +1,30 @@
+# lmm-pipeline: heritability of many phenotypes with a linear mixed model (lmmlite's model).
+# Usage: snakemake --cores 2          (settings: config/config.yaml; manual: config/README.md)
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/load.smk"
+include: "workflow/rules/partition.smk"
+include: "workflow/rules/rotate.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/plots.smk"
+include: "workflow/rules/provenance.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.aggregate.output.table,
+        rules.aggregate.output.profile,
+        rules.plot_heritability.output.figure,
+        rules.plot_profiles.output.figure,
+        rules.provenance.output.record,

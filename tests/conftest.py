@@ -1,0 +1,84 @@
+"""Shared helpers for the tests of the workflow and its stages.
+
+``make_project`` copies the workflow (Snakefile, workflow/, config/, the default profile) and the
+bundled data into a temporary directory; ``run_snakemake`` runs Snakemake there in a subprocess
+and returns the completed process (stdout and stderr merged in ``.output``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RECLA = REPO / "data" / "recla"
+
+
+def make_project(dest: Path, with_data: bool = True) -> Path:
+    """Copy the workflow (and the bundled data) into `dest`; return `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy2(REPO / name, dest / name)
+    for folder in ("workflow", "config"):
+        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
+    if with_data:
+        shutil.copytree(RECLA, dest / "data" / "recla")
+    return dest
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``snakemake ARGS`` in `workdir` (extra environment variables `env`); output in ``.output``."""
+    env = {**os.environ, **(env or {})}
+    env.pop("SNAKEMAKE_PROFILE", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    proc.output = proc.stdout
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.output[-6000:]}")
+    return proc
+
+
+def read_result(path: Path) -> pd.DataFrame:
+    """Read a results table as the pipeline writes it (tab-separated, NA for missing)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
+
+
+def write_csv(path: Path, frame: pd.DataFrame, index_label: str = "id") -> Path:
+    """Write a table with its index as the id column."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index_label=index_label, float_format="%.17g")
+    return path
+
+
+def random_kinship(rng: np.random.Generator, n: int, n_markers: int = 400) -> np.ndarray:
+    """A positive-definite kinship-like matrix with diagonal near 1 (from random genotypes)."""
+    G = rng.binomial(2, 0.5, size=(n, n_markers)).astype(float)
+    G -= G.mean(axis=0)
+    G /= G.std(axis=0) + 1e-12
+    K = G @ G.T / n_markers
+    return 0.95 * K + 0.05 * np.eye(n)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261124)
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A fresh copy of the workflow with the recla data, in a temporary directory."""
+    return make_project(tmp_path / "project")

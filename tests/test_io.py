@@ -1,0 +1,148 @@
+"""Reading and validating the input tables (lmm.io): one test per bad input, and the good paths."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmm.errors import InputError
+from lmm.io import describe_ids, read_kinship, read_table
+
+
+def write(path, text, mode="w"):
+    with open(path, mode) as handle:
+        handle.write(text)
+    return str(path)
+
+
+def test_read_table_keeps_ids_as_text_in_file_order(tmp_path):
+    path = write(tmp_path / "p.csv", "id,a,b\n007,1.5,NA\n7,2,3\n10,,4\n")
+    frame = read_table(path, id_column="id", role="phenotype")
+    assert frame.index.tolist() == ["007", "7", "10"]
+    assert frame.columns.tolist() == ["a", "b"]
+    assert frame["a"].tolist()[:2] == [1.5, 2.0] and np.isnan(frame.at["10", "a"])
+    assert np.isnan(frame.at["007", "b"])
+    assert frame.dtypes.eq(np.float64).all()
+
+
+def test_read_table_tsv_and_gzip(tmp_path):
+    path = tmp_path / "p.tsv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("id\tx\nA\t1\nB\t2\n")
+    frame = read_table(str(path), id_column="id", role="phenotype")
+    assert frame.index.tolist() == ["A", "B"] and frame["x"].tolist() == [1.0, 2.0]
+
+
+def test_na_values_are_configurable(tmp_path):
+    path = write(tmp_path / "p.csv", "id,a\n1,-999\n2,3\n")
+    frame = read_table(path, id_column="id", role="phenotype", na_values=["-999"])
+    assert np.isnan(frame.at["1", "a"]) and frame.at["2", "a"] == 3
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, ["does not exist", "p.csv"]),
+        ("", ["is empty"]),
+        ("\n\n", ["is empty"]),
+        ("id,a\n", ["no rows"]),
+        ("id;a;b\n1;2;3\n", ["semicolon", "comma-separated"]),
+        ("id\ta\n1\t2\n", ["tab", "comma-separated"]),
+        ("name,a\n1,2\n", ["no id column 'id'", "'name', 'a'"]),
+        ("id,a,a\n1,2,3\n", ["duplicated column names", "'a'"]),
+        ("id,a\n1,2\n2,3\n1,4\n", ["duplicated ids", "'1'"]),
+        ("id,a\n1,2\n,3\n", ["without an id", "line"]),
+        ("id,a\n1,2\n2,3,4,5\n", ["not a well-formed"]),
+        ("onlyone\n1\n", ["single column"]),
+    ],
+)
+def test_bad_tables_get_one_clear_message(tmp_path, content, words):
+    path = tmp_path / "p.csv"
+    if content is not None:
+        write(path, content)
+    with pytest.raises(InputError) as info:
+        read_table(str(path), id_column="id", role="phenotype")
+    message = str(info.value)
+    assert "phenotype file" in message
+    for word in words:
+        assert word in message
+
+
+def test_binary_file_is_not_a_table(tmp_path):
+    path = tmp_path / "k.csv"
+    np.save(path.with_suffix(".npy"), np.eye(3))
+    path.write_bytes(path.with_suffix(".npy").read_bytes())
+    with pytest.raises(InputError, match="not a (readable )?text table"):
+        read_table(str(path), id_column="id", role="kinship")
+
+
+def kinship_csv(tmp_path, K, ids, col_ids=None, name="k.csv"):
+    frame = pd.DataFrame(K, index=ids, columns=col_ids if col_ids is not None else ids)
+    path = tmp_path / name
+    frame.to_csv(path, index_label="id", float_format="%.17g")
+    return str(path)
+
+
+def test_kinship_columns_are_matched_to_rows_by_id(tmp_path):
+    K = np.array([[1.0, 0.2, 0.1], [0.2, 1.0, 0.3], [0.1, 0.3, 1.0]])
+    ids = ["a", "b", "c"]
+    perm = [2, 0, 1]
+    shuffled = K[:, perm]
+    path = kinship_csv(tmp_path, shuffled, ids, [ids[j] for j in perm])
+    got_ids, got = read_kinship(path, id_column="id")
+    assert got_ids.tolist() == ids
+    np.testing.assert_array_equal(got, K)
+
+
+def test_kinship_with_unnamed_first_column(tmp_path):
+    path = write(tmp_path / "k.csv", ',"x","y"\n"x",1,0.5\n"y",0.5,1\n')
+    ids, K = read_kinship(path, id_column="id")
+    assert ids.tolist() == ["x", "y"] and K[0, 1] == 0.5
+
+
+def test_kinship_not_square(tmp_path):
+    path = kinship_csv(tmp_path, np.ones((3, 2)), ["a", "b", "c"], ["a", "b"])
+    with pytest.raises(InputError, match="not square: 3 rows and 2 columns"):
+        read_kinship(path, id_column="id")
+
+
+def test_kinship_row_ids_differ_from_column_ids(tmp_path):
+    path = kinship_csv(tmp_path, np.eye(3), ["a", "b", "c"], ["a", "b", "d"])
+    with pytest.raises(InputError) as info:
+        read_kinship(path, id_column="id")
+    assert "rows only 'c'" in str(info.value) and "columns only 'd'" in str(info.value)
+
+
+def test_kinship_not_symmetric_says_by_how_much(tmp_path):
+    K = np.eye(3)
+    K[0, 2] = 0.4
+    path = kinship_csv(tmp_path, K, ["a", "b", "c"])
+    with pytest.raises(InputError) as info:
+        read_kinship(path, id_column="id")
+    message = str(info.value)
+    assert "not symmetric" in message and "K[a, c] = 0.4" in message and "largest difference 0.4" in message
+
+
+def test_kinship_round_off_asymmetry_is_accepted_and_symmetrised(tmp_path):
+    K = np.array([[1.0, 0.5], [0.5 + 1e-12, 1.0]])
+    _, got = read_kinship(kinship_csv(tmp_path, K, ["a", "b"]), id_column="id")
+    assert got[0, 1] == got[1, 0]
+
+
+@pytest.mark.parametrize("bad, words", [("NA", ["missing or non-finite", "(b, a)"]),
+                                        ("inf", ["non-finite"]),
+                                        ("x", ["non-numeric", "column 'a'"])])
+def test_kinship_non_finite_or_non_numeric(tmp_path, bad, words):
+    path = write(tmp_path / "k.csv", f"id,a,b\na,1,0.5\nb,{bad},1\n")
+    with pytest.raises(InputError) as info:
+        read_kinship(path, id_column="id")
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_describe_ids_shows_first_few_and_count():
+    assert describe_ids(["a"]) == "'a'"
+    assert describe_ids([str(i) for i in range(12)], limit=3) == "'0', '1', '2' and 9 more (12 in all)"

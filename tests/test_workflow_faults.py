@@ -1,0 +1,111 @@
+"""Faults: a run killed mid-way and restarted, two runs at once, an output deleted by hand."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import make_project, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+OUTPUTS = ["results/heritability.tsv", "results/profile_loglik.tsv", "results/partition/partition.json"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A complete, undisturbed run: its outputs' bytes."""
+    workdir = make_project(tmp_path_factory.mktemp("reference") / "project")
+    run_snakemake(workdir, "--cores", "2", check=True)
+    return workdir, {rel: (workdir / rel).read_bytes() for rel in OUTPUTS}
+
+
+def start_snakemake(workdir, *args):
+    return subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def wait_for(condition, proc, what, limit=300.0):
+    """Poll `condition` until it holds; fail if `proc` ends first (no fixed sleeps as assertions)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"snakemake ended before {what}:\n{proc.stdout.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+def jobs_run(output):
+    """Names of the rules whose jobs a (non-dry) run executed."""
+    return sorted(line.split()[-1].rstrip(":") for line in output.splitlines()
+                  if line.startswith(("rule ", "localrule ", "checkpoint ", "localcheckpoint ")))
+
+
+def test_killed_during_fit_then_restarted_gives_identical_results(tmp_path, reference):
+    _, expected = reference
+    workdir = make_project(tmp_path / "project")
+    proc = start_snakemake(workdir, "--cores", "1")
+    fit_logs = workdir / "logs" / "fit"
+    wait_for(lambda: fit_logs.exists() and any(fit_logs.rglob("*.log")), proc, "a fit job started")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert not (workdir / "results" / "heritability.tsv").exists()
+    clean = workdir / "results" / "clean" / "cleaned.npz"
+    stamp = clean.stat().st_mtime_ns
+    # Snakemake's lock outlives a SIGKILL; it says so, and --unlock releases it
+    refused = run_snakemake(workdir, "--cores", "2")
+    assert refused.returncode != 0 and "--unlock" in refused.output
+    run_snakemake(workdir, "--unlock", check=True)
+    restarted = run_snakemake(workdir, "--cores", "2", check=True)
+    assert clean.stat().st_mtime_ns == stamp, "the completed load stage was redone"
+    assert "load_and_clean" not in jobs_run(restarted.output)
+    for rel, data in expected.items():
+        assert (workdir / rel).read_bytes() == data, rel
+
+
+def test_second_concurrent_run_is_refused_and_first_completes(tmp_path, reference):
+    _, expected = reference
+    workdir = make_project(tmp_path / "project")
+    first = start_snakemake(workdir, "--cores", "1")
+    locks = workdir / ".snakemake" / "locks"
+    wait_for(lambda: locks.exists() and any(locks.iterdir()), first, "the first run locked the directory")
+    second = run_snakemake(workdir, "--cores", "1")
+    out, _ = first.communicate()
+    assert second.returncode != 0
+    assert "cannot be locked" in second.output or "LockException" in second.output, second.output
+    assert first.returncode == 0, out[-3000:]
+    for rel, data in expected.items():
+        assert (workdir / rel).read_bytes() == data, rel
+
+
+def test_deleted_output_is_rebuilt_with_only_what_depends_on_it(reference):
+    workdir, expected = reference
+    (workdir / "results" / "heritability.tsv").unlink()
+    proc = run_snakemake(workdir, "--cores", "2", check=True)
+    assert jobs_run(proc.output) == ["aggregate", "all", "plot_heritability", "plot_profiles", "provenance"]
+    for rel, data in expected.items():
+        assert (workdir / rel).read_bytes() == data, rel
+    (workdir / "results" / "plots" / "heritability.png").unlink()
+    proc = run_snakemake(workdir, "--cores", "2", check=True)
+    assert jobs_run(proc.output) == ["all", "plot_heritability"]
+
+
+def test_deleted_intermediate_is_rebuilt_on_request_identically(reference):
+    workdir, expected = reference
+    rotated = workdir / "results" / "rotate" / "b002.npz"
+    original = rotated.read_bytes()
+    rotated.unlink()
+    # the final results are complete and up to date: nothing needs the intermediate
+    assert "Nothing to be done" in run_snakemake(workdir, "--cores", "2", "-n", check=True).output
+    proc = run_snakemake(workdir, "--cores", "2", "results/rotate/b002.npz", check=True)
+    assert jobs_run(proc.output) == ["rotate"] and "batch=b002" in proc.output
+    assert rotated.read_bytes() == original
+    # same bytes, so Snakemake's input checksums see no change: nothing downstream reruns
+    assert "Nothing to be done" in run_snakemake(workdir, "--cores", "2", "-n", check=True).output

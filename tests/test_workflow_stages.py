@@ -1,0 +1,178 @@
+"""The workflow's stage functions without Snakemake: rotate/fit a batch (lmm.batch), the final
+table (lmm.aggregate), atomic writes (lmm.atomic), figures (lmm.plots), provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import lmm
+from lmm import aggregate, atomic, batch, plots, provenance
+from lmm.clean import clean_inputs
+from lmm.errors import InputError
+from lmm.partition import partition_phenotypes, phenotype_assignments
+
+from conftest import random_kinship
+
+
+@pytest.fixture
+def cleaned(rng):
+    n = 40
+    ids = [f"i{k}" for k in range(n)]
+    K = random_kinship(rng, n)
+    g = rng.multivariate_normal(np.zeros(n), K, size=5).T
+    Y = g + rng.normal(size=(n, 5))
+    Y[[1, 2], 1] = np.nan
+    Y[[1, 2], 3] = np.nan
+    Y[:, 4] = 7.0
+    sex = rng.integers(0, 2, n).astype(float)
+    pheno = pd.DataFrame(Y, index=ids, columns=list("abcde"))
+    covar = pd.DataFrame({"sex": sex}, index=ids)
+    data = clean_inputs(np.array(ids), K, pheno, covar)
+    part = partition_phenotypes(data.phenotypes, data.phenotype_names, data.phenotype_table["status"],
+                                data.ids, data.covariates, data.covariate_names, max_batch_size=1)
+    return data, part
+
+
+def test_rotate_batch_and_fit_chunk_match_lmm_on_complete_cases(cleaned):
+    data, part = cleaned
+    assert [b["n"] for b in part["batches"]] == [40, 38]
+    b2 = part["batches"][1]
+    rotated = batch.rotate_batch(data.ids, data.kinship, data.phenotypes, data.phenotype_names,
+                                 data.covariates, data.covariate_names, b2)
+    assert rotated["chunks"].tolist() == ["c001", "c002"]
+    assert rotated["ids"].tolist() == [i for i in data.ids if i not in ("i1", "i2")]
+    keep = np.array([i not in ("i1", "i2") for i in data.ids])
+    Ksub = data.kinship[np.ix_(keep, keep)]
+    np.testing.assert_allclose(rotated["kve_t"].T @ np.diag(rotated["kva"]) @ rotated["kve_t"], Ksub, atol=1e-10)
+    table, profile = batch.fit_chunk(batch.load_chunk(rotated, "c002"), ["d"], profile_grid=[0, 0.5, 1])
+    y = data.phenotypes[keep, 3]
+    rot = lmm.eigen_rotation(Ksub, y, data.covariates[keep])
+    fit = lmm.fit_lmm(rot.kva, rot.y, rot.X, compute_se=True)
+    row = table.iloc[0]
+    assert row["phenotype"] == "d" and row["status"] == "ok" and row["n"] == 38
+    np.testing.assert_allclose([row["hsq"], row["loglik"], row["beta_sex"]], [fit.hsq, fit.loglik, fit.beta[1]],
+                               rtol=1e-10, atol=1e-12)
+    assert profile["phenotype"].tolist() == ["d"] * 3
+    np.testing.assert_allclose(profile["loglik"], lmm.calc_ll([0, 0.5, 1], rot.kva, rot.y, rot.X).loglik, rtol=1e-10)
+
+
+def test_fit_chunk_reports_phenotypes_explained_by_covariates_and_fits_the_rest(rng):
+    n = 30
+    K = random_kinship(rng, n)
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n)])
+    Y = np.column_stack([rng.normal(size=n), 3 * X[:, 1] - 1])
+    rot = lmm.eigen_rotation(K, Y, X)
+    rotated = {"kva": rot.kva, "X": rot.X, "y": rot.y, "phenotypes": np.array(["noise", "sexlike"]),
+               "covariates": np.array(["intercept", "sex"])}
+    table, profile = batch.fit_chunk(rotated, ["noise", "sexlike"], method="ml", profile_grid=[0.5])
+    assert table["status"].tolist() == ["ok", "explained_by_covariates"]
+    assert table["method"].tolist() == ["ml", None]
+    assert np.isnan(table.loc[1, "hsq"]) and not np.isnan(table.loc[0, "hsq"])
+    assert profile["phenotype"].tolist() == ["noise"]
+    with pytest.raises(InputError, match="not in this rotated batch"):
+        batch.fit_chunk(rotated, ["other"])
+
+
+def test_not_positive_semidefinite_kinship_names_the_batch(cleaned):
+    data, part = cleaned
+    K = data.kinship.copy()
+    K[0, 1] = K[1, 0] = 5.0
+    with pytest.raises(InputError, match="Batch b001 .*not positive semi-definite"):
+        batch.rotate_batch(data.ids, K, data.phenotypes, data.phenotype_names, data.covariates,
+                           data.covariate_names, part["batches"][0])
+
+
+def test_heritability_table_has_every_phenotype_in_order(cleaned):
+    data, part = cleaned
+    assignments = phenotype_assignments(part)
+    fits = []
+    for b in part["batches"]:
+        rotated = batch.rotate_batch(data.ids, data.kinship, data.phenotypes, data.phenotype_names,
+                                     data.covariates, data.covariate_names, b)
+        for c in b["chunks"]:
+            fits.append(batch.fit_chunk(batch.load_chunk(rotated, c["chunk"]), c["phenotypes"])[0])
+    table = aggregate.heritability_table(assignments, fits, data.covariate_names, part["batches"])
+    assert table["phenotype"].tolist() == list("abcde")
+    assert table["status"].tolist() == ["ok", "ok", "ok", "ok", "constant"]
+    assert table.loc[4, ["hsq", "beta_sex"]].isna().all() and table.loc[4, "batch"] is None
+    assert table["n"].tolist() == [40, 38, 40, 38, 40]
+    assert list(table.columns[-3:]) == ["beta_intercept", "beta_sex", "covariates_dropped"]
+    with pytest.raises(InputError, match="do not match the partition"):
+        aggregate.heritability_table(assignments, fits[:-1], data.covariate_names)
+
+
+def test_table_formatting_is_fixed(tmp_path):
+    frame = pd.DataFrame({"phenotype": ["a", "b"], "hsq": [1 / 3, np.nan], "n": [5, 6]})
+    atomic.write_tsv(tmp_path / "t.tsv", frame, float_format=aggregate.FLOAT_FORMAT)
+    assert (tmp_path / "t.tsv").read_text() == "phenotype\thsq\tn\na\t0.3333333333\t5\nb\tNA\t6\n"
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out" / "result.tsv"
+    atomic.write_text(target, "old\n")
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(target) as tmp:
+            with open(tmp, "w") as handle:
+                handle.write("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in target.parent.iterdir()] == ["result.tsv"]
+    assert target.stat().st_mode & 0o044  # readable by others, like any file the user writes
+
+
+def test_plots_return_figures(tmp_path):
+    table = pd.DataFrame({"phenotype": ["a", "b", "c"], "status": ["ok", "ok", "constant"],
+                          "hsq": [0.3, 1.0, np.nan], "hsq_ci_lower": [0.1, 0.6, np.nan],
+                          "hsq_ci_upper": [0.7, 1.0, np.nan], "boundary": ["none", "upper", None],
+                          "loglik": [-10.0, -12.0, np.nan]})
+    grid = np.linspace(0, 1, 5)
+    profile = pd.DataFrame({"phenotype": ["a"] * 5 + ["b"] * 5, "hsq": np.tile(grid, 2),
+                            "loglik": np.r_[-11, -10.2, -10.5, -11, -12, -20, -16, -14, -13, -12.0]})
+    fig = plots.plot_heritability(table)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert set(labels) == {"a", "b"}
+    atomic.save_figure(tmp_path / "h.png", fig)
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    fig2 = plots.plot_profiles(profile, table)
+    assert sum(ax.get_visible() and bool(ax.lines) for ax in fig2.axes) == 2
+    empty = plots.plot_profiles(profile.iloc[:0], table)
+    assert "profile_grid" in empty.axes[0].texts[0].get_text()
+    many = pd.DataFrame({"phenotype": [f"p{i}" for i in range(300)], "status": "ok",
+                         "hsq": np.linspace(0, 1, 300), "hsq_ci_lower": 0.0, "hsq_ci_upper": 1.0,
+                         "boundary": "none", "loglik": -1.0})
+    assert "sorted by hsq (300)" in plots.plot_heritability(many).axes[0].get_xlabel()
+
+
+def test_provenance_record(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("id,a\na,1\n")
+    record = provenance.provenance(
+        {"method": "reml", "profile_grid": [0, 1]}, {"kinship": str(path), "covariates": None},
+        {"kinship_mean_diagonal": 1.0, "counts": {"individuals_kept": 1}, "intercept": {"added": True}},
+        {"batches": [{"batch": "b001", "n": 1, "n_missing": 0, "pattern": "x", "n_phenotypes": 1,
+                      "covariates_dropped": [], "chunks": [{"chunk": "c001"}]}]},
+        {"ok": 1}, {"b001": {"min_eigenvalue": 1.0, "n_clipped": 0}})
+    assert record["inputs"]["kinship"]["sha256"] == provenance.sha256_file(path)
+    assert record["inputs"]["covariates"] is None
+    assert record["counts"]["batches"] == 1 and record["counts"]["phenotypes_by_final_status"] == {"ok": 1}
+    assert record["batches"][0]["n_clipped"] == 0
+    assert record["software"]["numpy"] == np.__version__
+    assert yaml.safe_load(yaml.safe_dump(record)) == record
+
+
+def test_lmm_package_does_not_import_snakemake():
+    import ast
+    from pathlib import Path
+
+    for path in sorted(Path(lmm.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n.split(".")[0] == "snakemake" for n in names), path.name

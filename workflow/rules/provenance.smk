@@ -1,0 +1,31 @@
+rule provenance:
+    """Software, BLAS, configuration, input checksums, kinship scale and counts of a run."""
+    input:
+        kinship=config["kinship"],
+        phenotypes=config["phenotypes"],
+        covariates=optional_input("covariates"),
+        summary=rules.load_and_clean.output.summary,
+        record=rules.partition.output.record,
+        table=rules.aggregate.output.table,
+        rotated=rotated_files,
+    output:
+        record=report(
+            "results/provenance.yaml",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    params:
+        config=config,
+        code=lmm_code("provenance", "atomic"),
+    log:
+        "logs/provenance.log",
+    benchmark:
+        "benchmarks/rules/provenance.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/provenance.py"

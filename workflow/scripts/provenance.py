@@ -1,0 +1,36 @@
+"""Snakemake adapter: the provenance record of a run (logic: lmm.provenance)."""
+
+from _stage import start, user_errors
+
+log = start(snakemake)  # noqa: F821
+
+with user_errors(log):
+    import json
+    import os
+
+    import numpy as np
+
+    import pandas as pd
+    import yaml
+
+    from lmm import atomic, provenance
+
+    inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+    with open(inp.summary, encoding="utf-8") as handle:
+        summary = yaml.safe_load(handle)
+    with open(inp.record, encoding="utf-8") as handle:
+        record = json.load(handle)
+    table = pd.read_csv(inp.table, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
+    inputs = {"kinship": inp.kinship, "phenotypes": inp.phenotypes,
+              "covariates": inp.covariates[0] if len(inp.covariates) else None}
+    status_counts = table["status"].value_counts(sort=False).to_dict()
+    eigen = {}
+    for path in inp.rotated:
+        with np.load(path, allow_pickle=False) as data:
+            eigen[os.path.basename(path)[: -len(".npz")]] = {
+                "min_eigenvalue": float(data["min_eigenvalue"]),
+                "n_clipped": int(data["n_clipped"]),
+            }
+    prov = provenance.provenance(par.config, inputs, summary, record, status_counts, eigen)
+    atomic.write_yaml(out.record, prov)
+    log.info("wrote %s", out.record)
