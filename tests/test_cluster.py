@@ -241,8 +241,12 @@ def test_failed_batch_on_slurm_then_rerun(slurm_run, local_reference, snapshot, 
     # The run fails, and says which rule failed and where its log is.
     assert failed.returncode != 0, _fail_output(failed)
     fit_log = f"logs/fit/{bad}/"
-    assert "Error in rule fit" in failed.stderr, _fail_output(failed)
-    assert re.search(rf"log: {re.escape(fit_log)}\S+\.log", failed.stderr), _fail_output(failed)
+    # (the failed SLURM job is a group job: "Error in group batch", its SLURM log, then the
+    # failed rule and its log; then the logs' contents, as the profile says show-failed-logs)
+    error = re.search(r"Error in (group batch|rule fit)(.*?)(\nLogfile |\Z)", failed.stderr, re.S)
+    assert error, _fail_output(failed)
+    assert error.group(1) == "rule fit" or "rule fit:" in error.group(2), error.group(0)
+    assert re.search(rf"log: {re.escape(fit_log)}\S+\.log", error.group(2)), error.group(0)
     logs = list((workdir / fit_log).glob("*.log"))
     assert logs and any(p.read_text().strip() for p in logs), "the failed fit's log is empty"
     # The failed batch left no output; the other batches' fits finished and were kept.

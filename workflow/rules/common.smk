@@ -3,6 +3,9 @@
 import hashlib
 import importlib.util
 import json
+import os
+import socket
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -43,6 +46,60 @@ def check_config():
 
 check_config()
 validate(config, schema="../schemas/config.schema.yaml")
+
+
+# --- A run killed outright (SIGKILL, a lost node, a power cut) leaves Snakemake's lock behind,
+# and the next run would refuse to start until `snakemake --unlock`. The main process records
+# its host and pid when it starts; a later run on the same host whose recorded process no longer
+# exists removes that stale lock (and says so). A run whose process is alive keeps its lock, so
+# a second concurrent run is still refused.
+RUN_RECORD = Path(".snakemake") / "lmm-pipeline.run"
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale_lock():
+    try:
+        host, pid = RUN_RECORD.read_text(encoding="utf-8").split()
+        pid = int(pid)
+    except (OSError, ValueError):
+        return
+    if host != socket.gethostname() or _process_alive(pid):
+        return
+    locks = sorted((Path(".snakemake") / "locks").glob("*.lock"))
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    RUN_RECORD.unlink(missing_ok=True)
+    if locks:
+        print(
+            f"Removed the lock left by an interrupted run (process {pid} on {host} no longer "
+            "exists); incomplete jobs are redone.",
+            file=sys.stderr,
+        )
+
+
+clear_stale_lock()
+
+
+onstart:
+    RUN_RECORD.parent.mkdir(exist_ok=True)
+    RUN_RECORD.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+
+
+onsuccess:
+    RUN_RECORD.unlink(missing_ok=True)
+
+
+onerror:
+    RUN_RECORD.unlink(missing_ok=True)
 
 
 wildcard_constraints:
