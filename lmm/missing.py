@@ -286,22 +286,26 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
         raise InputError("hsq must be a scalar or 1-D with values in [0, 1]")
     y2, X, miss, one_y = _check_masked(decomposition, y, X, x_names)
     n, m = y2.shape
+    p = X.shape[1]
     Q, R = np.linalg.qr(X)
     U = np.ascontiguousarray(decomposition.kve_t.T)
     Qrot = decomposition.kve_t @ Q
-    p = X.shape[1]
     ll = np.empty((h.size, m))
     beta = np.empty((p, h.size, m))
     sigmasq = np.empty((h.size, m))
     rss = np.empty((h.size, m))
-    for j in range(m):  # one column at a time: this is for checking and plotting
-        k = int(miss[:, j].sum())
-        M = np.flatnonzero(miss[:, j])[None, :]
-        ev = _MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y2[:, [j]], M.reshape(1, k), reml)
+    # columns grouped by their number of missing values: each grid point is one evaluation
+    # of a whole chunk
+    for k, cols in _groups(miss, DEFAULT_CHUNK_ELEMENTS, n, p):
+        M = np.sort(np.nonzero(miss[:, cols].T)[1].reshape(cols.size, k), axis=1)
+        try:
+            ev = _MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y2[:, cols], M, reml)
+        except InputError as exc:
+            raise InputError(_renumber(str(exc), cols)) from None
         for g, hv in enumerate(h):
-            sol = ev.solution(np.array([hv]))
-            ll[g, j], sigmasq[g, j], rss[g, j] = sol.loglik[0], sol.sigmasq[0], sol.rss[0]
-            beta[:, g, j] = sol.beta[:, 0]
+            sol = ev.solution(np.full(cols.size, hv))
+            ll[g, cols], sigmasq[g, cols], rss[g, cols] = sol.loglik, sol.sigmasq, sol.rss
+            beta[:, g, cols] = sol.beta
 
     def shape(a):
         if one_y:
