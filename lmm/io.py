@@ -1,21 +1,35 @@
 """Read and validate the pipeline's three input tables: kinship, phenotypes, covariates.
 
-Every table is a delimited text file (``.csv`` comma-separated, ``.tsv`` or ``.txt``
-tab-separated, optionally gzip-compressed with a ``.gz`` suffix) whose rows are individuals,
-identified by an id column (``id_column``). Ids are always read as strings, so ``007`` and ``7``
-are different individuals and rows are matched by id, never by position.
+Rows are individuals, identified by their id. Ids are always read as strings, so ``007`` and
+``7`` are different individuals and rows are matched by id, never by position. The format
+follows the file name (:func:`input_format`):
 
-The kinship file is a square matrix: its first column (or the id column) names the rows and its
-header names the columns, with the same ids.
+- **text** (any other name): ``.csv`` comma-separated, ``.tsv`` or ``.txt`` tab-separated,
+  optionally gzip-compressed with a ``.gz`` suffix. The id column (``id_column``) names the rows.
+- **Parquet** (``.parquet``): a table with the id column (a named index written by pandas counts
+  as a column) and one numeric column per phenotype, covariate or, for the kinship, individual.
+  Null (or NaN) is missing. Needs the optional package ``pyarrow``
+  (``pip install 'lmm-pipeline[parquet]'``).
+- **NumPy** (``.npy``): a 2-D numeric matrix, NaN for missing, with plain-text sidecar files beside
+  it (:func:`npy_sidecars`), since a ``.npy`` holds no names: ``<name>.ids.txt`` (one id per line,
+  the matrix's rows; for the kinship also its columns) and, for phenotypes and covariates,
+  ``<name>.columns.txt`` (one column name per line). It is memory-mapped, so its shape and type
+  are checked before its data are read.
 
-Every problem found raises :class:`lmm.errors.InputError` with one plain message that names the
-file, the column or ids at fault (the first few and a count) and what to do about it.
+The kinship is a square matrix whose columns name the same individuals as its rows (in a text or
+Parquet file, the header names the columns; in a ``.npy``, the columns are in the rows' order).
+
+Each format is parsed into the same thing (a :class:`pandas.DataFrame` indexed by id, or the
+kinship's ids and matrix) and the same checks then run on it, whatever the format. Every problem
+found raises :class:`lmm.errors.InputError` with one plain message that names the file, the
+column or ids at fault (the first few and a count) and what to do about it.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import importlib
 import os
 from collections.abc import Sequence
 
@@ -28,6 +42,8 @@ __all__ = [
     "DEFAULT_NA_VALUES",
     "SYMMETRY_TOLERANCE",
     "describe_ids",
+    "input_format",
+    "npy_sidecars",
     "non_numeric_cells",
     "read_table",
     "read_kinship",
@@ -42,6 +58,14 @@ SYMMETRY_TOLERANCE = 1e-6
 _HEAD_CHARS = 1 << 16
 
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+_FORMATS_HINT = (
+    "Expected a comma-separated .csv or tab-separated .tsv file (optionally .gz), "
+    "a .parquet table or a .npy matrix"
+)
+
+#: Roles whose ``.npy`` matrix needs a column-name file (the kinship's columns are its rows).
+_NEEDS_COLUMN_FILE = ("phenotype", "covariate")
 
 
 def describe_ids(ids: Sequence, limit: int = 5) -> str:
@@ -84,15 +108,68 @@ def _open_text(path: str):
     return open(path, encoding="utf-8-sig", newline="")
 
 
+def input_format(path: str) -> str:
+    """The format of an input file, from its name: ``"npy"``, ``"parquet"`` or ``"text"``.
+
+    Examples
+    --------
+    >>> input_format("data/K.npy"), input_format("p.PARQUET"), input_format("p.csv.gz")
+    ('npy', 'parquet', 'text')
+    """
+    name = os.fspath(path).lower()
+    if name.endswith(".npy"):
+        return "npy"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "text"
+
+
+def npy_sidecars(path: str, role: str) -> dict[str, str]:
+    """The text files that must accompany a ``.npy`` input (none for other formats).
+
+    Parameters
+    ----------
+    path : str
+        The input file, ``<name>.npy``.
+    role : str
+        ``"kinship"``, ``"phenotype"`` or ``"covariate"``.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"ids": "<name>.ids.txt"}``, plus ``"columns": "<name>.columns.txt"`` for phenotypes and
+        covariates; ``{}`` when `path` is not a ``.npy``.
+
+    Examples
+    --------
+    >>> npy_sidecars("data/pheno.npy", "phenotype")
+    {'ids': 'data/pheno.ids.txt', 'columns': 'data/pheno.columns.txt'}
+    >>> npy_sidecars("data/K.npy", "kinship")
+    {'ids': 'data/K.ids.txt'}
+    """
+    path = os.fspath(path)
+    if input_format(path) != "npy":
+        return {}
+    stem = path[: -len(".npy")]
+    sidecars = {"ids": stem + ".ids.txt"}
+    if role in _NEEDS_COLUMN_FILE:
+        sidecars["columns"] = stem + ".columns.txt"
+    return sidecars
+
+
+def _check_is_file(path: str, role: str) -> None:
+    if not os.path.exists(path):
+        raise InputError(f"The {role} file '{path}' does not exist. Check the path in config/config.yaml.")
+    if os.path.isdir(path):
+        raise InputError(f"The {role} file '{path}' is a directory, not a table.")
+
+
 def _read_header(path: str, role: str) -> str:
     """Return the header line after checking that the file exists, is text and is not empty.
 
     Only the beginning of the file is read; pandas then streams the whole file.
     """
-    if not os.path.exists(path):
-        raise InputError(f"The {role} file '{path}' does not exist. Check the path in config/config.yaml.")
-    if os.path.isdir(path):
-        raise InputError(f"The {role} file '{path}' is a directory, not a table.")
+    _check_is_file(path, role)
     try:
         with _open_text(path) as handle:
             head = handle.read(_HEAD_CHARS)
@@ -104,56 +181,83 @@ def _read_header(path: str, role: str) -> str:
     except (UnicodeDecodeError, OSError, EOFError) as exc:
         raise InputError(
             f"The {role} file '{path}' is not a readable text table ({type(exc).__name__}: {exc}). "
-            "Expected a comma-separated .csv or tab-separated .tsv file (optionally .gz)."
+            f"{_FORMATS_HINT}, named accordingly."
         ) from None
     if "\x00" in head:
         raise InputError(
             f"The {role} file '{path}' is not a text table (it contains binary data). "
-            "Expected a comma-separated .csv or tab-separated .tsv file."
+            f"{_FORMATS_HINT}, named accordingly."
         )
     if not head.strip():
         raise InputError(f"The {role} file '{path}' is empty.")
     return head.lstrip("\r\n").splitlines()[0]
 
 
-def read_table(
-    path: str,
-    *,
-    id_column: str,
-    role: str,
-    na_values: Sequence[str] = DEFAULT_NA_VALUES,
-    id_column_fallback_first: bool = False,
-) -> pd.DataFrame:
-    """Read a table of individuals, indexed by their id (as strings), with numeric columns.
+def _check_column_names(names: Sequence[str], path: str, role: str) -> None:
+    """Every column (text header, Parquet column, line of a column file) has its own name."""
+    seen, duplicated = set(), []
+    for name in names:
+        if name in seen and name not in duplicated:
+            duplicated.append(name)
+        seen.add(name)
+    if duplicated:
+        raise InputError(
+            f"The {role} file '{path}' has duplicated column names: {describe_ids(duplicated)}. "
+            "Every column must have its own name."
+        )
 
-    Parameters
-    ----------
-    path : str
-        A ``.csv`` (comma) or ``.tsv``/``.txt`` (tab) file, optionally ending in ``.gz``.
-    id_column : str
-        Name of the column holding the individuals' ids.
-    role : str
-        What the file is (``"phenotype"``, ``"covariate"``, ``"kinship"``), used in messages.
-    na_values : sequence of str, optional
-        Cell contents that mean "missing" (exact matches, after stripping blanks).
-    id_column_fallback_first : bool, optional
-        If `id_column` is absent, use the first column when its header is empty (as R's
-        ``write.csv`` writes a matrix with row names).
 
-    Returns
-    -------
-    pandas.DataFrame
-        Index: the ids (``str``, named `id_column`), in file order. Columns: every other column
-        in file order; numeric columns are ``float64``, a column holding text is left as text
-        for :func:`lmm.clean.check_numeric` to report precisely.
+def _id_column_name(header: Sequence[str], path: str, role: str, id_column: str,
+                    id_column_fallback_first: bool) -> str:
+    """The column of `header` that holds the ids, or an error listing the columns."""
+    if id_column in header:
+        return id_column
+    if id_column_fallback_first and header and header[0] == "":
+        return header[0]
+    raise InputError(
+        f"The {role} file '{path}' has no id column '{id_column}' (config 'id_column'); "
+        f"its columns are {describe_ids(header)}."
+    )
 
-    Raises
-    ------
-    InputError
-        The file does not exist, is empty, is not a text table, has the wrong delimiter, has no
-        id column, has duplicated column names, ragged rows, missing or duplicated ids, or no rows.
+
+def _checked_ids(ids: pd.Series, path: str, role: str, where: str, first_line: int) -> np.ndarray:
+    """Ids as stripped strings, after checking that none is missing or duplicated.
+
+    `where` says where the ids are (``"in column 'id'"``), `first_line` the file line of the
+    first id (for the message naming rows without one).
     """
-    path = os.fspath(path)
+    missing_id = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+    if missing_id.any():
+        rows = [str(i + first_line) for i in np.flatnonzero(missing_id)]
+        raise InputError(
+            f"The {role} file '{path}' has rows without an id {where} "
+            f"(file lines {describe_ids(rows)}). Every row needs an id."
+        )
+    ids = ids.astype(str).str.strip()
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        unique_dup = list(dict.fromkeys(dup.tolist()))
+        raise InputError(
+            f"The {role} file '{path}' has duplicated ids {where}: "
+            f"{describe_ids(unique_dup)}. Each individual must appear once."
+        )
+    return ids.to_numpy(dtype=object)
+
+
+def _finish_table(frame: pd.DataFrame, ids: np.ndarray, id_column: str) -> pd.DataFrame:
+    """Index `frame` by `ids` (named `id_column`) and make its numeric columns float64."""
+    frame.index = pd.Index(ids, name=id_column, dtype=object)
+    to_float = {column: np.float64 for column, dtype in frame.dtypes.items()
+                if dtype != np.float64 and pd.api.types.is_numeric_dtype(dtype)
+                and not pd.api.types.is_bool_dtype(dtype)}
+    if to_float:  # (one pass over the dtypes: a wide kinship has n columns)
+        frame = frame.astype(to_float)
+    return frame
+
+
+def _parse_text(path: str, role: str, id_column: str, na_values: Sequence[str],
+                id_column_fallback_first: bool) -> tuple[pd.DataFrame, str]:
+    """A .csv/.tsv(.gz) file as a frame of strings and numbers, and the name of its id column."""
     header_line = _read_header(path, role)
     sep = _expected_separator(path)
     header = next(csv.reader([header_line], delimiter=sep))
@@ -173,29 +277,9 @@ def read_table(
             f"The {role} file '{path}' has a single column ({header[0]!r}); expected an id column "
             f"'{id_column}' and at least one data column, {_SEPARATORS[sep]}-separated."
         )
+    _check_column_names(header, path, role)
+    id_name = _id_column_name(header, path, role, id_column, id_column_fallback_first)
 
-    seen, duplicated = set(), []
-    for name in header:
-        if name in seen and name not in duplicated:
-            duplicated.append(name)
-        seen.add(name)
-    if duplicated:
-        raise InputError(
-            f"The {role} file '{path}' has duplicated column names: {describe_ids(duplicated)}. "
-            "Every column must have its own name."
-        )
-
-    if id_column in header:
-        id_name = id_column
-    elif id_column_fallback_first and header[0] == "":
-        id_name = header[0]
-    else:
-        raise InputError(
-            f"The {role} file '{path}' has no id column '{id_column}' (config 'id_column'); "
-            f"its columns are {describe_ids(header)}."
-        )
-
-    na = [str(v) for v in na_values]
     try:
         frame = pd.read_csv(
             path,
@@ -206,7 +290,7 @@ def read_table(
             header=0,
             dtype={id_name: str},
             keep_default_na=False,
-            na_values=na,
+            na_values=[str(v) for v in na_values],
             skipinitialspace=True,
             skip_blank_lines=True,
             engine="c",
@@ -219,29 +303,214 @@ def read_table(
         ) from None
     if frame.empty:
         raise InputError(f"The {role} file '{path}' has a header but no rows of data.")
+    return frame, id_name
 
-    ids = frame[id_name]
-    missing_id = ids.isna() | (ids.astype(str).str.strip() == "")
-    if missing_id.any():
-        rows = [str(i + 2) for i in np.flatnonzero(missing_id.to_numpy())]
+
+def _import_pyarrow(path: str, role: str) -> None:
+    try:
+        importlib.import_module("pyarrow")
+    except ImportError:
         raise InputError(
-            f"The {role} file '{path}' has rows without an id in column '{id_name}' "
-            f"(file lines {describe_ids(rows)}). Every row needs an id."
-        )
-    ids = ids.astype(str).str.strip()
-    dup = ids[ids.duplicated(keep=False)]
-    if len(dup):
-        unique_dup = list(dict.fromkeys(dup.tolist()))
+            f"Reading the {role} file '{path}' (Parquet) needs the Python package pyarrow, which is not "
+            "installed. Install it with: pip install 'lmm-pipeline[parquet]' (or pip install pyarrow, "
+            "or conda install -c conda-forge pyarrow); or give the file as .csv, .tsv or .npy."
+        ) from None
+
+
+def _ids_as_text(ids: pd.Series) -> pd.Series:
+    """Parquet ids as text: strings stay, integers (also integral floats) print without '.0'."""
+    if pd.api.types.is_float_dtype(ids):
+        present = ids.dropna()
+        if (present == np.round(present)).all():
+            return ids.map(lambda v: v if pd.isna(v) else str(int(v)))
+        return ids.map(lambda v: v if pd.isna(v) else repr(float(v)))
+    if pd.api.types.is_bool_dtype(ids) or pd.api.types.is_numeric_dtype(ids):
+        return ids.astype(str)
+    return ids.map(lambda v: v if pd.isna(v) else str(v))
+
+
+def _parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str],
+                   id_column_fallback_first: bool) -> tuple[pd.DataFrame, str]:
+    """A .parquet table as a frame (text ids, numeric or text columns) and its id column's name."""
+    _check_is_file(path, role)
+    _import_pyarrow(path, role)
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError, TypeError, NotImplementedError, EOFError) as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"The {role} file '{path}' has duplicated ids in column '{id_name}': "
-            f"{describe_ids(unique_dup)}. Each individual must appear once."
+            f"The {role} file '{path}' is not a readable Parquet file ({message}). "
+            f"{_FORMATS_HINT}, named accordingly."
+        ) from None
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
+        # an index written by pandas (e.g. the ids) is a column like any other
+        if isinstance(frame.index, pd.MultiIndex):
+            raise InputError(f"The {role} file '{path}' has a multi-level index; expected one id column.")
+        name = frame.index.name
+        frame = frame.reset_index(names="" if name is None else str(name))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    header = list(frame.columns)
+    if len(header) < 2:
+        raise InputError(
+            f"The {role} file '{path}' has a single column ({header[0] if header else ''!r}); expected "
+            f"an id column '{id_column}' and at least one data column."
         )
-    frame = frame.drop(columns=[id_name])
-    frame.index = pd.Index(ids.to_numpy(dtype=object), name=id_column, dtype=object)
-    for column in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
-            frame[column] = frame[column].astype(np.float64)
-    return frame
+    _check_column_names(header, path, role)
+    id_name = _id_column_name(header, path, role, id_column, id_column_fallback_first)
+    if frame.empty:
+        raise InputError(f"The {role} file '{path}' has columns but no rows of data.")
+    frame[id_name] = _ids_as_text(frame[id_name])
+    na = {str(v) for v in na_values}
+    text_columns = [column for column, dtype in frame.dtypes.items()
+                    if column != id_name and not pd.api.types.is_numeric_dtype(dtype)]
+    for column in text_columns if na else []:
+        # text cells that are missing-value codes are missing, as in a text table
+        values = frame[column]
+        frame[column] = values.where(~values.astype(str).str.strip().isin(na), np.nan)
+    return frame, id_name
+
+
+def _read_lines(path: str, role: str, owner: str, what: str) -> list[str]:
+    """The lines of a .npy's sidecar text file (trailing blank lines dropped), stripped."""
+    if not os.path.isfile(path):
+        raise InputError(
+            f"The {role} file '{owner}' is a .npy matrix, which holds no ids or names: it needs "
+            f"{what} '{path}' beside it, which does not exist."
+        )
+    try:
+        with open(path, encoding="utf-8-sig", newline=None) as handle:
+            lines = [line.strip() for line in handle.read().split("\n")]
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"The file '{path}' (of the {role} file '{owner}') is not readable text: {exc}.") from None
+    while lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _load_npy(path: str, role: str) -> np.ndarray:
+    """The .npy matrix, memory-mapped, after checking it is 2-D, numeric and not empty."""
+    _check_is_file(path, role)
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(
+            f"The {role} file '{path}' is not a readable .npy file ({exc}). Save the matrix with "
+            "numpy.save, as a numeric array (float64 or float32; NaN for missing)."
+        ) from None
+    if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
+        shape = getattr(matrix, "shape", "?")
+        raise InputError(
+            f"The {role} file '{path}' holds an array of shape {shape}; expected a 2-D matrix "
+            f"(individuals x {'individuals' if role == 'kinship' else 'columns'})"
+            f"{'. Save a single column with shape (n, 1)' if role != 'kinship' else ''}."
+        )
+    kind = matrix.dtype.kind
+    if kind not in "fiu":
+        what = {"b": "true/false values", "c": "complex numbers", "U": "text", "S": "bytes",
+                "V": "structured records", "M": "dates", "m": "time spans"}.get(kind, str(matrix.dtype))
+        raise InputError(
+            f"The {role} file '{path}' holds {what} (dtype {matrix.dtype}), not numbers. Save a "
+            "float array (NaN for missing)."
+        )
+    if matrix.shape[0] == 0:
+        raise InputError(f"The {role} file '{path}' has no rows of data (shape {matrix.shape}).")
+    if matrix.shape[1] == 0:
+        raise InputError(f"The {role} file '{path}' has no columns (shape {matrix.shape}).")
+    return matrix
+
+
+def _npy_ids(path: str, role: str, n_rows: int) -> np.ndarray:
+    """The ids of a .npy matrix's rows, from its sidecar, checked against the matrix."""
+    ids_path = npy_sidecars(path, role)["ids"]
+    lines = _read_lines(ids_path, role, path, "an id file (one id per line, one line per row)")
+    if len(lines) != n_rows:
+        header = len(lines) == n_rows + 1
+        raise InputError(
+            f"The {role} file '{path}' has {n_rows} rows but its id file '{ids_path}' lists "
+            f"{len(lines)} ids: it needs one id per line, one line per row of the matrix, in order"
+            f"{f' (no header line: is {lines[0]!r} a header?)' if header else ''}."
+        )
+    return _checked_ids(pd.Series(lines, dtype=object), path, role, f"in its id file '{ids_path}'", 1)
+
+
+def _parse_npy_table(path: str, role: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A .npy matrix with its sidecars as a float frame (columns named) and its checked ids."""
+    matrix = _load_npy(path, role)
+    n_rows, n_cols = matrix.shape
+    columns_path = npy_sidecars(path, role)["columns"]
+    names = _read_lines(columns_path, role, path, "a column-name file (one name per line, one line per column)")
+    if len(names) != n_cols:
+        raise InputError(
+            f"The {role} file '{path}' has {n_cols} columns but its column-name file '{columns_path}' "
+            f"lists {len(names)} names: it needs one name per line, one line per column, in order "
+            "(no header line, no id column)."
+        )
+    blank = [str(i + 1) for i, name in enumerate(names) if name == ""]
+    if blank:
+        raise InputError(
+            f"The {role} file '{path}' has columns without a name: lines {describe_ids(blank)} of "
+            f"'{columns_path}' are blank. Every column needs a name."
+        )
+    _check_column_names(names, path, role)
+    ids = _npy_ids(path, role, n_rows)
+    frame = pd.DataFrame(np.array(matrix, dtype=np.float64), columns=pd.Index(names), copy=False)
+    return frame, ids
+
+
+def read_table(
+    path: str,
+    *,
+    id_column: str,
+    role: str,
+    na_values: Sequence[str] = DEFAULT_NA_VALUES,
+    id_column_fallback_first: bool = False,
+) -> pd.DataFrame:
+    """Read a table of individuals, indexed by their id (as strings), with numeric columns.
+
+    Parameters
+    ----------
+    path : str
+        A ``.csv`` (comma) or ``.tsv``/``.txt`` (tab) file, optionally ending in ``.gz``; a
+        ``.parquet`` table; or a ``.npy`` matrix with its ``.ids.txt`` and ``.columns.txt``
+        sidecar files (:func:`npy_sidecars`).
+    id_column : str
+        Name of the column holding the individuals' ids (a ``.npy``'s ids come from its sidecar;
+        the index is named `id_column` all the same).
+    role : str
+        What the file is (``"phenotype"``, ``"covariate"``, ``"kinship"``), used in messages.
+    na_values : sequence of str, optional
+        Cell contents that mean "missing" (exact matches, after stripping blanks): in a text
+        table, and in a Parquet text column. NaN (and Parquet's null) is always missing.
+    id_column_fallback_first : bool, optional
+        If `id_column` is absent, use the first column when its header is empty (as R's
+        ``write.csv`` writes a matrix with row names; in Parquet, pandas' unnamed index).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the ids (``str``, named `id_column`), in file order. Columns: every other column
+        in file order; numeric columns are ``float64``, a column holding text is left as text
+        for :func:`lmm.clean.check_numeric` to report precisely.
+
+    Raises
+    ------
+    InputError
+        The file does not exist, is empty, is not in the format its name says, has the wrong
+        delimiter, has no id column, has duplicated column names, ragged rows, missing or
+        duplicated ids, or no rows; a ``.npy`` is not a 2-D numeric matrix or its sidecar files
+        are missing or do not match its shape; a ``.parquet`` cannot be read (pyarrow missing).
+    """
+    path = os.fspath(path)
+    kind = input_format(path)
+    if kind == "npy":
+        if role not in _NEEDS_COLUMN_FILE:
+            raise InputError(f"A .npy {role} file is read with read_kinship, not read_table: '{path}'.")
+        frame, ids = _parse_npy_table(path, role)
+        return _finish_table(frame, ids, id_column)
+    parse = _parse_parquet if kind == "parquet" else _parse_text
+    frame, id_name = parse(path, role, id_column, na_values, id_column_fallback_first)
+    ids = _checked_ids(frame[id_name], path, role, f"in column '{id_name}'", 2)
+    return _finish_table(frame.drop(columns=[id_name]), ids, id_column)
 
 
 def non_numeric_cells(frame: pd.DataFrame, column: str) -> list[str]:
@@ -279,8 +548,10 @@ def read_kinship(
     Parameters
     ----------
     path : str
-        A ``.csv``/``.tsv`` file: the id column (or an unnamed first column) names the rows,
-        the header names the columns.
+        A ``.csv``/``.tsv`` (optionally ``.gz``) or ``.parquet`` table: the id column (or an
+        unnamed first column) names the rows, the header names the columns. Or a ``.npy``
+        (n, n) matrix with its ``.ids.txt`` sidecar naming the rows, and the columns in the same
+        order (:func:`npy_sidecars`).
     id_column : str
         Name of the id column.
     na_values : sequence of str, optional
@@ -300,40 +571,63 @@ def read_kinship(
     ------
     InputError
         Not square, row ids differ from column ids, non-numeric or non-finite entries, or not
-        symmetric beyond `symmetry_tolerance` (the message gives the largest difference and where).
+        symmetric beyond `symmetry_tolerance` (the message gives the largest difference and where);
+        and the format's own problems (see :func:`read_table`).
 
     Notes
     -----
     Positive semi-definiteness is checked where the matrix is decomposed
     (:func:`lmm.eigen_decompose`), once per missing-data pattern.
     """
-    frame = read_table(path, id_column=id_column, role="kinship", na_values=na_values,
-                       id_column_fallback_first=True)
-    row_ids = [str(i) for i in frame.index]
-    col_ids = [str(c) for c in frame.columns]
-    if len(row_ids) != len(col_ids):
-        raise InputError(
-            f"The kinship file '{path}' is not square: {len(row_ids)} rows and {len(col_ids)} "
-            "columns (besides the id column). It must have one row and one column per individual."
-        )
-    rows, cols = set(row_ids), set(col_ids)
-    if rows != cols:
-        only_rows = [i for i in row_ids if i not in cols]
-        only_cols = [i for i in col_ids if i not in rows]
-        raise InputError(
-            f"The kinship file '{path}' has different row ids and column ids: rows only "
-            f"{describe_ids(only_rows) or 'none'}; columns only {describe_ids(only_cols) or 'none'}. "
-            "The header must name the same individuals as the id column."
-        )
-    for column in frame.columns:
-        bad = non_numeric_cells(frame, column)
-        if bad:
+    path = os.fspath(path)
+    if input_format(path) == "npy":
+        matrix = _load_npy(path, "kinship")
+        _check_square(path, *matrix.shape, table=False)
+        row_ids = [str(i) for i in _npy_ids(path, "kinship", matrix.shape[0])]
+        kinship = np.array(matrix, dtype=np.float64, order="C")
+    else:
+        frame = read_table(path, id_column=id_column, role="kinship", na_values=na_values,
+                           id_column_fallback_first=True)
+        row_ids = [str(i) for i in frame.index]
+        col_ids = [str(c) for c in frame.columns]
+        _check_square(path, len(row_ids), len(col_ids), table=True)
+        rows, cols = set(row_ids), set(col_ids)
+        if rows != cols:
+            only_rows = [i for i in row_ids if i not in cols]
+            only_cols = [i for i in col_ids if i not in rows]
             raise InputError(
-                f"The kinship file '{path}' has non-numeric values in column '{column}', "
-                f"rows {describe_ids(bad)}."
+                f"The kinship file '{path}' has different row ids and column ids: rows only "
+                f"{describe_ids(only_rows) or 'none'}; columns only {describe_ids(only_cols) or 'none'}. "
+                "The header must name the same individuals as the id column."
             )
-    frame = frame.apply(pd.to_numeric, errors="coerce")
-    kinship = frame.loc[:, row_ids].to_numpy(dtype=np.float64, copy=True)
+        not_float = [column for column, dtype in frame.dtypes.items() if dtype != np.float64]
+        for column in not_float:
+            bad = non_numeric_cells(frame, column)
+            if bad:
+                raise InputError(
+                    f"The kinship file '{path}' has non-numeric values in column '{column}', "
+                    f"rows {describe_ids(bad)}."
+                )
+        if not_float:  # (only those: a wide kinship has n columns, one call each is slow)
+            frame = frame.assign(**{str(c): pd.to_numeric(frame[c], errors="coerce") for c in not_float})
+        if col_ids != row_ids:
+            frame = frame.loc[:, row_ids]
+        kinship = frame.to_numpy(dtype=np.float64, copy=True)
+    return np.asarray(row_ids, dtype=str), _checked_kinship(path, row_ids, kinship, symmetry_tolerance)
+
+
+def _check_square(path: str, n_rows: int, n_cols: int, *, table: bool) -> None:
+    if n_rows != n_cols:
+        raise InputError(
+            f"The kinship file '{path}' is not square: {n_rows} rows and {n_cols} columns"
+            f"{' (besides the id column)' if table else ''}. It must have one row and one column "
+            "per individual."
+        )
+
+
+def _checked_kinship(path: str, row_ids: Sequence[str], kinship: np.ndarray,
+                     symmetry_tolerance: float) -> np.ndarray:
+    """Check a float kinship (columns in row order) is finite and symmetric; symmetrise in place."""
     finite = np.isfinite(kinship)
     if not finite.all():
         r, c = np.nonzero(~finite)
@@ -342,8 +636,10 @@ def read_kinship(
             f"The kinship file '{path}' has {len(r)} missing or non-finite entries, at (row, column) "
             f"{', '.join(where)}{' ...' if len(r) > 5 else ''}. A kinship matrix must be complete."
         )
+    del finite
     scale = float(np.max(np.abs(kinship))) if kinship.size else 0.0
-    diff = np.abs(kinship - kinship.T)
+    diff = np.subtract(kinship, kinship.T)
+    np.abs(diff, out=diff)
     worst = float(diff.max()) if diff.size else 0.0
     if scale > 0 and worst > symmetry_tolerance * scale:
         i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
@@ -353,5 +649,7 @@ def read_kinship(
             f"(largest difference {worst:.3g}, {worst / scale:.3g} of max |K|; tolerance "
             f"{symmetry_tolerance:g}). Check that rows and columns are in the same order."
         )
-    kinship = (kinship + kinship.T) / 2.0
-    return np.asarray(row_ids, dtype=str), kinship
+    # (K + K') / 2, computed into the buffer of diff (same values as the expression)
+    np.add(kinship, kinship.T, out=diff)
+    diff /= 2.0
+    return diff

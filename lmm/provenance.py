@@ -72,7 +72,8 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
     config : mapping
         The workflow configuration, after validation (defaults filled in).
     inputs : mapping of str to path
-        ``{"kinship": ..., "phenotypes": ..., "covariates": ...}`` (``None`` for an absent file).
+        ``{"kinship": ..., "phenotypes": ..., "covariates": ...}`` (``None`` for an absent file),
+        plus the sidecar files of a ``.npy`` input (``"kinship_ids"``, ``"phenotypes_columns"``, ...).
     clean_summary : mapping
         The load stage's summary (counts, kinship scale, intercept).
     partition : mapping

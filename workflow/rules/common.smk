@@ -42,6 +42,35 @@ def check_config():
                 f"config '{key}': the file '{path}' does not exist "
                 f"(relative paths are read from the working directory {Path.cwd()})."
             )
+        for kind, sidecar in npy_sidecars(key).items():
+            if not Path(sidecar).is_file():
+                what = "one id per line" if kind == "ids" else "one column name per line"
+                raise WorkflowError(
+                    f"config '{key}': the .npy file '{path}' holds no {'ids' if kind == 'ids' else 'column names'}: "
+                    f"it needs the text file '{sidecar}' beside it ({what}, in the order of the "
+                    f"matrix's {'rows' if kind == 'ids' else 'columns'}), which does not exist."
+                )
+
+
+def npy_sidecars(key):
+    """For a .npy input (config[key]), its sidecar text files by kind; {} for other formats.
+
+    The same naming as lmm.io.npy_sidecars (tests/test_io_binary.py checks they agree):
+    <name>.npy + <name>.ids.txt, and for phenotypes and covariates <name>.columns.txt.
+    """
+    path = config.get(key)
+    if not path or not str(path).lower().endswith(".npy"):
+        return {}
+    stem = str(path)[: -len(".npy")]
+    sidecars = {"ids": f"{stem}.ids.txt"}
+    if key != "kinship":
+        sidecars["columns"] = f"{stem}.columns.txt"
+    return sidecars
+
+
+def sidecar_input(key):
+    """The sidecar files of config[key] as an input list ([] unless it is a .npy)."""
+    return list(npy_sidecars(key).values())
 
 
 check_config()

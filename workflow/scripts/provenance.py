@@ -23,6 +23,11 @@ with user_errors(log):
     table = pd.read_csv(inp.table, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
     inputs = {"kinship": inp.kinship, "phenotypes": inp.phenotypes,
               "covariates": inp.covariates[0] if len(inp.covariates) else None}
+    # a .npy input's sidecar files are inputs too: kinship_ids, phenotypes_ids, phenotypes_columns, ...
+    for key, sidecars in (("kinship", inp.kinship_sidecars), ("phenotypes", inp.phenotype_sidecars),
+                          ("covariates", inp.covariate_sidecars)):
+        for path in sidecars:
+            inputs[f"{key}_{'ids' if path.endswith('.ids.txt') else 'columns'}"] = path
     status_counts = table["status"].value_counts(sort=False).to_dict()
     eigen = {}
     for path in inp.rotated:
