@@ -207,10 +207,11 @@ def test_recla_runs_on_slurm(slurm_run, local_reference, record_property):
             "profiles/slurm's default-resources did not reach sbatch (a key of the same name in "
             "profiles/default, the workflow profile, replaces it)"
         )
-    # Grouping: one job to load and partition, one per missing-data batch, one to summarise;
-    # not one per rule instance.
-    batches = json.loads((workdir / "results/partition/partition.json").read_text())["batches"]
-    assert len(job_ids) == len(batches) + 2, (len(job_ids), len(batches))
+    # Grouping: one SLURM job to load and partition, one per eigen-decomposition, one per fit
+    # chunk, one for the table, plots and provenance; not one per phenotype or per rule instance.
+    n_rotations = len(list((workdir / "results" / "rotate").glob("*.npz")))
+    n_chunks = len(list((workdir / "results" / "fit").glob("*/*.profile.tsv")))
+    assert len(job_ids) == 2 + n_rotations + n_chunks, (len(job_ids), n_rotations, n_chunks)
 
     reference, _ = local_reference
     assert (workdir / "results" / "heritability.tsv").read_bytes() == reference
@@ -219,31 +220,39 @@ def test_recla_runs_on_slurm(slurm_run, local_reference, record_property):
         assert (workdir / path).is_file(), path
 
 
-def test_failed_batch_on_slurm_then_rerun(slurm_run, local_reference, snapshot, tmp_path):
-    done, proc, _, _ = slurm_run
-    assert proc.returncode == 0, _fail_output(proc)
-    # A fresh project that has loaded, partitioned and rotated (the SLURM run's results, time
-    # stamps and Snakemake's records), but fitted nothing; one batch's rotated data is corrupt.
+def test_failed_batch_on_slurm_then_rerun(slurm_cluster, snapshot, tmp_path):
+    # One eigen-decomposition per missing-data pattern, so that each batch is fitted by its own
+    # SLURM job from its own rotated data.
+    config = ["--config", "missing_strategy=decompose"]
     workdir = _copy_project(snapshot, tmp_path / "project")
-    for part in ("results/clean", "results/partition", "results/rotate", "logs", "benchmarks/rules",
-                 ".snakemake/metadata"):
-        shutil.copytree(done / part, workdir / part, dirs_exist_ok=True)
+    # Load, partition and rotate (locally: the previous test ran these stages on SLURM).
+    proc, _ = _snakemake(workdir, "results/partition/partition.json", "--cores", "2", *config,
+                         timeout=LOCAL_TIMEOUT)
+    assert proc.returncode == 0, _fail_output(proc)
     batches = [b["batch"] for b in
                json.loads((workdir / "results/partition/partition.json").read_text())["batches"]]
-    assert len(batches) >= 2
-    bad = batches[1]
-    rotated = workdir / "results" / "rotate" / f"{bad}.npz"
-    rotated.write_bytes(b"not an npz file\n")
+    assert len(batches) >= 2, batches
+    rotated = [f"results/rotate/{b}.npz" for b in batches]
+    proc, _ = _snakemake(workdir, *rotated, "--cores", "2", *config, timeout=LOCAL_TIMEOUT)
+    assert proc.returncode == 0, _fail_output(proc)
+    # What the rest of the run gives locally, from a copy of this state.
+    reference = shutil.copytree(workdir, tmp_path / "reference", symlinks=True)
+    proc, _ = _snakemake(reference, "--cores", "2", *config, timeout=LOCAL_TIMEOUT)
+    assert proc.returncode == 0, _fail_output(proc)
 
-    failed, _ = _on_slurm(workdir)
+    # One batch's rotated data is corrupt.
+    bad = batches[1]
+    corrupt = workdir / "results" / "rotate" / f"{bad}.npz"
+    corrupt.write_bytes(b"not an npz file\n")
+    failed, _ = _on_slurm(workdir, *config)
     (workdir / "failed-run.stderr").write_text(failed.stderr)
 
     # The run fails, and says which rule failed and where its log is.
     assert failed.returncode != 0, _fail_output(failed)
     fit_log = f"logs/fit/{bad}/"
-    # (the failed SLURM job is a group job: "Error in group batch", its SLURM log, then the
-    # failed rule and its log; then the logs' contents, as the profile says show-failed-logs)
-    error = re.search(r"Error in (group batch|rule fit)(.*?)(\nLogfile |\Z)", failed.stderr, re.S)
+    # ("Error in rule fit" with its log; a grouped job would say "Error in group <name>", its
+    # SLURM log, then the rule and its log. Then the logs' contents: show-failed-logs.)
+    error = re.search(r"Error in (group \w+|rule fit)(.*?)(\nLogfile |\Z)", failed.stderr, re.S)
     assert error, _fail_output(failed)
     assert error.group(1) == "rule fit" or "rule fit:" in error.group(2), error.group(0)
     assert re.search(rf"log: {re.escape(fit_log)}\S+\.log", error.group(2)), error.group(0)
@@ -257,14 +266,15 @@ def test_failed_batch_on_slurm_then_rerun(slurm_run, local_reference, snapshot, 
     assert len(finished) >= 2 * (len(batches) - 1), sorted(finished)
     assert not (workdir / "results" / "heritability.tsv").exists()
 
-    # The fix: the good file back, with its old time stamp. The rerun fits only that batch.
-    shutil.copy2(done / "results" / "rotate" / f"{bad}.npz", rotated)
-    rerun, _ = _on_slurm(workdir)
+    # The fix: the good file back, with its time stamp. The rerun fits only that batch.
+    shutil.copy2(reference / "results" / "rotate" / f"{bad}.npz", corrupt)
+    rerun, _ = _on_slurm(workdir, *config)
     (workdir / "rerun.stderr").write_text(rerun.stderr)
     assert rerun.returncode == 0, _fail_output(rerun)
     stats = _job_stats(rerun.stderr)
-    n_chunks = len(list((done / "results" / "fit" / bad).glob("*.profile.tsv")))
+    n_chunks = len(list((reference / "results" / "fit" / bad).glob("*.profile.tsv")))
     assert stats.get("fit") == n_chunks, stats
     assert not {"load_and_clean", "partition", "rotate"} & set(stats), stats
     assert {p: p.stat().st_mtime_ns for p in finished} == finished, "a finished fit was redone"
-    assert (workdir / "results" / "heritability.tsv").read_bytes() == local_reference[0]
+    assert ((workdir / "results" / "heritability.tsv").read_bytes()
+            == (reference / "results" / "heritability.tsv").read_bytes())
