@@ -396,16 +396,17 @@ def _at_grid(hsq, kva, y, X, reml, x_names=None):
     prep = prepare(kva, y2d, X)
     check_explained(prep, y2d)
     sol = finish(prep, stats_shared(prep, np.atleast_1d(h)), reml)
+    return sol, lambda a: squeeze_grid(a, h.ndim == 0, one_y)
 
-    def shape(a, lead=()):
-        # a: (*lead, g, m) -> drop g if scalar hsq, drop m if 1-D y
-        if one_y:
-            a = a[..., 0]
-        if h.ndim == 0:
-            a = a[..., 0] if one_y else a[..., 0, :]
-        return a[()] if np.ndim(a) == 0 else a
 
-    return sol, shape
+def squeeze_grid(a, scalar_hsq: bool, one_y: bool):
+    """``a`` of shape (..., g, m) without the ``g`` axis for a scalar ``hsq`` and the ``m``
+    axis for a 1-D ``y``; a 0-d result becomes a numpy scalar."""
+    if one_y:
+        a = a[..., 0]
+    if scalar_hsq:
+        a = a[..., 0] if one_y else a[..., 0, :]
+    return a[()] if np.ndim(a) == 0 else a
 
 
 @dataclass(frozen=True, eq=False)

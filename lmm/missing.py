@@ -38,7 +38,7 @@ import numpy as np
 from ._checks import as_float_array, check_tol, check_X, rank_deficient_columns
 from .errors import InputError
 from .fit import FitResult, _assemble, fit_lmm, search
-from .likelihood import LOG_2PI, LogLik, Solution
+from .likelihood import LOG_2PI, LogLik, Solution, squeeze_grid
 from .rotation import EigenDecomposition
 
 __all__ = ["fit_lmm_masked", "calc_ll_masked", "choose_strategy"]
@@ -307,14 +307,8 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
             ll[g, cols], sigmasq[g, cols], rss[g, cols] = sol.loglik, sol.sigmasq, sol.rss
             beta[:, g, cols] = sol.beta
 
-    def shape(a):
-        if one_y:
-            a = a[..., 0]
-        if np.ndim(hsq) == 0:
-            a = a[..., 0] if one_y else a[..., 0, :]
-        return a[()] if np.ndim(a) == 0 else a
-
-    return LogLik(shape(ll), shape(beta), shape(sigmasq), shape(rss))
+    scalar = np.ndim(hsq) == 0
+    return LogLik(*(squeeze_grid(a, scalar, one_y) for a in (ll, beta, sigmasq, rss)))
 
 
 #: Seconds per n³ of an eigen-decomposition (LAPACK ``syevd`` through numpy, 2 cores).
