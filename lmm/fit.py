@@ -346,31 +346,40 @@ def _profile_ci(ev, hsq, ll_hat, grid):
 
 
 def second_derivative(prep: Prepared, hsq, reml: bool):
-    """Analytic ``d²ℓ/dhsq²`` of each column at its ``hsq`` (formulas in the module notes)."""
+    """Analytic ``d²ℓ/dhsq²`` of each column at its ``hsq`` (formulas in the module notes).
+
+    Every sum over individuals is a matrix product over the (m, n) weight arrays.
+    """
     n, p = prep.n, prep.p
-    d = prep.d[: prep.n, None]
-    A = prep.lam[: prep.n, None] * hsq[None, :] + (1.0 - hsq)[None, :]
-    S = 1.0 / A
-    S1 = -d * S * S
-    S2 = 2.0 * d * d * S * S * S
+    m = hsq.shape[0]
+    d = prep.d[None, :n]                                    # (1, n)
+    A = hsq[:, None] * prep.lam[None, :n] + (1.0 - hsq)[:, None]
+    S = 1.0 / A                                             # (m, n)
+    dS = d * S
+    S1 = -dS * S                                            # dS/dhsq
+    S2 = 2.0 * dS * dS * S                                  # d²S/dhsq²
     Q = prep.Q
-    M = np.einsum("ik,il,ij->jkl", Q, Q, S)               # (m, p, p)
-    b = np.einsum("ik,ij->jk", Q, S * prep.yr)            # (m, p)
-    bq = np.linalg.solve(M, b[:, :, None])[:, :, 0]      # (m, p)
-    r = prep.yr - Q @ bq.T                                # (n, m)
-    rss = np.einsum("ij,ij->j", S, r * r)
-    rss1 = np.einsum("ij,ij->j", S1, r * r)
-    u = np.einsum("ik,ij->jk", Q, S1 * r)                 # (m, p)
+    QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)  # Q_k Q_l, (n, p²)
+
+    def gram(W):                                            # Σᵢ Wⱼᵢ Qᵢₖ Qᵢₗ, (m, p, p)
+        return (W @ QQ).reshape(m, p, p)
+
+    M = gram(S)
+    yr = prep.resid                                         # (m, n)
+    bq = np.linalg.solve(M, ((S * yr) @ Q)[:, :, None])[:, :, 0]   # (m, p)
+    r = yr - bq @ Q.T                                       # residuals, (m, n)
+    r2 = r * r
+    rss = np.einsum("ji,ji->j", S, r2)
+    rss1 = np.einsum("ji,ji->j", S1, r2)
+    u = (S1 * r) @ Q                                        # (m, p)
     Minv_u = np.linalg.solve(M, u[:, :, None])[:, :, 0]
-    rss2 = np.einsum("ij,ij->j", S2, r * r) - 2.0 * np.einsum("jk,jk->j", u, Minv_u)
+    rss2 = np.einsum("ji,ji->j", S2, r2) - 2.0 * np.einsum("jk,jk->j", u, Minv_u)
     curv = rss2 / rss - (rss1 / rss) ** 2
     dof = n - p if reml else n
-    out = 0.5 * np.einsum("ij,ij->j", d * S, d * S) - 0.5 * dof * curv
+    out = 0.5 * np.einsum("ji,ji->j", dS, dS) - 0.5 * dof * curv
     if reml:
-        A1 = np.einsum("ik,il,ij->jkl", Q, Q, S1)
-        A2 = np.einsum("ik,il,ij->jkl", Q, Q, S2)
-        MA1 = np.linalg.solve(M, A1)
-        MA2 = np.linalg.solve(M, A2)
+        MA1 = np.linalg.solve(M, gram(S1))
+        MA2 = np.linalg.solve(M, gram(S2))
         out = out - 0.5 * (np.trace(MA2, axis1=1, axis2=2)
                            - np.einsum("jkl,jlk->j", MA1, MA1))
     return out

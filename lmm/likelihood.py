@@ -112,11 +112,6 @@ class Prepared:
     def m(self) -> int:
         return int(self.C.shape[0])
 
-    @property
-    def yr(self) -> np.ndarray:
-        """OLS residuals ``ỹ − Q gamma``, shape (n, m) (a view of ``resid``)."""
-        return self.resid.T
-
     def columns(self, idx) -> "Prepared":
         """The same data restricted to phenotype columns ``idx``."""
         return Prepared(self.n, self.lam, self.Q, self.R, self.gamma[:, idx], self.C[idx],
@@ -247,7 +242,9 @@ def stats_shared(prep: Prepared, h: np.ndarray) -> Stats:
     with np.errstate(divide="ignore", invalid="ignore"):
         logdet = np.log(A).sum(axis=1)[:, None]    # (g, 1)
         S = 1.0 / A
-        sums = np.einsum("gi,mki->kgm", S, prep.C)  # (1 + p, g, m)
+        m, k, n_pad = prep.C.shape
+        # one matrix product: (m·(1 + p), n_pad) @ (n_pad, g)
+        sums = (prep.C.reshape(m * k, n_pad) @ S.T).reshape(m, k, -1).transpose(1, 2, 0)
         QSQ = (S @ prep.QQ).T[:, :, None]           # (q, g, 1)
     return Stats(sums[0], sums[1:], QSQ, logdet, singular, h[:, None])
 
