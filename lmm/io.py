@@ -178,6 +178,12 @@ def _read_header(path: str, role: str) -> str:
                 if not more:
                     break
                 head = head.lstrip() + more
+            # a wide table (e.g. a kinship of 10,000 ids) has a header longer than one read
+            while "\n" not in head.lstrip("\r\n"):
+                more = handle.read(_HEAD_CHARS)
+                if not more:
+                    break
+                head += more
     except (UnicodeDecodeError, OSError, EOFError) as exc:
         raise InputError(
             f"The {role} file '{path}' is not a readable text table ({type(exc).__name__}: {exc}). "

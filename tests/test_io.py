@@ -146,3 +146,20 @@ def test_kinship_non_finite_or_non_numeric(tmp_path, bad, words):
 def test_describe_ids_shows_first_few_and_count():
     assert describe_ids(["a"]) == "'a'"
     assert describe_ids([str(i) for i in range(12)], limit=3) == "'0', '1', '2' and 9 more (12 in all)"
+
+
+def test_header_longer_than_one_read_is_read_whole(tmp_path):
+    """A kinship of many individuals has a header line longer than the first read of the file."""
+    from lmm import io
+
+    n = 9000  # ~110 KB of header, more than io._HEAD_CHARS
+    ids = [f"individual{i:05d}" for i in range(n)]
+    path = tmp_path / "wide.csv"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(",".join(["id", *ids]) + "\n")
+        for i in range(3):
+            fh.write(",".join([ids[i], *("1" if j == i else "0" for j in range(n))]) + "\n")
+    assert len(",".join(["id", *ids])) > io._HEAD_CHARS
+    table = io.read_table(str(path), id_column="id", role="phenotype")
+    assert table.shape == (3, n)
+    assert list(table.columns[-2:]) == ids[-2:]
