@@ -322,19 +322,21 @@ def _refine_rss(prep: Prepared, st: Stats, bq, rss):
         return bq, rss
     rss = rss.copy()
     bq = np.array(np.broadcast_to(bq, (prep.p, *shape)))
+    pos = np.nonzero(redo)
+    he = h[pos]                                             # (E,) entries to redo
     Q = prep.Q
-    lam = prep.lam[: prep.n]
-    for pos in zip(*np.nonzero(redo)):
-        s = 1.0 / (h[pos] * lam + (1.0 - h[pos]))
-        M = Q.T @ (Q * s[:, None])
-        b = bq[(slice(None), *pos)].copy()
-        r = prep.resid[pos[-1]] - Q @ b
-        for _ in range(2):
-            delta = np.linalg.lstsq(M, Q.T @ (s * r), rcond=None)[0]
-            b += delta
-            r -= Q @ delta
-        bq[(slice(None), *pos)] = b
-        rss[pos] = np.sum(s * r * r)
+    n, p = Q.shape
+    s = 1.0 / (he[:, None] * prep.lam[None, :n] + (1.0 - he)[:, None])   # (E, n)
+    QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)
+    Minv = np.linalg.pinv((s @ QQ).reshape(-1, p, p))       # (E, p, p)
+    b = bq[(slice(None), *pos)].T.copy()                    # (E, p)
+    r = prep.resid[pos[-1]] - b @ Q.T                       # (E, n)
+    for _ in range(2):                                      # iterative refinement
+        delta = np.einsum("ekl,el->ek", Minv, (s * r) @ Q)
+        b += delta
+        r -= delta @ Q.T
+    bq[(slice(None), *pos)] = b.T
+    rss[pos] = np.einsum("ei,ei->e", s, r * r)
     return bq, rss
 
 

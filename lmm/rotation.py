@@ -39,7 +39,8 @@ class EigenDecomposition:
     kve_t : ndarray, shape (n, n)
         Transposed eigenvectors: row ``i`` is the eigenvector of ``kva[i]``.
     n_clipped : int
-        How many round-off negative eigenvalues were set to 0.
+        How many round-off negative eigenvalues were set to 0 (all eigenvalues
+        below ``n·ε·λ_max`` are set to 0: numerically, K is singular there).
     min_eigenvalue : float
         The smallest eigenvalue before clipping.
     """
@@ -162,10 +163,11 @@ def eigen_decompose(K) -> EigenDecomposition:
             f"negative, the smallest {lam_min:.4g} (largest eigenvalue {lam_max:.4g}); "
             "use a kinship estimator that gives a positive semi-definite matrix"
         )
-    neg = kva < 0
-    n_clipped = int(neg.sum())
-    if n_clipped:
-        kva = np.where(neg, 0.0, kva)
+    # eigenvalues below round-off (n·ε·λ_max) are zero: K is singular there, and a
+    # value like 1e-16 would stand for a weight of 1e16 at hsq = 1
+    tiny = kva < K.shape[0] * np.finfo(float).eps * lam_max
+    n_clipped = int((kva < 0).sum())
+    kva = np.where(tiny, 0.0, kva)
     return EigenDecomposition(kva, np.ascontiguousarray(kve.T), n_clipped, lam_min)
 
 
