@@ -134,17 +134,18 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     C = np.empty((m, 1 + p, n_pad))
     C[:, :, n:] = 0.0
     resid = np.array(y2d.T, order="C")               # (m, n), a copy: one row per phenotype
+    Qt = np.ascontiguousarray(Q.T)                    # (p, n): contiguous rows
     tmp = C[:, 1, :n]
     gamma = np.zeros((m, p))
     for _ in range(2):  # twice: orthogonal to Q to round-off
-        B = np.column_stack([resid @ Q[:, k] for k in range(p)])  # p matrix-vector products
+        B = np.column_stack([resid @ Qt[k] for k in range(p)])  # p matrix-vector products
         gamma += B
         np.matmul(B, Q.T, out=tmp)
         resid -= tmp
     gamma = np.ascontiguousarray(gamma.T)             # (p, m)
     np.multiply(resid, resid, out=C[:, 0, :n])
     for k in range(p):
-        np.multiply(resid, Q[:, k], out=C[:, 1 + k, :n])
+        np.multiply(resid, Qt[k], out=C[:, 1 + k, :n])
     pairs = _triu_pairs(p)
     QQ = np.zeros((n_pad, len(pairs)))
     for c, (k, l) in enumerate(pairs):
