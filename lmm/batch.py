@@ -22,6 +22,7 @@ import pandas as pd
 
 import lmm
 from lmm.errors import InputError
+from lmm.likelihood import EXPLAINED_RTOL
 
 __all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
            "fit_masked_chunk"]
@@ -132,7 +133,7 @@ def load_chunk(rotated: Mapping, chunk: str) -> dict:
             "y": rotated[f"y__{chunk}"], "phenotypes": rotated[f"phenotypes__{chunk}"]}
 
 
-def explained_by_covariates(y: np.ndarray, X: np.ndarray, rtol: float = 1e-20) -> np.ndarray:
+def explained_by_covariates(y: np.ndarray, X: np.ndarray, rtol: float = EXPLAINED_RTOL) -> np.ndarray:
     """Columns of `y` that the covariates `X` fit exactly (their heritability is undefined).
 
     Parameters

@@ -33,13 +33,13 @@ Second derivative. With ``aᵢ = 1 + hsq·dᵢ``, ``dᵢ = λᵢ − 1``, ``Sᵢ
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ._checks import check_tol
 from .brent import fmin_lockstep, root_lockstep
-from .errors import InputError
 from .likelihood import SUB_BLOCK, Prepared, Workspace, check_explained, checked_inputs, finish, prepare, stats_per_column, stats_shared
 
 __all__ = ["FitResult", "fit_lmm", "CHI2_95"]
@@ -95,9 +95,9 @@ class FitResult:
     n: int
     p: int
     method: str
-    _fields_per_column: tuple = field(default=(
+    _fields_per_column: ClassVar[tuple] = (
         "hsq", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "hsq_se",
-        "hsq_ci_lower", "hsq_ci_upper", "boundary", "converged", "n_eval"), repr=False)
+        "hsq_ci_lower", "hsq_ci_upper", "boundary", "converged", "n_eval")
 
     @property
     def hsq_ci(self) -> np.ndarray:
@@ -359,10 +359,9 @@ def second_derivative(prep: Prepared, hsq, reml: bool):
     S1 = -dS * S                                            # dS/dhsq
     S2 = 2.0 * dS * dS * S                                  # d²S/dhsq²
     Q = prep.Q
-    QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)  # Q_k Q_l, (n, p²)
 
     def gram(W):                                            # Σᵢ Wⱼᵢ Qᵢₖ Qᵢₗ, (m, p, p)
-        return (W @ QQ).reshape(m, p, p)
+        return (W @ prep.QQ_full).reshape(m, p, p)
 
     M = gram(S)
     yr = prep.resid                                         # (m, n)

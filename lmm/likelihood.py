@@ -103,6 +103,12 @@ class Prepared:
         """``[λ; 1]``, shape (2, n_pad): ``[hsq, 1 − hsq] @ D`` gives the ``aᵢ``."""
         return np.vstack([self.lam, np.ones_like(self.lam)])
 
+    @functools.cached_property
+    def QQ_full(self) -> np.ndarray:
+        """All products ``Q[:, k] Q[:, l]``, shape (n, p·p): ``W @ QQ_full`` gives ``QᵀWQ``."""
+        Q = self.Q
+        return (Q[:, :, None] * Q[:, None, :]).reshape(self.n, -1)
+
     @property
     def d(self) -> np.ndarray:
         """``λ − 1 = daᵢ/dhsq``."""
@@ -328,8 +334,7 @@ def _refine_rss(prep: Prepared, st: Stats, bq, rss):
     Q = prep.Q
     n, p = Q.shape
     s = 1.0 / (he[:, None] * prep.lam[None, :n] + (1.0 - he)[:, None])   # (E, n)
-    QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)
-    Minv = np.linalg.pinv((s @ QQ).reshape(-1, p, p))       # (E, p, p)
+    Minv = np.linalg.pinv((s @ prep.QQ_full).reshape(-1, p, p))   # (E, p, p)
     b = bq[(slice(None), *pos)].T.copy()                    # (E, p)
     r = prep.resid[pos[-1]] - b @ Q.T                       # (E, n)
     for _ in range(2):                                      # iterative refinement
@@ -366,14 +371,19 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Sol
     return Solution(loglik, beta, rss, sigmasq, logdet_qsq + prep.logdet_xtx)
 
 
+#: A phenotype column whose least-squares residual sum of squares is at most this fraction
+#: of its sum of squares is explained exactly by the covariates (used by the workflow too).
+EXPLAINED_RTOL = 1e-20
+
+
 def check_explained(prep: Prepared, y2d: np.ndarray, col0: int = 0) -> None:
     """Raise if a phenotype column is explained exactly by the covariates (e.g. constant).
 
     Its residual sum of squares is zero for every ``hsq``: the likelihood has no
     maximum and ``hsq`` is not defined.
     """
-    flat = prep.C[:, 0, :].sum(axis=1) <= 1e-24 * np.maximum((y2d * y2d).sum(axis=0),
-                                                            np.finfo(float).tiny)
+    flat = prep.C[:, 0, :].sum(axis=1) <= EXPLAINED_RTOL * np.maximum((y2d * y2d).sum(axis=0),
+                                                                      np.finfo(float).tiny)
     if flat.any():
         j = int(np.flatnonzero(flat)[0]) + col0
         raise InputError(

@@ -33,9 +33,11 @@ patterns afresh when ``missing_strategy`` is ``decompose``.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from ._checks import as_float_array, check_tol, check_X, rank_deficient_columns
+from ._checks import as_float_array, check_tol, check_X
 from .errors import InputError
 from .fit import FitResult, _assemble, fit_lmm, search
 from .likelihood import LOG_2PI, LogLik, Solution, squeeze_grid
@@ -257,8 +259,6 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
 
 def _renumber(msg, cols):
     """Error messages of a chunk name chunk-local columns: translate to the caller's."""
-    import re
-
     def sub(mt):
         return f"column {int(cols[int(mt.group(1))])}"
 

@@ -152,7 +152,11 @@ def eigen_decompose(K) -> EigenDecomposition:
     Eigenvector signs and the order of equal eigenvalues are arbitrary; no
     result of this package depends on them.
     """
-    K = check_kinship(K)
+    return _decompose(check_kinship(K))
+
+
+def _decompose(K: np.ndarray) -> EigenDecomposition:
+    """:func:`eigen_decompose` of a K already checked by :func:`check_kinship`."""
     kva, kve = np.linalg.eigh((K + K.T) * 0.5)
     lam_max = max(float(np.max(np.abs(kva))), np.finfo(float).tiny)
     lam_min = float(kva.min())
@@ -201,4 +205,4 @@ def eigen_rotation(K, y, X=None) -> Rotation:
     if y.shape[0] != K.shape[0]:
         raise InputError(f"y has {y.shape[0]} rows but K is {K.shape[0]} x {K.shape[1]}: they must match")
     check_X(X, K.shape[0])
-    return eigen_decompose(K).rotate(y, X)
+    return _decompose(K).rotate(y, X)
