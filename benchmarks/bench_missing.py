@@ -13,7 +13,7 @@ pattern costs a complete-data fit. With ``c`` phenotypes sharing a pattern, (b)
 is cheaper when ``c > t_eig / (t_schur − t_complete)``. This script measures the
 three times (per phenotype for the fits, with the SE and the profile CI, as the
 workflow computes them) on seeded synthetic data and prints that crossover;
-``lmm.missing.choose_strategy`` uses the fitted constants.
+``lmm.pipeline.plan.choose_strategy`` uses the fitted constants.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Aligning, dropping, covariate checks, phenotype status and transforms (lmm.clean)."""
+"""Aligning, dropping, covariate checks, phenotype status and transforms (lmm.pipeline.clean)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from lmm.clean import (
+from lmm.pipeline.clean import (
     clean_inputs,
     dependent_columns,
     phenotype_status,

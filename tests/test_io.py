@@ -1,4 +1,4 @@
-"""Reading and validating the input tables (lmm.io): one test per bad input, and the good paths."""
+"""Reading and validating the input tables (lmm.pipeline.io): one test per bad input, and the good paths."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lmm.errors import InputError
-from lmm.io import describe_ids, read_kinship, read_table
+from lmm.pipeline.io import describe_ids, read_kinship, read_table
 
 
 def write(path, text, mode="w"):
@@ -150,7 +150,7 @@ def test_describe_ids_shows_first_few_and_count():
 
 def test_header_longer_than_one_read_is_read_whole(tmp_path):
     """A kinship of many individuals has a header line longer than the first read of the file."""
-    from lmm import io
+    from lmm.pipeline import io
 
     n = 9000  # ~110 KB of header, more than io._HEAD_CHARS
     ids = [f"individual{i:05d}" for i in range(n)]

@@ -1,4 +1,4 @@
-"""Binary inputs (lmm.io): .npy matrices with their sidecar files, and Parquet tables.
+"""Binary inputs (lmm.pipeline.io): .npy matrices with their sidecar files, and Parquet tables.
 
 Each format must read to exactly what the equivalent CSV reads to, get the same checks as CSV,
 and give byte-identical results through the workflow. Parquet needs pyarrow (the optional extra
@@ -19,7 +19,7 @@ import pytest
 
 from conftest import RECLA, make_project, run_snakemake
 from lmm.errors import InputError
-from lmm.io import input_format, npy_sidecars, read_kinship, read_table
+from lmm.pipeline.io import input_format, npy_sidecars, read_kinship, read_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -216,7 +216,7 @@ def test_npy_kinship_checks(tmp_path):
 
 
 def test_npy_phenotype_nan_is_missing_and_inf_is_reported(tmp_path):
-    from lmm.clean import check_numeric
+    from lmm.pipeline.clean import check_numeric
 
     save_npy(tmp_path / "p.npy", [[1.0, np.nan], [np.inf, 2.0]], ["a", "b"], ["x", "y"])
     frame = read_table(str(tmp_path / "p.npy"), id_column="id", role="phenotype")

@@ -1,11 +1,11 @@
-"""Batching phenotypes by missing-data pattern (lmm.partition)."""
+"""Batching phenotypes by missing-data pattern (lmm.pipeline.partition)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lmm.partition import chunk_table, partition_phenotypes, pattern_digest, phenotype_assignments
+from lmm.pipeline.partition import chunk_table, partition_phenotypes, pattern_digest, phenotype_assignments
 
 NAN = np.nan
 
@@ -142,7 +142,7 @@ def test_a_batch_whose_covariates_become_dependent_is_always_decomposed():
 
 
 def test_auto_strategy_follows_the_cost_model(monkeypatch):
-    import lmm.partition as partition_module
+    import lmm.pipeline.partition as partition_module
 
     calls = []
 

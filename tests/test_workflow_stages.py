@@ -1,5 +1,5 @@
-"""The workflow's stage functions without Snakemake: rotate/fit a batch (lmm.batch), the final
-table (lmm.aggregate), atomic writes (lmm.atomic), figures (lmm.plots), provenance."""
+"""The workflow's stage functions without Snakemake: rotate/fit a batch (lmm.pipeline.batch), the final
+table (lmm.pipeline.aggregate), atomic writes (lmm.pipeline.atomic), figures (lmm.pipeline.plots), provenance."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 import lmm
-from lmm import aggregate, atomic, batch, plots, provenance
-from lmm.clean import clean_inputs
+from lmm.pipeline import aggregate, atomic, batch, plots, provenance
+from lmm.pipeline.clean import clean_inputs
 from lmm.errors import InputError
-from lmm.partition import partition_phenotypes, phenotype_assignments
+from lmm.pipeline.partition import partition_phenotypes, phenotype_assignments
 
 from conftest import random_kinship
 

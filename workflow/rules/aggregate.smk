@@ -13,7 +13,7 @@ rule aggregate:
         ),
         profile="results/profile_loglik.tsv",
     params:
-        code=lmm_code("aggregate", "atomic"),
+        code=lmm_code("pipeline/aggregate", "pipeline/atomic"),
     log:
         "logs/aggregate.log",
     benchmark:

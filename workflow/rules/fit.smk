@@ -18,7 +18,7 @@ rule fit:
         compute_se=lookup(dpath="compute_se", within=config),
         profile_grid=profile_grid(),
         code=lmm_code(
-            "batch", "fit", "likelihood", "brent", "missing", "_checks", "errors", "atomic"
+            "pipeline/batch", "fit", "likelihood", "brent", "missing", "_checks", "errors", "pipeline/atomic"
         ),
     log:
         "logs/fit/{batch}/{chunk}.log",

@@ -25,7 +25,7 @@ rule load_and_clean:
         phenotype_columns=lookup(dpath="phenotype_columns", within=config),
         covariate_columns=lookup(dpath="covariate_columns", within=config),
         transform=lookup(dpath="transform", within=config),
-        code=lmm_code("io", "clean", "atomic", "errors"),
+        code=lmm_code("pipeline/io", "pipeline/clean", "pipeline/atomic", "errors"),
     log:
         "logs/load_and_clean.log",
     benchmark:

@@ -14,7 +14,7 @@ checkpoint partition:
     params:
         max_batch_size=lookup(dpath="max_batch_size", within=config),
         missing_strategy=lookup(dpath="missing_strategy", within=config),
-        code=lmm_code("partition", "clean", "missing", "atomic"),
+        code=lmm_code("pipeline/partition", "pipeline/clean", "missing", "pipeline/atomic"),
     log:
         "logs/partition.log",
     benchmark:

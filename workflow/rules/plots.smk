@@ -9,7 +9,7 @@ rule plot_heritability:
             category="Heritability",
         ),
     params:
-        code=lmm_code("plots", "atomic"),
+        code=lmm_code("pipeline/plots", "pipeline/atomic"),
     log:
         "logs/plot_heritability.log",
     benchmark:
@@ -36,7 +36,7 @@ rule plot_profiles:
             category="Heritability",
         ),
     params:
-        code=lmm_code("plots", "atomic"),
+        code=lmm_code("pipeline/plots", "pipeline/atomic"),
     log:
         "logs/plot_profiles.log",
     benchmark:

@@ -19,7 +19,7 @@ rule provenance:
         ),
     params:
         config=config,
-        code=lmm_code("provenance", "atomic"),
+        code=lmm_code("pipeline/provenance", "pipeline/atomic"),
     log:
         "logs/provenance.log",
     benchmark:

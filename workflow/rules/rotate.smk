@@ -6,7 +6,7 @@ rule rotate:
     output:
         rotated="results/rotate/{batch}.npz",
     params:
-        code=lmm_code("batch", "rotation", "_checks", "errors", "atomic"),
+        code=lmm_code("pipeline/batch", "rotation", "_checks", "errors", "pipeline/atomic"),
     log:
         "logs/rotate/{batch}.log",
     benchmark:

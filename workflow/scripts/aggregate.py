@@ -1,4 +1,4 @@
-"""Snakemake adapter of the aggregate stage (logic: lmm.aggregate)."""
+"""Snakemake adapter of the aggregate stage (logic: lmm.pipeline.aggregate)."""
 
 from _stage import start, user_errors
 
@@ -9,7 +9,7 @@ with user_errors(log):
 
     import pandas as pd
 
-    from lmm import aggregate, atomic
+    from lmm.pipeline import aggregate, atomic
 
     inp, out = snakemake.input, snakemake.output  # noqa: F821
     with open(inp.record, encoding="utf-8") as handle:

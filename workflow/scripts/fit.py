@@ -1,4 +1,4 @@
-"""Snakemake adapter of the fit stage (logic: lmm.batch.fit_chunk, lmm.batch.fit_masked_chunk)."""
+"""Snakemake adapter of the fit stage (logic: lmm.pipeline.batch.fit_chunk, lmm.pipeline.batch.fit_masked_chunk)."""
 
 from _stage import start, user_errors
 
@@ -10,7 +10,7 @@ with user_errors(log):
     import numpy as np
 
     import lmm
-    from lmm import atomic, batch, partition
+    from lmm.pipeline import atomic, batch, partition
 
     inp, out, par, wc = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
     with open(inp.record, encoding="utf-8") as handle:

@@ -1,4 +1,4 @@
-"""Snakemake adapter of the load-and-clean stage (logic: lmm.io, lmm.clean)."""
+"""Snakemake adapter of the load-and-clean stage (logic: lmm.pipeline.io, lmm.pipeline.clean)."""
 
 from _stage import start, user_errors
 
@@ -7,7 +7,7 @@ log = start(snakemake)  # noqa: F821 (snakemake is injected by Snakemake)
 with user_errors(log):
     import numpy as np
 
-    from lmm import atomic, clean, io
+    from lmm.pipeline import atomic, clean, io
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     covariate_path = inp.covariates[0] if len(inp.covariates) else None

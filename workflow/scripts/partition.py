@@ -1,4 +1,4 @@
-"""Snakemake adapter of the partition checkpoint (logic: lmm.partition)."""
+"""Snakemake adapter of the partition checkpoint (logic: lmm.pipeline.partition)."""
 
 from _stage import start, user_errors
 
@@ -10,7 +10,7 @@ with user_errors(log):
     import numpy as np
     import pandas as pd
 
-    from lmm import atomic, partition
+    from lmm.pipeline import atomic, partition
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     with np.load(inp.data, allow_pickle=False) as data:

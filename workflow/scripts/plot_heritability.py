@@ -1,4 +1,4 @@
-"""Snakemake adapter: figure of hsq and its interval for every phenotype (logic: lmm.plots)."""
+"""Snakemake adapter: figure of hsq and its interval for every phenotype (logic: lmm.pipeline.plots)."""
 
 from _stage import start, user_errors
 
@@ -7,7 +7,7 @@ log = start(snakemake)  # noqa: F821
 with user_errors(log):
     import pandas as pd
 
-    from lmm import atomic, plots
+    from lmm.pipeline import atomic, plots
 
     table = pd.read_csv(snakemake.input.table, sep="\t", keep_default_na=False, na_values=["NA"],  # noqa: F821
                         dtype={"phenotype": str})

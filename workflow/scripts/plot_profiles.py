@@ -1,4 +1,4 @@
-"""Snakemake adapter: profile log-likelihood curves (logic: lmm.plots)."""
+"""Snakemake adapter: profile log-likelihood curves (logic: lmm.pipeline.plots)."""
 
 from _stage import start, user_errors
 
@@ -7,7 +7,7 @@ log = start(snakemake)  # noqa: F821
 with user_errors(log):
     import pandas as pd
 
-    from lmm import atomic, plots
+    from lmm.pipeline import atomic, plots
 
     read = dict(sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
     table = pd.read_csv(snakemake.input.table, **read)  # noqa: F821

@@ -1,4 +1,4 @@
-"""Snakemake adapter: the provenance record of a run (logic: lmm.provenance)."""
+"""Snakemake adapter: the provenance record of a run (logic: lmm.pipeline.provenance)."""
 
 from _stage import start, user_errors
 
@@ -13,7 +13,7 @@ with user_errors(log):
     import pandas as pd
     import yaml
 
-    from lmm import atomic, provenance
+    from lmm.pipeline import atomic, provenance
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     with open(inp.summary, encoding="utf-8") as handle:

@@ -1,4 +1,4 @@
-"""Snakemake adapter of the rotate stage (logic: lmm.batch.rotate_batch)."""
+"""Snakemake adapter of the rotate stage (logic: lmm.pipeline.batch.rotate_batch)."""
 
 from _stage import start, user_errors
 
@@ -9,7 +9,7 @@ with user_errors(log):
 
     import numpy as np
 
-    from lmm import atomic, batch
+    from lmm.pipeline import atomic, batch
 
     inp, out, wc = snakemake.input, snakemake.output, snakemake.wildcards  # noqa: F821
     with open(inp.record, encoding="utf-8") as handle:

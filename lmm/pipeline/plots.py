@@ -28,7 +28,7 @@ def plot_heritability(table: pd.DataFrame, title: str = "Heritability (95% profi
     Parameters
     ----------
     table : pandas.DataFrame
-        The heritability table (:func:`lmm.aggregate.heritability_table`).
+        The heritability table (:func:`lmm.pipeline.aggregate.heritability_table`).
     title : str, optional
 
     Returns
@@ -85,7 +85,7 @@ def plot_profiles(profile: pd.DataFrame, table: pd.DataFrame, max_panels: int = 
     Parameters
     ----------
     profile : pandas.DataFrame
-        ``phenotype, hsq, loglik`` (:func:`lmm.aggregate.profile_table`).
+        ``phenotype, hsq, loglik`` (:func:`lmm.pipeline.aggregate.profile_table`).
     table : pandas.DataFrame
         The heritability table: the estimate and interval are marked in each panel.
     max_panels : int, optional

@@ -77,7 +77,7 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
     clean_summary : mapping
         The load stage's summary (counts, kinship scale, intercept).
     partition : mapping
-        The partition (:func:`lmm.partition.partition_phenotypes`).
+        The partition (:func:`lmm.pipeline.partition.partition_phenotypes`).
     status_counts : mapping of str to int
         Phenotypes per final status.
     eigen : mapping of str to mapping, optional

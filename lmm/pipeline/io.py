@@ -496,7 +496,7 @@ def read_table(
     pandas.DataFrame
         Index: the ids (``str``, named `id_column`), in file order. Columns: every other column
         in file order; numeric columns are ``float64``, a column holding text is left as text
-        for :func:`lmm.clean.check_numeric` to report precisely.
+        for :func:`lmm.pipeline.clean.check_numeric` to report precisely.
 
     Raises
     ------

@@ -44,9 +44,9 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
     Parameters
     ----------
     assignments : pandas.DataFrame
-        :func:`lmm.partition.phenotype_assignments`: ``phenotype, status, n_observed, batch, chunk``.
+        :func:`lmm.pipeline.partition.phenotype_assignments`: ``phenotype, status, n_observed, batch, chunk``.
     fits : sequence of pandas.DataFrame
-        The tables of :func:`lmm.batch.fit_chunk`, one per chunk.
+        The tables of :func:`lmm.pipeline.batch.fit_chunk`, one per chunk.
     covariate_names : sequence of str
         All covariates (intercept included), in order; one ``beta_<name>`` column each.
     batches : sequence of dict, optional

@@ -1,7 +1,7 @@
 """Align the kinship, phenotype and covariate tables by id, drop what cannot be used, and say why.
 
 The load-and-clean stage of the pipeline, without any file handling: :func:`clean_inputs` takes
-the tables read by :mod:`lmm.io` and returns a :class:`CleanData` holding the analysis matrices,
+the tables read by :mod:`lmm.pipeline.io` and returns a :class:`CleanData` holding the analysis matrices,
 a record of every individual dropped (and why) and a status for every phenotype.
 
 Rules
@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from lmm.errors import InputError
-from lmm.io import describe_ids, non_numeric_cells
+from lmm.pipeline.io import describe_ids, non_numeric_cells
 
 __all__ = [
     "TRANSFORMS",
@@ -344,9 +344,9 @@ def clean_inputs(
     ----------
     kinship_ids : numpy.ndarray of str, shape (N,)
     kinship : numpy.ndarray, shape (N, N)
-        As returned by :func:`lmm.io.read_kinship`.
+        As returned by :func:`lmm.pipeline.io.read_kinship`.
     phenotypes : pandas.DataFrame
-        Indexed by id (:func:`lmm.io.read_table`).
+        Indexed by id (:func:`lmm.pipeline.io.read_table`).
     covariates : pandas.DataFrame or None
         Indexed by id; None for no covariate file (intercept only).
     phenotype_columns, covariate_columns : sequence of str, optional

@@ -14,7 +14,7 @@ batch, and the batch records which.
 Strategies. A batch is fitted either from its own eigen-decomposition (``decompose``) or, when
 it misses only a few individuals, exactly from the decomposition of all individuals with the
 Schur-complement correction of :mod:`lmm.missing` (``schur``). With ``missing_strategy='auto'``
-each pattern gets the cheaper one by :func:`lmm.missing.choose_strategy`'s cost model; a pattern
+each pattern gets the cheaper one by :func:`lmm.pipeline.plan.choose_strategy`'s cost model; a pattern
 whose covariates become dependent is always decomposed. The phenotypes of all ``schur`` batches
 are fitted together, in chunks ``m001``, ``m002``, ... of ``max_batch_size``, attached (as
 ``masked_chunks``) to the batch of the complete pattern, which is created if no phenotype has it.
@@ -28,9 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lmm.clean import dependent_columns
+from lmm.pipeline.clean import dependent_columns
 from lmm.errors import InputError
-from lmm.missing import choose_strategy
+from lmm.pipeline.plan import choose_strategy
 
 __all__ = ["STRATEGIES", "pattern_digest", "partition_phenotypes", "fit_jobs", "chunk_of", "chunk_table",
            "phenotype_assignments"]
@@ -71,7 +71,7 @@ def partition_phenotypes(
         NaN where missing.
     phenotype_names : sequence of str, length m
     status : sequence of str, length m
-        Status from :func:`lmm.clean.phenotype_status`; only ``ok`` columns are batched.
+        Status from :func:`lmm.pipeline.clean.phenotype_status`; only ``ok`` columns are batched.
     ids : sequence of str, length n
     covariates : numpy.ndarray, shape (n, p)
     covariate_names : sequence of str, length p

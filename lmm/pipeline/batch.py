@@ -1,9 +1,9 @@
 """Rotate one missing-data batch, and fit one chunk of it: the rotate and fit stages' logic.
 
 :func:`fit_masked_chunk` fits phenotypes of several batches with a few missing individuals
-each from the complete batch's decomposition (the ``schur`` strategy of :mod:`lmm.partition`).
+each from the complete batch's decomposition (the ``schur`` strategy of :mod:`lmm.pipeline.partition`).
 
-:func:`rotate_batch` takes the cleaned data and one batch of :func:`lmm.partition.partition_phenotypes`,
+:func:`rotate_batch` takes the cleaned data and one batch of :func:`lmm.pipeline.partition.partition_phenotypes`,
 eigen-decomposes the kinship of the batch's individuals once (:func:`lmm.eigen_decompose`) and
 rotates all of the batch's phenotypes and its covariates. :func:`fit_chunk` fits
 (:func:`lmm.fit_lmm`) all phenotypes of a chunk at once from the rotated data, and optionally
@@ -68,7 +68,7 @@ def rotate_batch(
     covariates : numpy.ndarray, shape (N, P)
     covariate_names : sequence of str, length P
     batch : mapping
-        One batch of :func:`lmm.partition.partition_phenotypes`: its ``missing_ids``,
+        One batch of :func:`lmm.pipeline.partition.partition_phenotypes`: its ``missing_ids``,
         ``covariates_used`` and ``chunks``.
 
     Returns
