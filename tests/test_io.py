@@ -55,7 +55,7 @@ def test_na_values_are_configurable(tmp_path):
         ("id,a,a\n1,2,3\n", ["duplicated column names", "'a'"]),
         ("id,a\n1,2\n2,3\n1,4\n", ["duplicated ids", "'1'"]),
         ("id,a\n1,2\n,3\n", ["without an id", "line"]),
-        ("id,a\n1,2\n2,3,4,5\n", ["not a well-formed"]),
+        ("id,a\n1,2\n2,3,4,5\n", ["more fields than its header in line 3", "4 fields", "2 columns"]),
         ("onlyone\n1\n", ["single column"]),
     ],
 )
@@ -75,8 +75,120 @@ def test_binary_file_is_not_a_table(tmp_path):
     path = tmp_path / "k.csv"
     np.save(path.with_suffix(".npy"), np.eye(3))
     path.write_bytes(path.with_suffix(".npy").read_bytes())
-    with pytest.raises(InputError, match="not a (readable )?text table"):
+    with pytest.raises(InputError, match="kinship file .* is not a readable text table .*UnicodeDecodeError"):
         read_table(str(path), id_column="id", role="kinship")
+
+
+# --- rows longer than the header: pandas would shift every column (issue 9, section 2) -----------
+
+def test_every_row_ending_with_a_comma_is_an_error_not_a_shifted_table(tmp_path):
+    """The issue's file: read as ids from 'alt_id' and values of the column to the right, exit 0."""
+    path = write(tmp_path / "pheno.csv", "id,alt_id,bw,HP_latency\n1,a1,10,5,\n2,a2,11,6,\n3,a3,12,7,\n")
+    with pytest.raises(InputError) as info:
+        read_table(path, id_column="id", role="phenotype")
+    message = str(info.value)
+    assert f"The phenotype file '{path}' has more fields than its header in line 2: 5 fields" in message
+    assert "the header names 4 columns" in message and "remove the trailing separators" in message
+
+
+@pytest.mark.parametrize("name", ["p.tsv", "p.tsv.gz", "p.txt"])
+def test_longer_rows_are_an_error_in_tab_separated_and_gzipped_files(tmp_path, name):
+    text = "id\ta\tb\n1\t2\t3\n2\t3\t4\t\n"
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    with pytest.raises(InputError, match=r"more fields than its header in line 3: 4 fields, but the header names 3"):
+        read_table(str(path), id_column="id", role="covariate")
+
+
+def test_a_longer_row_after_blank_lines_and_a_multi_line_cell_is_found_on_its_file_line(tmp_path):
+    path = write(tmp_path / "p.csv", 'id,a,note\n\n1,2,"two\nlines"\n2,3,x\n3,4,y,extra\n')
+    with pytest.raises(InputError, match="in line 6: 4 fields"):
+        read_table(path, id_column="id", role="phenotype")
+
+
+def test_a_kinship_with_trailing_commas_is_an_error(tmp_path):
+    path = write(tmp_path / "k.csv", "id,a,b\na,1,0.5,\nb,0.5,1,\n")
+    with pytest.raises(InputError, match="kinship file .* more fields than its header in line 2"):
+        read_kinship(path, id_column="id")
+
+
+def test_shorter_rows_are_still_read_as_missing_values(tmp_path):
+    frame = read_table(write(tmp_path / "p.csv", "id,a,b\n1,2\n2,3,4\n"), id_column="id", role="phenotype")
+    assert np.isnan(frame.at["1", "b"]) and frame.at["2", "b"] == 4
+
+
+# --- column names: never blank, never changed (issue 9, sections 2 and 6) ------------------------
+
+def test_a_table_written_by_r_write_csv_is_rejected_with_a_hint_about_row_names(tmp_path):
+    path = write(tmp_path / "p.csv", '"","id","bw"\n"1","a",1.5\n"2","b",2.5\n')
+    with pytest.raises(InputError) as info:
+        read_table(path, id_column="id", role="phenotype")
+    message = str(info.value)
+    assert f"The phenotype file '{path}' has a column without a name (column 1)" in message
+    assert "write.csv(..., row.names = FALSE)" in message
+
+
+def test_a_kinship_written_by_r_write_csv_with_an_id_column_is_rejected(tmp_path):
+    path = write(tmp_path / "k.csv", '"","id","a","b"\n"1","a",1,0.5\n"2","b",0.5,1\n')
+    with pytest.raises(InputError, match=r"column without a name \(column 1\).*row.names = FALSE"):
+        read_kinship(path, id_column="id")
+
+
+@pytest.mark.parametrize("header, where", [("id,bw,,x", "(column 3)"), ("id,,bw,", "(columns 2, 4)")])
+def test_blank_column_names_anywhere_are_rejected(tmp_path, header, where):
+    path = write(tmp_path / "p.csv", header + "\n" + ",".join(str(k) for k in range(header.count(",") + 1)) + "\n")
+    with pytest.raises(InputError) as info:
+        read_table(path, id_column="id", role="phenotype")
+    assert "without a name " + where in str(info.value) and "Every column needs a name" in str(info.value)
+
+
+def test_column_names_that_look_like_missing_values_are_kept_as_names(tmp_path):
+    path = write(tmp_path / "p.csv", "id,NA,nan,NULL,bw\n1,1,2,3,4\n2,NA,3,4,5\n")
+    frame = read_table(path, id_column="id", role="phenotype")
+    assert frame.columns.tolist() == ["NA", "nan", "NULL", "bw"]
+    assert np.isnan(frame.at["2", "NA"])  # the cell NA is missing; the name NA is a name
+
+
+@pytest.mark.parametrize(
+    "header, shown, problem",
+    [('id,"bw\nkg",x', "'bw\\nkg' (column 2)", "a line break"),
+     ('id,"bw\r\nkg",x', "'bw\\r\\nkg' (column 2)", "a line break"),
+     ('id,"bw\tkg",x', "'bw\\tkg' (column 2)", "a tab"),
+     ("id,bw ,x", "'bw ' (column 2)", "leading or trailing whitespace"),
+     ("id, bw,x", "' bw' (column 2)", "leading or trailing whitespace")],
+)
+def test_column_names_are_never_cut_or_stripped_but_rejected(tmp_path, header, shown, problem):
+    path = write(tmp_path / "p.csv", header + "\n1,2,3\n2,3,4\n")
+    with pytest.raises(InputError) as info:
+        read_table(path, id_column="id", role="phenotype")
+    assert f"has a column name with {problem}: {shown}" in str(info.value)
+
+
+def test_results_are_read_back_with_a_phenotype_named_na_kept_and_plotted(tmp_path):
+    """A phenotype named 'NA' crashed plot_profiles (KeyError: nan) once the table was read back."""
+    from lmm.pipeline.io import read_results
+    from lmm.pipeline.plots import plot_heritability, plot_profiles
+
+    table_path = write(tmp_path / "heritability.tsv",
+                       "phenotype\tstatus\tbatch\thsq\thsq_ci_lower\thsq_ci_upper\tloglik\tboundary\n"
+                       "NA\tok\tb001\t0.5\t0.1\t0.9\t-3\tnone\n"
+                       "bw\tall_missing\tNA\tNA\tNA\tNA\tNA\tNA\n")
+    profile_path = write(tmp_path / "profile.tsv", "phenotype\thsq\tloglik\nNA\t0\t-4\nNA\t0.5\t-3\nNA\t1\tNA\n")
+    table, profile = read_results(table_path), read_results(profile_path)
+    assert table["phenotype"].tolist() == ["NA", "bw"] and profile["phenotype"].eq("NA").all()
+    assert table["batch"].isna().tolist() == [False, True] and np.isnan(table.at[1, "hsq"])
+    assert np.isnan(profile.at[2, "loglik"])
+    figure = plot_profiles(profile, table)
+    assert [ax.get_title() for ax in figure.axes if ax.get_title()] == ["NA"]
+    plot_heritability(table)
+    # a name already lost to NA parsing is reported plainly, not as KeyError: nan
+    lost = profile.assign(phenotype=np.nan)
+    with pytest.raises(ValueError, match="phenotype named 'NA' was read as missing.*read_results"):
+        plot_profiles(lost, table)
 
 
 def kinship_csv(tmp_path, K, ids, col_ids=None, name="k.csv"):

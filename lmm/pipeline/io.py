@@ -30,7 +30,9 @@ from __future__ import annotations
 import csv
 import gzip
 import importlib
+import io as _stdio
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,6 +49,7 @@ __all__ = [
     "non_numeric_cells",
     "read_table",
     "read_kinship",
+    "read_results",
 ]
 
 #: Cell contents read as missing values unless the configuration says otherwise.
@@ -199,8 +202,50 @@ def _read_header(path: str, role: str) -> str:
     return head.lstrip("\r\n").splitlines()[0]
 
 
-def _check_column_names(names: Sequence[str], path: str, role: str) -> None:
-    """Every column (text header, Parquet column, line of a column file) has its own name."""
+def _name_problem(name: str) -> str | None:
+    """What makes `name` unusable as a column name (None if nothing): it must be kept exactly."""
+    if "\n" in name or "\r" in name:
+        return "a line break"
+    if "\t" in name:
+        return "a tab"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "a control character"
+    if name != name.strip():
+        return "leading or trailing whitespace"
+    return None
+
+
+def _check_column_names(names: Sequence[str], path: str, role: str, *, blank_id_allowed: bool = False,
+                        where: str = "column {}") -> None:
+    """Every column (text header, Parquet column, line of a column file) has its own, usable name.
+
+    A name is never changed: one that is blank, or that holds a line break, a tab or a control
+    character, or that begins or ends with whitespace, is an error naming it and its position
+    (`where` places them: ``"column {}"``, or ``"line {} of 'p.columns.txt'"`` for a column-name file).
+    `blank_id_allowed`: a blank first name is the id column (a kinship written with row names).
+    """
+    blank = [k for k, name in enumerate(names) if name.strip() == "" and not (k == 0 and blank_id_allowed)]
+    if blank:
+        positions = ", ".join(str(k + 1) for k in blank[:5]) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        hint = (
+            " A table written by R's write.csv has its row names (1, 2, 3, ...) in a first column "
+            "with an empty header cell: write it with write.csv(..., row.names = FALSE) (in pandas: "
+            "to_csv(..., index=False)), or give the column a name."
+            if blank[0] == 0 else " Every column needs a name."
+        )
+        where = where.replace("column {}", "columns {}") if len(blank) > 1 else where
+        raise InputError(
+            f"The {role} file '{path}' has {'a column' if len(blank) == 1 else 'columns'} without a name "
+            f"({where.format(positions)}).{hint}"
+        )
+    for k, name in enumerate(names):
+        problem = _name_problem(name)
+        if problem:
+            raise InputError(
+                f"The {role} file '{path}' has a column name with {problem}: {name!r} ({where.format(k + 1)}). "
+                "Column names are used as they are, so they must be on one line, without tabs, and "
+                "without leading or trailing spaces: rename the column in the file."
+            )
     seen, duplicated = set(), []
     for name in names:
         if name in seen and name not in duplicated:
@@ -218,7 +263,7 @@ def _id_column_name(header: Sequence[str], path: str, role: str, id_column: str,
     """The column of `header` that holds the ids, or an error listing the columns."""
     if id_column in header:
         return id_column
-    if id_column_fallback_first and header and header[0] == "":
+    if id_column_fallback_first and header and header[0].strip() == "":
         return header[0]
     raise InputError(
         f"The {role} file '{path}' has no id column '{id_column}' (config 'id_column'); "
@@ -261,13 +306,68 @@ def _finish_table(frame: pd.DataFrame, ids: np.ndarray, id_column: str) -> pd.Da
     return frame
 
 
+def _head_records(path: str, role: str, sep: str) -> tuple[list[str], list[str] | None, int]:
+    """The header and the first data row of a text table, as the csv module splits them.
+
+    Blank lines are skipped (as pandas does); a quoted field may span lines. Returns the header,
+    the first data row (None if there is none) and the file line on which that row ends.
+    """
+    try:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle, delimiter=sep)
+            records = []
+            for record in reader:
+                if record:
+                    records.append((record, reader.line_num))
+                    if len(records) == 2:
+                        break
+    except (csv.Error, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise InputError(
+            f"The {role} file '{path}' is not a readable {_SEPARATORS[sep]}-separated table "
+            f"({type(exc).__name__}: {exc})."
+        ) from None
+    header = records[0][0] if records else []
+    if len(records) < 2:
+        return header, None, 0
+    return header, records[1][0], records[1][1]
+
+
+def _too_many_fields(path: str, role: str, sep: str, n_header: int) -> tuple[int, int] | None:
+    """The first (file line, number of fields) of a row with more fields than the header, if any."""
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=sep)
+        seen_header = False
+        for record in reader:
+            if not record:
+                continue
+            if seen_header and len(record) > n_header:
+                return reader.line_num, len(record)
+            seen_header = True
+    return None
+
+
+def _extra_fields_error(path: str, role: str, sep: str, n_header: int, line: int, n_fields: int) -> InputError:
+    trailing = "; if every row ends with a separator, remove the trailing separators" if n_fields == n_header + 1 else ""
+    return InputError(
+        f"The {role} file '{path}' has more fields than its header in line {line}: {n_fields} fields, "
+        f"but the header names {n_header} columns. Every row must have exactly one field per column "
+        f"of the header{trailing} (a row with an extra field would be read shifted, with its values "
+        "under the wrong columns)."
+    )
+
+
 def _parse_text(path: str, role: str, id_column: str, na_values: Sequence[str],
                 id_column_fallback_first: bool) -> tuple[pd.DataFrame, str]:
-    """A .csv/.tsv(.gz) file as a frame of strings and numbers, and the name of its id column."""
+    """A .csv/.tsv(.gz) file as a frame of strings and numbers, and the name of its id column.
+
+    The header is read with the csv module and passed to pandas as the column names, so no name
+    is ever parsed as a missing value (a phenotype named ``NA`` stays ``"NA"``) or changed. A row
+    with more fields than the header is an error naming its line: pandas would otherwise take the
+    extra leading field as the index and shift every column.
+    """
     header_line = _read_header(path, role)
     sep = _expected_separator(path)
-    header = next(csv.reader([header_line], delimiter=sep))
-    header = [h.strip() for h in header]
+    header, first_row, first_row_line = _head_records(path, role, sep)
 
     if len(header) < 2:
         others = [s for s in _SEPARATORS if s != sep and s in header_line]
@@ -280,28 +380,39 @@ def _parse_text(path: str, role: str, id_column: str, na_values: Sequence[str],
                 "(.csv for commas, .tsv for tabs)."
             )
         raise InputError(
-            f"The {role} file '{path}' has a single column ({header[0]!r}); expected an id column "
-            f"'{id_column}' and at least one data column, {_SEPARATORS[sep]}-separated."
+            f"The {role} file '{path}' has a single column ({header[0] if header else ''!r}); expected an "
+            f"id column '{id_column}' and at least one data column, {_SEPARATORS[sep]}-separated."
         )
-    _check_column_names(header, path, role)
+    fallback = id_column_fallback_first and id_column not in header
+    _check_column_names(header, path, role, blank_id_allowed=fallback)
     id_name = _id_column_name(header, path, role, id_column, id_column_fallback_first)
+    if first_row is not None and len(first_row) > len(header):
+        raise _extra_fields_error(path, role, sep, len(header), first_row_line, len(first_row))
 
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            encoding="utf-8-sig",
-            compression="infer",
-            names=header,
-            header=0,
-            dtype={id_name: str},
-            keep_default_na=False,
-            na_values=[str(v) for v in na_values],
-            skipinitialspace=True,
-            skip_blank_lines=True,
-            engine="c",
-        )
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
+        with warnings.catch_warnings():
+            # pandas warns (and drops data) when a row is longer than the names: make it an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                encoding="utf-8-sig",
+                compression="infer",
+                names=header,
+                header=0,
+                index_col=False,
+                dtype={id_name: str},
+                keep_default_na=False,
+                na_values=[str(v) for v in na_values],
+                skipinitialspace=True,
+                skip_blank_lines=True,
+                engine="c",
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, UnicodeDecodeError, EOFError,
+            OSError) as exc:
+        longer = _too_many_fields(path, role, sep, len(header))
+        if longer is not None:
+            raise _extra_fields_error(path, role, sep, len(header), *longer) from None
         message = str(exc).strip().splitlines()[-1]
         raise InputError(
             f"The {role} file '{path}' is not a well-formed {_SEPARATORS[sep]}-separated table: "
@@ -354,14 +465,15 @@ def _parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str
             raise InputError(f"The {role} file '{path}' has a multi-level index; expected one id column.")
         name = frame.index.name
         frame = frame.reset_index(names="" if name is None else str(name))
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = [str(c) for c in frame.columns]
     header = list(frame.columns)
     if len(header) < 2:
         raise InputError(
             f"The {role} file '{path}' has a single column ({header[0] if header else ''!r}); expected "
             f"an id column '{id_column}' and at least one data column."
         )
-    _check_column_names(header, path, role)
+    _check_column_names(header, path, role,
+                        blank_id_allowed=id_column_fallback_first and id_column not in header)
     id_name = _id_column_name(header, path, role, id_column, id_column_fallback_first)
     if frame.empty:
         raise InputError(f"The {role} file '{path}' has columns but no rows of data.")
@@ -376,8 +488,8 @@ def _parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str
     return frame, id_name
 
 
-def _read_lines(path: str, role: str, owner: str, what: str) -> list[str]:
-    """The lines of a .npy's sidecar text file (trailing blank lines dropped), stripped."""
+def _read_lines(path: str, role: str, owner: str, what: str, strip: bool = True) -> list[str]:
+    """The lines of a .npy's sidecar text file (trailing blank lines dropped), stripped if `strip`."""
     if not os.path.isfile(path):
         raise InputError(
             f"The {role} file '{owner}' is a .npy matrix, which holds no ids or names: it needs "
@@ -385,10 +497,10 @@ def _read_lines(path: str, role: str, owner: str, what: str) -> list[str]:
         )
     try:
         with open(path, encoding="utf-8-sig", newline=None) as handle:
-            lines = [line.strip() for line in handle.read().split("\n")]
+            lines = [line.strip() if strip else line for line in handle.read().split("\n")]
     except (UnicodeDecodeError, OSError) as exc:
         raise InputError(f"The file '{path}' (of the {role} file '{owner}') is not readable text: {exc}.") from None
-    while lines and lines[-1] == "":
+    while lines and lines[-1].strip() == "":
         lines.pop()
     return lines
 
@@ -444,20 +556,22 @@ def _parse_npy_table(path: str, role: str) -> tuple[pd.DataFrame, np.ndarray]:
     matrix = _load_npy(path, role)
     n_rows, n_cols = matrix.shape
     columns_path = npy_sidecars(path, role)["columns"]
-    names = _read_lines(columns_path, role, path, "a column-name file (one name per line, one line per column)")
+    # names are used exactly as written (never stripped): one with surrounding spaces is an error
+    names = _read_lines(columns_path, role, path, "a column-name file (one name per line, one line per column)",
+                        strip=False)
     if len(names) != n_cols:
         raise InputError(
             f"The {role} file '{path}' has {n_cols} columns but its column-name file '{columns_path}' "
             f"lists {len(names)} names: it needs one name per line, one line per column, in order "
             "(no header line, no id column)."
         )
-    blank = [str(i + 1) for i, name in enumerate(names) if name == ""]
+    blank = [str(i + 1) for i, name in enumerate(names) if name.strip() == ""]
     if blank:
         raise InputError(
             f"The {role} file '{path}' has columns without a name: lines {describe_ids(blank)} of "
             f"'{columns_path}' are blank. Every column needs a name."
         )
-    _check_column_names(names, path, role)
+    _check_column_names(names, path, role, where=f"line {{}} of '{columns_path}'")
     ids = _npy_ids(path, role, n_rows)
     frame = pd.DataFrame(np.array(matrix, dtype=np.float64), columns=pd.Index(names), copy=False)
     return frame, ids
@@ -659,3 +773,46 @@ def _checked_kinship(path: str, row_ids: Sequence[str], kinship: np.ndarray,
     np.add(kinship, kinship.T, out=diff)
     diff /= 2.0
     return diff
+
+
+#: Columns of the result tables that hold names (kept as text: a phenotype may be called ``NA``).
+RESULT_NAME_COLUMNS = ("phenotype", "covariate")
+
+
+def read_results(path: str, name_columns: Sequence[str] = RESULT_NAME_COLUMNS) -> pd.DataFrame:
+    r"""Read back a result table as the pipeline writes it: tab-separated, ``NA`` for missing.
+
+    Parameters
+    ----------
+    path : str or text stream
+        A ``.tsv`` written by :func:`lmm.pipeline.atomic.write_tsv` (``results/heritability.tsv``,
+        ``results/profile_loglik.tsv``, ``results/fit/<batch>/<chunk>.tsv``, ...).
+    name_columns : sequence of str, optional
+        Columns holding names: read as text, never as missing, so a phenotype named ``NA`` (or
+        ``nan``, ``null``) keeps its name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The header's names exactly as written; in the other columns ``NA`` is missing (NaN) and
+        numbers are numbers.
+
+    Examples
+    --------
+    >>> import io
+    >>> t = read_results(io.StringIO("phenotype\thsq\nNA\t0.5\nbw\tNA\n"))
+    >>> t["phenotype"].tolist(), t["hsq"].isna().tolist()
+    (['NA', 'bw'], [False, True])
+    """
+    if hasattr(path, "read"):  # an open text stream (as in the example)
+        path = _stdio.StringIO(path.read())
+        header = next(csv.reader(path, delimiter="\t"), [])
+        path.seek(0)
+    else:
+        with open(path, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle, delimiter="\t"), [])
+    names = [c for c in header if c in set(name_columns)]
+    return pd.read_csv(
+        path, sep="\t", names=header, header=0, index_col=False, keep_default_na=False,
+        na_values={c: ["NA"] for c in header if c not in names}, dtype={c: str for c in names},
+    )

@@ -22,6 +22,18 @@ __all__ = ["plot_heritability", "plot_profiles"]
 MAX_LABELLED = 120
 
 
+def _check_names(frame: pd.DataFrame, what: str) -> None:
+    """Phenotype names must be present: a name read as missing (``NA``) cannot be drawn or matched."""
+    missing = frame["phenotype"].isna()
+    if missing.any():
+        raise ValueError(
+            f"The {what} has {int(missing.sum())} phenotype(s) without a name (rows "
+            f"{', '.join(str(i) for i in np.flatnonzero(missing.to_numpy())[:5])}): a phenotype named "
+            "'NA' was read as missing. Read result tables with lmm.pipeline.io.read_results, which "
+            "keeps names as text."
+        )
+
+
 def plot_heritability(table: pd.DataFrame, title: str = "Heritability (95% profile-likelihood interval)") -> Figure:
     """hsq and its confidence interval for every fitted phenotype, in one figure.
 
@@ -39,6 +51,7 @@ def plot_heritability(table: pd.DataFrame, title: str = "Heritability (95% profi
         phenotypes sorted by hsq, with the intervals as a band. Phenotypes without an estimate
         are listed in a note.
     """
+    _check_names(table, "heritability table")
     fitted = table[table["hsq"].notna()]
     skipped = table[table["hsq"].isna()]
     m = len(fitted)
@@ -97,7 +110,15 @@ def plot_profiles(profile: pd.DataFrame, table: pd.DataFrame, max_panels: int = 
         Each panel: the curve (non-finite values, e.g. at hsq = 1 with a singular kinship, are
         left out), the drop of ``chi2(1, 0.95) / 2 = 1.92`` that defines the interval as a dashed
         line, and the estimate as a vertical line.
+
+    Raises
+    ------
+    ValueError
+        A phenotype name is missing (a table read back with ``NA`` parsing, which turns a
+        phenotype named ``NA`` into NaN: read it with :func:`lmm.pipeline.io.read_results`).
     """
+    _check_names(profile, "profile table")
+    _check_names(table, "heritability table")
     names = list(dict.fromkeys(profile["phenotype"]))
     if not names:
         fig = Figure(figsize=(6, 2), layout="constrained")
