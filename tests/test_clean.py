@@ -9,9 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from lmm._checks import rank_deficient_columns
 from lmm.pipeline.clean import (
     clean_inputs,
     dependent_columns,
+    drop_summary,
+    id_format_mismatches,
     phenotype_status,
     prepare_covariates,
     transform_phenotypes,
@@ -82,11 +85,80 @@ def test_no_overlap_stops_with_examples_of_each_files_ids(small):
     assert "'m00'" in str(info.value) and "'x0'" in str(info.value)
 
 
-def test_too_few_individuals_left_stops(small):
+def test_too_few_individuals_left_stops_and_says_why_without_pointing_at_unwritten_tables(small):
     ids, K, Y, C = small
     pheno = frame(Y[:2], ids[:2], ["a", "b", "c"])
-    with pytest.raises(InputError, match="Only 2 individuals are left"):
+    with pytest.raises(InputError) as info:
         clean_inputs(np.array(ids), K, pheno, frame(C, ids, ["one", "sex"]))
+    message = str(info.value)
+    assert message.startswith("Only 2 individuals are left") and "at least 4 are needed" in message
+    assert "Dropped: 10 absent from phenotypes." in message
+    assert "table" not in message  # the dropped-individuals table is not written when the stage fails
+
+
+def test_an_all_missing_covariate_column_is_named_with_its_file(small):
+    """It used to drop every individual and say "Only 0 individuals are left ... see the table"."""
+    ids, K, Y, C = small
+    covar = frame(np.column_stack([C, np.full(len(ids), np.nan)]), ids, ["one", "sex", "age"])
+    with pytest.raises(InputError) as info:
+        clean_inputs(np.array(ids), K, frame(Y, ids, ["a", "b", "c"]), covar, paths={"covariates": "covar.csv"})
+    message = str(info.value)
+    assert message.startswith("Covariate column(s) 'age' in the covariate file 'covar.csv' have no value for "
+                              "any of the 12 individuals in all files")
+    assert "config 'covariate_columns'" in message and "Only" not in message
+
+
+def test_every_drop_is_summarised_with_reasons_and_examples(small):
+    ids, K, Y, C = small
+    Y = Y.copy()
+    Y[:, 2] = np.nan
+    covar = frame(C[:8], ids[:8], ["one", "sex"])  # covariates for 8 of 12
+    data = clean_inputs(np.array(ids), K, frame(Y, ids, ["a", "b", "c"]), covar)
+    assert data.counts["individuals_dropped"] == 4 and data.counts["ids_differing_only_in_form"] == 0
+    text = drop_summary(data, "results/clean/dropped_individuals.tsv")
+    assert text.splitlines() == [
+        "Individuals: 12 in the kinship, 12 in the phenotypes, 8 in the covariates; 8 in all files; 8 kept, "
+        "4 dropped (each listed with its reason in results/clean/dropped_individuals.tsv).",
+        "  dropped 4: absent from covariates (ids 'm08', 'm09', 'm10' and 1 more (4 in all))",
+        "Phenotypes: 3 selected, 2 to fit, 1 not fitted:",
+        "  all_missing: 'c'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "covar_ids, kind",
+    [(lambda i: f"{int(i[1:]):03d}", "leading zeros"),
+     (lambda i: i.upper(), "case"),
+     (lambda i: f" {i} ", "surrounding whitespace")],
+)
+def test_ids_differing_only_in_form_are_said_so(small, covar_ids, kind):
+    ids, K, Y, C = small
+    pheno_ids = [f"{int(i[1:])}" if kind == "leading zeros" else i for i in ids]
+    kin_ids = np.array(pheno_ids)
+    other = [covar_ids(i) for i in ids]
+    covar = frame(C, other[:6] + pheno_ids[6:], ["one", "sex"])
+    data = clean_inputs(kin_ids, K, frame(Y, pheno_ids, ["a", "b", "c"]), covar,
+                        paths={"kinship": "kin.csv", "phenotypes": "pheno.csv", "covariates": "covar.csv"})
+    assert len(data.ids) == 6 and data.counts["ids_differing_only_in_form"] == 2
+    note = [n for n in data.id_notes if "phenotype file" in n][0]
+    assert note == (f"ids {', '.join(repr(i) for i in pheno_ids[:3])} and 3 more (6 in all) in the phenotype "
+                    f"file 'pheno.csv' and {', '.join(repr(i) for i in other[:3])} and 3 more (6 in all) in the "
+                    f"covariate file 'covar.csv' differ only by {kind}")
+    assert "note: " + note in drop_summary(data)
+
+
+def test_no_overlap_caused_by_the_form_of_ids_says_so(small):
+    ids, K, Y, C = small
+    with pytest.raises(InputError, match=r"No individual is in all input files.*differ only by leading zeros"):
+        clean_inputs(np.array([str(k) for k in range(12)]), K, frame(Y, [f"{k:03d}" for k in range(12)],
+                                                                        ["a", "b", "c"]), None)
+
+
+def test_id_format_mismatches_ignores_ids_that_really_differ():
+    assert id_format_mismatches({"A": ["1", "2", "x"], "B": ["1", "2", "y"]}) == []
+    assert id_format_mismatches({"A": ["01", "2"], "B": ["1", "2"], "C": ["1", "2"]}) == [
+        "ids '01' in A and '1' in B differ only by leading zeros",
+        "ids '01' in A and '1' in C differ only by leading zeros"]
 
 
 def test_non_numeric_phenotype_names_column_and_ids(small):
@@ -159,6 +231,22 @@ def test_bad_covariates(columns, names, words):
     for word in words:
         assert word in str(info.value)
     assert "covar.csv" in str(info.value)
+
+
+def test_covariate_rank_uses_the_one_criterion_of_the_core():
+    """w + 1e-11 * noise passed load and partition, then killed the rotate job without naming it."""
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=40)
+    X = np.column_stack([np.ones(40), w, w + 1e-11 * rng.normal(size=40)])
+    assert rank_deficient_columns(X) == [2]
+    assert dependent_columns(X, ["intercept", "w", "w_copy"]) == [("w_copy", ["w"])]
+    with pytest.raises(InputError) as info:
+        prepare_covariates(X[:, 1:], ["w", "w_copy"], path="covar.csv")
+    assert str(info.value).startswith("The covariates in the covariate file 'covar.csv' are linearly dependent "
+                                      "over the 40 individuals kept: 'w_copy' = combination of 'w'.")
+    # and a column the core accepts is accepted here
+    Xok = np.column_stack([np.ones(40), w, w + 1e-3 * rng.normal(size=40)])
+    assert rank_deficient_columns(Xok) == [] and dependent_columns(Xok, ["i", "w", "v"]) == []
 
 
 def test_dependent_columns_ignores_scale():

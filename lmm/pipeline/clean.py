@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lmm._checks import rank_deficient_columns
 from lmm.errors import InputError
 from lmm.pipeline.io import describe_ids, non_numeric_cells
 
@@ -42,6 +43,8 @@ __all__ = [
     "phenotype_status",
     "transform_phenotypes",
     "clean_inputs",
+    "id_format_mismatches",
+    "drop_summary",
 ]
 
 TRANSFORMS = ("none", "standardize", "rank_inverse_normal")
@@ -79,6 +82,9 @@ class CleanData:
         Numbers of individuals per file, kept and dropped per reason; phenotypes per status.
     kinship_mean_diagonal : float
         Mean of the diagonal of the kept individuals' kinship (the scale hsq refers to).
+    id_notes : tuple of str
+        One sentence per pair of files whose unmatched ids differ only in how they are written
+        (leading zeros, case, surrounding whitespace): :func:`id_format_mismatches`.
     """
 
     ids: np.ndarray
@@ -93,6 +99,7 @@ class CleanData:
     phenotype_table: pd.DataFrame
     counts: dict = field(default_factory=dict)
     kinship_mean_diagonal: float = float("nan")
+    id_notes: tuple = ()
 
 
 def select_columns(frame: pd.DataFrame, requested: Sequence[str] | None, *, role: str, path: str,
@@ -158,8 +165,9 @@ def check_numeric(frame: pd.DataFrame, columns: Sequence[str], *, role: str, pat
 def dependent_columns(X: np.ndarray, names: Sequence[str]) -> list[tuple[str, list[str]]]:
     """Find covariate columns that are linear combinations of earlier columns.
 
-    Columns are scaled to unit length, then taken in order; a column is dependent when adding it
-    does not raise the numerical rank (:func:`numpy.linalg.matrix_rank`'s default tolerance).
+    The criterion is the project's one covariate-rank rule,
+    :func:`lmm._checks.rank_deficient_columns` (also used by the model fits), so a covariate
+    accepted here is accepted by every later stage, and one rejected there is rejected here first.
 
     Parameters
     ----------
@@ -169,24 +177,24 @@ def dependent_columns(X: np.ndarray, names: Sequence[str]) -> list[tuple[str, li
     Returns
     -------
     list of (str, list of str)
-        For each dependent column, its name and the earlier columns it is a combination of
-        (those with a non-negligible coefficient). Empty when X has full column rank.
+        For each dependent column, its name and the earlier independent columns it is a
+        combination of (those with a non-negligible coefficient once every column is scaled to
+        unit length; empty for an all-zero column). Empty when X has full column rank.
     """
     X = np.asarray(X, dtype=np.float64)
+    dependent = rank_deficient_columns(X)
+    if not dependent:
+        return []
     norms = np.linalg.norm(X, axis=0)
     Z = X / np.where(norms > 0, norms, 1.0)
-    kept: list[int] = []
+    bad = set(dependent)
     found = []
-    for j in range(Z.shape[1]):
-        trial = kept + [j]
-        if norms[j] > 0 and np.linalg.matrix_rank(Z[:, trial]) == len(trial):
-            kept.append(j)
-            continue
-        if kept:
+    for j in dependent:
+        kept = [k for k in range(j) if k not in bad]
+        partners = []
+        if kept and norms[j] > 0:
             coef, *_ = np.linalg.lstsq(Z[:, kept], Z[:, j], rcond=None)
             partners = [names[k] for k, c in zip(kept, coef) if abs(c) > 1e-8]
-        else:
-            partners = []
         found.append((names[j], partners))
     return found
 
@@ -327,6 +335,101 @@ def transform_phenotypes(Y: np.ndarray, method: str, columns: Sequence[int] | No
     return out
 
 
+_ID_FORMS = (
+    ("surrounding whitespace", lambda i: i.strip()),
+    ("case", lambda i: i.strip().casefold()),
+    ("leading zeros", lambda i: i.strip().lstrip("0") or "0"),
+    ("leading zeros and case", lambda i: (i.strip().lstrip("0") or "0").casefold()),
+)
+
+
+def id_format_mismatches(files: dict[str, Sequence[str]]) -> list[str]:
+    """Say where ids that match no id of another file differ from one of its ids only in form.
+
+    Ids are compared as text, so ``001`` and ``1`` (or ``M1`` and ``m1``) are different
+    individuals to the pipeline. For each pair of files, the ids of one that are absent from the
+    other are compared with the other's absent ids after removing surrounding whitespace, then
+    also case, then leading zeros.
+
+    Parameters
+    ----------
+    files : dict of str to sequence of str
+        A description of each file (``"the phenotype file 'p.csv'"``) and its ids, in file order.
+
+    Returns
+    -------
+    list of str
+        One sentence per pair of files and kind of difference, e.g. ``"ids '001', '002' in the
+        phenotype file 'p.csv' and '1', '2' in the covariate file 'c.csv' differ only by leading
+        zeros"``; empty when there is no such pair.
+
+    Examples
+    --------
+    >>> id_format_mismatches({"file A": ["001", "002", "7"], "file B": ["1", "2", "7"]})
+    ["ids '001', '002' in file A and '1', '2' in file B differ only by leading zeros"]
+    """
+    labels = list(files)
+    id_sets = {label: set(map(str, files[label])) for label in labels}
+    notes = []
+    for a_pos, a in enumerate(labels):
+        for b in labels[a_pos + 1:]:
+            a_only = [i for i in dict.fromkeys(map(str, files[a])) if i not in id_sets[b]]
+            b_only = [i for i in dict.fromkeys(map(str, files[b])) if i not in id_sets[a]]
+            if not a_only or not b_only:
+                continue
+            claimed: set[str] = set()
+            for kind, form in _ID_FORMS:
+                b_by_form = {}
+                for i in b_only:
+                    b_by_form.setdefault(form(i), i)
+                pairs = [(i, b_by_form[form(i)]) for i in a_only if i not in claimed and form(i) in b_by_form]
+                if pairs:
+                    claimed.update(i for i, _ in pairs)
+                    notes.append(
+                        f"ids {describe_ids([i for i, _ in pairs], 3)} in {a} and "
+                        f"{describe_ids([j for _, j in pairs], 3)} in {b} differ only by {kind}"
+                    )
+    return notes
+
+
+def drop_summary(data: CleanData, dropped_table: str | None = None) -> str:
+    """A few lines for the terminal: who was kept, who was dropped and why, which phenotypes are not fitted.
+
+    Parameters
+    ----------
+    data : CleanData
+    dropped_table : str, optional
+        Where the dropped individuals are listed (named only when given: the caller writes it).
+
+    Returns
+    -------
+    str
+        Lines without a trailing newline.
+    """
+    counts = data.counts
+    n_kept, n_dropped = counts["individuals_kept"], counts["individuals_dropped"]
+    files = (f"{counts['individuals_in_kinship']} in the kinship, {counts['individuals_in_phenotypes']} in the "
+             "phenotypes" + (f", {counts['individuals_in_covariates']} in the covariates"
+                             if counts.get("individuals_in_covariates") is not None else ""))
+    lines = [f"Individuals: {files}; {counts['individuals_in_all_files']} in all files; "
+             f"{n_kept} kept, {n_dropped} dropped"
+             + (f" (each listed with its reason in {dropped_table})" if n_dropped and dropped_table else "")
+             + "."]
+    for reason, k in counts["individuals_dropped_by_reason"].items():
+        ids = data.dropped.loc[data.dropped["reason"] == reason, "id"].tolist()
+        lines.append(f"  dropped {k}: {reason} (ids {describe_ids(ids, 3)})")
+    for note in data.id_notes:
+        lines.append(f"  note: {note}; ids are compared as text, so these are different individuals: "
+                     "write them the same way in every file")
+    table = data.phenotype_table
+    not_ok = table[table["status"] != "ok"]
+    lines.append(f"Phenotypes: {len(table)} selected, {len(table) - len(not_ok)} to fit"
+                 + (f", {len(not_ok)} not fitted:" if len(not_ok) else "."))
+    for status, group in not_ok.groupby("status", sort=False):
+        lines.append(f"  {status}: {describe_ids(group['phenotype'].tolist())}")
+    return "\n".join(lines)
+
+
 def clean_inputs(
     kinship_ids: np.ndarray,
     kinship: np.ndarray,
@@ -413,12 +516,18 @@ def clean_inputs(
             record(i, "absent from " + " and ".join(absent))
         else:
             in_all.append(i)
+    described = {f"the kinship file '{paths['kinship']}'": kin_ids,
+                 f"the phenotype file '{paths['phenotypes']}'": pheno_ids}
+    if covar_ids is not None:
+        described[f"the covariate file '{paths['covariates']}'"] = covar_ids
+    id_notes = tuple(id_format_mismatches(described)) if len(in_all) < len(universe) else ()
     if not in_all:
         msg = (f"No individual is in all input files: kinship ids look like {describe_ids(kin_ids, 3)}, "
                f"phenotype ids like {describe_ids(pheno_ids, 3)}")
         if covar_ids is not None:
             msg += f", covariate ids like {describe_ids(covar_ids, 3)}"
-        raise InputError(msg + ". Check config 'id_column' and that the files describe the same individuals.")
+        msg += ". Check config 'id_column' and that the files describe the same individuals"
+        raise InputError(msg + (f" ({'; '.join(id_notes)})." if id_notes else "."))
 
     pheno_pos = {i: k for k, i in enumerate(pheno_ids)}
     rows_p = np.array([pheno_pos[i] for i in in_all], dtype=np.int64)
@@ -429,6 +538,7 @@ def clean_inputs(
     else:
         C = np.empty((len(in_all), 0))
 
+    _check_covariates_present(C, covar_cols, paths["covariates"], len(in_all))
     keep = np.ones(len(in_all), dtype=bool)
     missing_cov = np.isnan(C)
     for k in np.flatnonzero(missing_cov.any(axis=1)):
@@ -443,10 +553,10 @@ def clean_inputs(
     ids = [i for i, k in zip(in_all, keep) if k]
     Y, C = Y[keep], C[keep]
     if len(ids) < len(covar_cols) + 2:
-        _too_few(ids, kin_ids, pheno_ids, covar_ids)
+        _too_few(ids, len(covar_cols) + 2, kin_ids, pheno_ids, covar_ids, records, id_notes)
     X, x_names, intercept, added = prepare_covariates(C, covar_cols, path=paths["covariates"] if covariates is not None else None)
     if len(ids) < X.shape[1] + 2:
-        _too_few(ids, kin_ids, pheno_ids, covar_ids)
+        _too_few(ids, X.shape[1] + 2, kin_ids, pheno_ids, covar_ids, records, id_notes)
 
     status, n_obs = phenotype_status(Y, X.shape[1])
     ok = [j for j, s in enumerate(status) if s == "ok"]
@@ -471,6 +581,7 @@ def clean_inputs(
         "phenotypes_selected": len(pheno_cols),
         "phenotypes_by_status": {s: int(status.count(s)) for s in STATUS_VALUES if s in status},
         "covariates": len(x_names),
+        "ids_differing_only_in_form": len(id_notes),
     }
     return CleanData(
         ids=np.asarray(ids, dtype=str),
@@ -485,13 +596,34 @@ def clean_inputs(
         phenotype_table=phenotype_table,
         counts=counts,
         kinship_mean_diagonal=float(np.mean(np.diag(K))),
+        id_notes=id_notes,
     )
 
 
-def _too_few(ids, kin_ids, pheno_ids, covar_ids):
+def _check_covariates_present(C: np.ndarray, names: Sequence[str], path: str | None, n: int) -> None:
+    """A covariate column with no value for any individual in all files is an error naming it."""
+    if C.shape[1] == 0 or n == 0:
+        return
+    empty = [names[j] for j in np.flatnonzero(np.isnan(C).all(axis=0))]
+    if empty:
+        raise InputError(
+            f"Covariate column(s) {describe_ids(empty)} in the covariate file '{path}' have no value for "
+            f"any of the {n} individuals in all files (every cell is empty or one of config "
+            "'na_values'), so every individual would be dropped. Fill the column in, or leave it out "
+            "with config 'covariate_columns'."
+        )
+
+
+def _too_few(ids, needed, kin_ids, pheno_ids, covar_ids, records, id_notes):
+    reasons: dict[str, int] = {}
+    for r in records:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    why = "; ".join(f"{k} {reason}" for reason, k in reasons.items())
     raise InputError(
         f"Only {len(ids)} individuals are left after aligning the files and dropping those with "
-        f"missing covariates (of {len(kin_ids)} in the kinship, {len(pheno_ids)} in the phenotypes"
+        f"missing covariates or no phenotype value (of {len(kin_ids)} in the kinship, {len(pheno_ids)} "
+        f"in the phenotypes"
         + (f", {len(covar_ids)} in the covariates" if covar_ids is not None else "")
-        + "): too few to fit anything. See the dropped-individuals table for why."
+        + f"): too few to fit anything (at least {needed} are needed). Dropped: {why or 'none'}."
+        + (f" Note: {'; '.join(id_notes)} (ids are compared as text)." if id_notes else "")
     )

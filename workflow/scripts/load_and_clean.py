@@ -1,5 +1,7 @@
 """Snakemake adapter of the load-and-clean stage (logic: lmm.pipeline.io, lmm.pipeline.clean)."""
 
+import sys
+
 from _stage import start, user_errors
 
 log = start(snakemake)  # noqa: F821 (snakemake is injected by Snakemake)
@@ -52,8 +54,12 @@ with user_errors(log):
         log.warning("the kinship's mean diagonal is %.4g, far from 1: hsq is relative to this scale of K "
                     "(sigmasq_g multiplies K as given)", data.kinship_mean_diagonal)
 
+    for note in data.id_notes:
+        log.warning("%s (ids are compared as text: these are different individuals)", note)
+
     summary = {
         "counts": counts,
+        "id_notes": list(data.id_notes),
         "intercept": {"column": data.intercept, "added": data.intercept_added},
         "covariates": list(data.covariate_names),
         "transform": par.transform,
@@ -73,3 +79,5 @@ with user_errors(log):
         covariate_names=np.asarray(data.covariate_names, dtype=str),
     )
     log.info("wrote %s", ", ".join(out))
+    # every drop, in the terminal too (Snakemake shows a job's stderr), once the table it names exists
+    print(f"\nload_and_clean: {clean.drop_summary(data, out.dropped)}\n", file=sys.stderr, flush=True)
