@@ -47,6 +47,31 @@ def test_partition_is_deterministic_and_independent_of_other_columns(data):
     first = partition_phenotypes(Y, list("pqrstuv"), status, ids, X, ["intercept", "sex"])
     again = partition_phenotypes(Y.copy(), list("pqrstuv"), list(status), list(ids), X, ["intercept", "sex"])
     assert first == again
+    # more columns after these (one of a new pattern, one not fitted), and the values of the others:
+    # the batches of p..v keep their names, members, chunks and missing ids
+    extra = np.column_stack([Y * 10 + 3, [NAN, NAN, 1, 2, 3, 4], np.full(6, NAN)])
+    more = partition_phenotypes(extra, list("pqrstuv") + ["w", "z"], status + ["ok", "all_missing"], ids, X,
+                                ["intercept", "sex"])
+    assert more["batches"][:3] == first["batches"]
+    assert [b["missing_ids"] for b in more["batches"][3:]] == [["a", "b"]]
+    assert more["phenotypes"][:7] == first["phenotypes"]
+
+
+def test_a_covariate_nearly_equal_to_another_within_a_batch_is_dropped_by_the_core_criterion():
+    """w + 1e-11 * noise passed the partition and then killed the rotate job (issue 9, section 3)."""
+    from lmm._checks import rank_deficient_columns
+
+    rng = np.random.default_rng(7)
+    n = 12
+    w = rng.normal(size=n)
+    near = w + np.where(np.arange(n) < 2, 1.0, 1e-11 * rng.normal(size=n))  # differs from w on a, b only
+    X = np.column_stack([np.ones(n), w, near])
+    Y = np.column_stack([rng.normal(size=n), np.where(np.arange(n) < 2, NAN, rng.normal(size=n))])
+    part = partition_phenotypes(Y, ["all", "later"], ["ok", "ok"], [str(i) for i in range(n)], X,
+                                ["intercept", "w", "near"])
+    full, later = part["batches"]
+    assert full["covariates_dropped"] == [] and later["covariates_dropped"] == ["near"]
+    assert rank_deficient_columns(X[2:]) == [2] and rank_deficient_columns(X) == []
 
 
 def test_max_batch_size_splits_in_column_order(data):
