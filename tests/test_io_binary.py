@@ -65,11 +65,32 @@ def test_input_format_and_sidecar_names():
     assert npy_sidecars("a/p.csv", "phenotype") == {}
 
 
-def test_workflow_sidecar_names_agree_with_lmm_io():
-    """workflow/rules/common.smk declares the sidecars as inputs without importing lmm."""
-    text = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert 'f"{stem}.ids.txt"' in text and 'f"{stem}.columns.txt"' in text
-    assert 'if key != "kinship":' in text
+def load_stage_inputs(workdir: Path, *config: str) -> list[str]:
+    """The input files of the load_and_clean job, as Snakemake's file graph lists them."""
+    proc = run_snakemake(workdir, "--filegraph", "--config", *config, check=True)
+    node = next(block for block in proc.output.split("label=<")
+                if '<font point-size="18">load_and_clean</font>' in block)
+    return re.findall(r'monospace">([^<]*)<', node.split("<hr/>")[1])
+
+
+@pytest.mark.slow
+def test_workflow_declares_as_inputs_the_sidecars_lmm_io_reads(tmp_path):
+    """Every sidecar that lmm.pipeline.io.npy_sidecars names is an input of the load stage (so
+    editing one reruns it), for each of the three roles, and nothing else is."""
+    workdir = make_project(tmp_path / "project", with_data=False)
+    data = workdir / "data" / "npy"
+    data.mkdir(parents=True)
+    paths = {}
+    for key, role in (("kinship", "kinship"), ("phenotypes", "phenotype"), ("covariates", "covariate")):
+        columns = None if role == "kinship" else ["x"]
+        paths[key] = (f"data/npy/{key}.npy", role)
+        save_npy(data / f"{key}.npy", np.eye(2) if columns is None else np.ones((2, 1)), ["a", "b"], columns)
+    inputs = load_stage_inputs(workdir, *(f"{key}={path}" for key, (path, _) in paths.items()))
+    expected = {path for path, _ in paths.values()}
+    for path, role in paths.values():
+        expected.update(npy_sidecars(path, role).values())
+    assert sorted(inputs) == sorted(expected)
+    assert "data/npy/phenotypes.columns.txt" in inputs and "data/npy/kinship.columns.txt" not in inputs
 
 
 def test_npy_table_reads_like_csv(tmp_path):
@@ -195,6 +216,29 @@ def test_npy_ids_and_names_get_the_csv_checks(tmp_path):
     save_npy(tmp_path / "s.npy", np.ones((2, 2)), ["a", "b"], ["", "x"])
     assert "columns without a name" in message_of(
         lambda: read_table(str(tmp_path / "s.npy"), id_column="id", role="phenotype"))
+
+
+def test_npy_column_names_are_used_exactly_as_written(tmp_path):
+    save_npy(tmp_path / "p.npy", np.ones((2, 2)), ["a", "b"], ["NA", "bw"])
+    assert read_table(str(tmp_path / "p.npy"), id_column="id", role="phenotype").columns.tolist() == ["NA", "bw"]
+    save_npy(tmp_path / "q.npy", np.ones((2, 2)), ["a", "b"], ["x", "bw "])
+    msg = message_of(lambda: read_table(str(tmp_path / "q.npy"), id_column="id", role="phenotype"))
+    assert "column name with leading or trailing whitespace: 'bw ' (line 2 of '" in msg
+    assert "q.columns.txt')" in msg
+
+
+def test_parquet_column_names_are_never_stripped_or_blank(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = str(tmp_path / "p.parquet")
+    pd.DataFrame({"id": ["1", "2"], " bw": [1.0, 2.0]}).to_parquet(path, index=False)
+    assert "column name with leading or trailing whitespace: ' bw' (column 2)" in message_of(
+        lambda: read_table(path, id_column="id", role="phenotype"))
+    pd.DataFrame({"id": ["1", "2"], "bw\nkg": [1.0, 2.0]}).to_parquet(path, index=False)
+    assert "column name with a line break: 'bw\\nkg'" in message_of(
+        lambda: read_table(path, id_column="id", role="phenotype"))
+    pd.DataFrame({"id": ["1", "2"], "bw": [1.0, 2.0]}, index=[5, 6]).to_parquet(path)  # unnamed index kept
+    msg = message_of(lambda: read_table(path, id_column="id", role="phenotype"))
+    assert "column without a name (column 1)" in msg and "index=False" in msg
 
 
 def test_npy_kinship_checks(tmp_path):
