@@ -1,0 +1,377 @@
+"""The genotype intermediate: genotypes aligned to the analysis' individuals, imputed and filtered,
+in one memory-mappable matrix, written once by the load stage.
+
+Format (a directory, e.g. ``results/genotypes/``)
+-------------------------------------------------
+``genotypes.npy``
+    ``(n_columns, n)`` C-order, float64 (default) or float32 (``dtype``): **marker-major**, one
+    row per marker (dosages) or per marker and allele (probabilities, the alleles of a marker in
+    adjacent rows, in :attr:`GenotypeStore.alleles` order), the markers in genome order. A
+    chromosome is thus a contiguous block of rows; its ``(n, k)`` genotype matrix is the
+    transposed view (Fortran order), which BLAS multiplies without a copy. No missing values.
+``ids.txt``
+    The ``n`` individuals, one per line, in the order of the analysis ids given to
+    :func:`write_intermediate` (those that are genotyped).
+``markers.tsv``
+    The kept markers in genome order: ``marker, chr, pos, allele, other_allele, n_columns,
+    first_column, missing_fraction, file`` (``first_column``: their first row in
+    ``genotypes.npy``; ``missing_fraction``: among the ``n`` individuals, before imputation).
+``dropped_markers.tsv``
+    ``marker, chr, pos, reason, missing_fraction``, reason ``missing`` (missing in more than
+    ``max_marker_missing`` of the kept individuals) or ``monomorphic`` (no variation among them:
+    for probabilities, every allele column constant).
+``dropped_ids.tsv``
+    ``id, reason``: ``not_genotyped`` (in the analysis, no genotypes: dropped from the analysis)
+    and ``not_in_analysis`` (genotyped, not used).
+``genotypes.yaml``
+    Format version, ``kind`` (``dosages`` / ``probabilities``), ``alleles``, ``dtype``, shape,
+    and the summary returned by :func:`write_intermediate` (counts for the log, the provenance
+    and the report).
+
+Missing genotypes are replaced by the marker's mean over the kept individuals that have it (for
+probabilities: an individual missing any allele of a marker is missing that marker, and each
+allele column gets its mean; the means still sum to 1), as GEMMA and FaST-LMM do. Markers missing
+in more than ``max_marker_missing`` of the kept individuals are dropped first, then monomorphic
+ones.
+
+The directory is written under a temporary name beside ``out_dir`` and renamed into place when
+complete: a failure leaves nothing at ``out_dir`` (or the previous complete one). The data are
+streamed in chunks of markers (two passes: statistics, then imputed values written into
+``np.lib.format.open_memmap``), so a PLINK file is never in memory whole; tables and BIMBAM files
+are held once (as parsed).
+
+Every value written is a function of the marker's values for the kept individuals in the order of
+the analysis ids only (means are pairwise sums of one contiguous row), so PLINK, BIMBAM and tables
+of the same dosages, the individuals or markers in any order, in one file or several, give a
+byte-identical intermediate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from lmm.errors import InputError
+from lmm.pipeline.atomic import write_text, write_tsv, write_yaml
+from lmm.pipeline.genotypes import GenotypeSource, chromosome_sort_key, match_ids
+from lmm.pipeline.io import describe_ids
+
+__all__ = ["FORMAT_VERSION", "GenotypeStore", "open_intermediate", "write_intermediate"]
+
+FORMAT_VERSION = 1
+
+#: Bytes of float64 values per chunk of markers read and processed at once.
+_CHUNK_BYTES = 64 << 20
+
+
+def _chunk_markers(n: int, width: int, chunk_bytes: int) -> int:
+    return max(1, chunk_bytes // (8 * max(1, n) * width))
+
+
+def write_intermediate(
+    source: GenotypeSource,
+    keep_ids: Sequence[str] | None,
+    out_dir: str | os.PathLike,
+    *,
+    max_marker_missing: float = 0.05,
+    dtype: str = "float64",
+    chunk_bytes: int = _CHUNK_BYTES,
+) -> dict:
+    """Write `source`, aligned to `keep_ids`, imputed and filtered, as the intermediate `out_dir`.
+
+    Parameters
+    ----------
+    source : GenotypeSource
+        From :func:`lmm.pipeline.genotypes.read_genotypes`.
+    keep_ids : sequence of str or None
+        The analysis' individuals, in the order wanted (e.g. the phenotype/kinship ids after
+        cleaning). Those without genotypes are left out (listed); ``None`` keeps every genotyped
+        individual in file order.
+    out_dir : str
+        The directory to write (replaced if it exists).
+    max_marker_missing : float
+        Markers missing in more than this fraction of the kept individuals are dropped.
+    dtype : {"float64", "float32"}
+        Storage type of ``genotypes.npy``. float32 halves the size (dosages are exact in it);
+        keep float64 for probabilities to reproduce R/qtl2 to 1e-6.
+    chunk_bytes : int
+        Size of the chunks of markers processed at once (float64 bytes).
+
+    Returns
+    -------
+    dict
+        The summary (also in ``genotypes.yaml``): ``format, kind, files, dosage_allele, alleles,
+        dtype, max_marker_missing, n_genotyped, n_analysis, n, n_not_genotyped,
+        n_not_in_analysis, n_markers_read, n_markers, n_columns, markers_dropped`` ({reason:
+        count}), ``n_imputed`` (values imputed), ``markers_per_chromosome`` and the id lists
+        ``ids_not_genotyped``, ``ids_not_in_analysis``.
+
+    Raises
+    ------
+    InputError
+        No analysis individual is genotyped; no marker is left after filtering; bad arguments.
+    """
+    if dtype not in ("float64", "float32"):
+        raise InputError(f"genotype_dtype must be float64 or float32, not {dtype!r}.")
+    if not 0 <= float(max_marker_missing) <= 1:
+        raise InputError(f"max_marker_missing must be between 0 and 1, not {max_marker_missing!r}.")
+    out_dir = os.fspath(out_dir)
+    match = match_ids(source.ids, keep_ids)
+    if not match.kept:
+        raise InputError(
+            f"None of the {len(keep_ids)} individuals of the analysis is genotyped in {describe_ids(source.files)}: "
+            f"analysis ids {describe_ids(list(keep_ids))}; genotyped ids {describe_ids(source.ids.tolist())}. "
+            "Check that the files use the same ids."
+        )
+    n = len(match.kept)
+    width = source.n_alleles
+    markers = source.markers
+    q = len(markers)
+    step = _chunk_markers(len(source.ids), width, chunk_bytes)
+
+    # rows of each part's individuals, in the order of the kept ids
+    rows = []
+    for part in source.parts:
+        position = {i: k for k, i in enumerate(part.ids.tolist())}
+        rows.append(np.array([position[i] for i in match.kept], dtype=np.intp))
+    # where each part's markers are in the genome-ordered table
+    where = [np.empty(len(p.markers), dtype=np.intp) for p in source.parts]
+    for k, (p, i) in enumerate(zip(markers["part"].to_numpy(), markers["part_index"].to_numpy())):
+        where[p][i] = k
+
+    def kept_blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(genome indices of the chunk's markers, values (m, width, n) C-order, missing (m, n))."""
+        for p, part in enumerate(source.parts):
+            for start, block in part.chunks(step):
+                m = block.shape[0] // width
+                values = np.ascontiguousarray(block[:, rows[p]], dtype=np.float64).reshape(m, width, n)
+                missing = np.isnan(values).any(axis=1)
+                yield where[p][start:start + m], values, missing
+
+    # pass 1: missing counts, means, variation
+    n_missing = np.zeros(q, dtype=np.int64)
+    means = np.zeros((q, width))
+    varies = np.zeros(q, dtype=bool)
+    for index, values, missing in kept_blocks():
+        count = missing.sum(axis=1)
+        n_missing[index] = count
+        present = ~missing[:, None, :]
+        filled = np.where(present, values, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[index] = filled.sum(axis=2) / (n - count)[:, None]
+        low = np.where(present, values, np.inf).min(axis=2)
+        high = np.where(present, values, -np.inf).max(axis=2)
+        varies[index] = (high > low).any(axis=1)
+    fraction = n_missing / n
+    too_missing = (fraction > max_marker_missing) | (n_missing == n)
+    monomorphic = ~too_missing & ~varies
+    keep = ~too_missing & ~monomorphic
+    if not keep.any():
+        raise InputError(
+            f"No marker of {describe_ids(source.files)} is left after filtering the {q} markers on the "
+            f"{n} individuals of the analysis: {int(too_missing.sum())} missing in more than "
+            f"{max_marker_missing:g} of them (config 'max_marker_missing'), {int(monomorphic.sum())} monomorphic."
+        )
+    kept_index = np.flatnonzero(keep)
+    first_row = np.full(q, -1, dtype=np.int64)
+    first_row[kept_index] = np.arange(len(kept_index)) * width
+    n_columns = len(kept_index) * width
+
+    kept_markers = markers.iloc[kept_index].reset_index(drop=True)
+    table = pd.DataFrame({
+        "marker": kept_markers["marker"], "chr": kept_markers["chr"].astype(str), "pos": kept_markers["pos"],
+        "allele": kept_markers["allele"], "other_allele": kept_markers["other_allele"],
+        "n_columns": width, "first_column": first_row[kept_index], "missing_fraction": fraction[kept_index],
+        "file": kept_markers["file"],
+    })
+    reason = np.where(too_missing, "missing", "monomorphic")
+    dropped_index = np.flatnonzero(~keep)
+    dropped_markers = pd.DataFrame({
+        "marker": markers["marker"].to_numpy()[dropped_index], "chr": markers["chr"].to_numpy()[dropped_index],
+        "pos": markers["pos"].to_numpy()[dropped_index], "reason": reason[dropped_index],
+        "missing_fraction": fraction[dropped_index],
+    })
+    dropped_ids = pd.DataFrame({
+        "id": match.not_genotyped + match.not_in_analysis,
+        "reason": ["not_genotyped"] * len(match.not_genotyped) + ["not_in_analysis"] * len(match.not_in_analysis),
+    })
+    per_chromosome = table.groupby("chr", sort=False).size()
+    summary = {
+        "format": source.format,
+        "kind": source.kind,
+        "files": list(source.files),
+        "dosage_allele": source.dosage_allele,
+        "alleles": list(source.alleles),
+        "map_position": source.map_position,
+        "dtype": dtype,
+        "max_marker_missing": float(max_marker_missing),
+        "n_genotyped": int(len(source.ids)),
+        "n_analysis": int(len(keep_ids)) if keep_ids is not None else int(len(source.ids)),
+        "n": n,
+        "n_not_genotyped": len(match.not_genotyped),
+        "n_not_in_analysis": len(match.not_in_analysis),
+        "n_markers_read": int(q),
+        "n_markers": int(len(kept_index)),
+        "n_columns": int(n_columns),
+        "markers_dropped": {"missing": int(too_missing.sum()), "monomorphic": int(monomorphic.sum())},
+        "n_imputed": int(n_missing[kept_index].sum()),
+        "markers_per_chromosome": {str(c): int(v) for c, v in per_chromosome.items()},
+        "ids_not_genotyped": list(match.not_genotyped),
+        "ids_not_in_analysis": list(match.not_in_analysis),
+    }
+
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".tmp", dir=parent)
+    try:
+        matrix = np.lib.format.open_memmap(os.path.join(tmp, "genotypes.npy"), mode="w+",
+                                           dtype=np.dtype(dtype), shape=(n_columns, n))
+        # pass 2: imputed values of the kept markers, into their rows
+        for index, values, missing in kept_blocks():
+            sel = keep[index]
+            if not sel.any():
+                continue
+            values, missing, index = values[sel], missing[sel], index[sel]
+            if missing.any():
+                values = np.where(missing[:, None, :], means[index][:, :, None], values)
+            target = (first_row[index][:, None] + np.arange(width)).ravel()
+            block = values.reshape(-1, n).astype(dtype, copy=False)
+            if np.all(np.diff(target) == 1):
+                matrix[target[0]:target[-1] + 1] = block
+            else:
+                matrix[target] = block
+        matrix.flush()
+        del matrix
+        write_text(os.path.join(tmp, "ids.txt"), "".join(f"{i}\n" for i in match.kept))
+        write_tsv(os.path.join(tmp, "markers.tsv"), table)
+        write_tsv(os.path.join(tmp, "dropped_markers.tsv"), dropped_markers)
+        write_tsv(os.path.join(tmp, "dropped_ids.tsv"), dropped_ids)
+        write_yaml(os.path.join(tmp, "genotypes.yaml"), {
+            "format_version": FORMAT_VERSION, "kind": source.kind, "alleles": list(source.alleles),
+            "dtype": dtype, "n": n, "n_columns": int(n_columns), "summary": summary,
+        })
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes a 0700 directory
+        _replace_directory(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _replace_directory(tmp: str, out_dir: str) -> None:
+    """Move the complete directory `tmp` to `out_dir`, replacing what is there."""
+    if os.path.lexists(out_dir):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".old",
+                               dir=os.path.dirname(os.path.abspath(out_dir)))
+        os.rmdir(old)
+        os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(old)
+    else:
+        os.replace(tmp, out_dir)
+
+
+@dataclass(frozen=True)
+class GenotypeStore:
+    """An intermediate written by :func:`write_intermediate`, opened read-only.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray of str, shape (n,)
+    markers : pandas.DataFrame
+        ``markers.tsv`` (kept markers in genome order; ``chr`` as str).
+    kind : str
+        ``"dosages"`` or ``"probabilities"`` (default kinship: ``standardized`` for dosages,
+        ``shared_alleles`` for probabilities).
+    alleles : tuple of str
+    genotypes : numpy.memmap, shape (n_columns, n)
+        The marker-major matrix (read-only).
+    summary : dict
+        As returned by :func:`write_intermediate`.
+    """
+
+    path: str
+    ids: np.ndarray
+    markers: pd.DataFrame
+    kind: str
+    alleles: tuple[str, ...]
+    genotypes: np.ndarray
+    summary: dict
+
+    @property
+    def n(self) -> int:
+        return self.genotypes.shape[1]
+
+    @property
+    def n_alleles(self) -> int:
+        """Columns per marker: alleles for probabilities, 1 for dosages."""
+        return len(self.alleles) if self.kind == "probabilities" else 1
+
+    @property
+    def chromosomes(self) -> list[str]:
+        """The chromosomes in genome order."""
+        return sorted(dict.fromkeys(self.markers["chr"]), key=chromosome_sort_key)
+
+    def columns(self, chromosome: str | None = None) -> slice:
+        """The rows of :attr:`genotypes` of one chromosome (all when ``None``): a slice."""
+        if chromosome is None:
+            return slice(0, self.genotypes.shape[0])
+        rows = self.markers.index[self.markers["chr"] == str(chromosome)]
+        if len(rows) == 0:
+            raise KeyError(f"no marker on chromosome {chromosome!r}; chromosomes: {', '.join(self.chromosomes)}")
+        first = int(self.markers["first_column"].iat[rows[0]])
+        last = int(self.markers["first_column"].iat[rows[-1]]) + self.n_alleles
+        return slice(first, last)
+
+    def iter_blocks(self, chromosome: str | None = None, max_columns: int | None = None) -> Iterator[np.ndarray]:
+        """Yield the genotypes of `chromosome` (all when ``None``) as ``(n, k)`` blocks.
+
+        Each block is a read-only transposed view of the memory map (Fortran order, no copy),
+        holds whole markers (``k`` a multiple of :attr:`n_alleles`, at most `max_columns` unless
+        one marker is wider), and the blocks follow the genome order.
+        """
+        cols = self.columns(chromosome)
+        width = self.n_alleles
+        step = cols.stop - cols.start if max_columns is None else max(width, (max_columns // width) * width)
+        for start in range(cols.start, cols.stop, step):
+            yield self.genotypes[start:min(cols.stop, start + step)].T
+
+
+def open_intermediate(path: str | os.PathLike) -> GenotypeStore:
+    """Open the intermediate directory `path` written by :func:`write_intermediate` (memory map)."""
+    path = os.fspath(path)
+    meta_path = os.path.join(path, "genotypes.yaml")
+    if not os.path.isfile(meta_path):
+        raise InputError(f"'{path}' is not a genotype intermediate (no genotypes.yaml).")
+    with open(meta_path, encoding="utf-8") as handle:
+        meta = yaml.safe_load(handle)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"The genotype intermediate '{path}' has format version {meta.get('format_version')}, "
+                         f"not {FORMAT_VERSION}: rerun the load stage.")
+    genotypes = np.load(os.path.join(path, "genotypes.npy"), mmap_mode="r")
+    with open(os.path.join(path, "ids.txt"), encoding="utf-8") as handle:
+        ids = np.asarray(handle.read().split("\n")[:-1], dtype=object)
+    markers = pd.read_csv(os.path.join(path, "markers.tsv"), sep="\t", keep_default_na=False, na_values=["NA"],
+                          dtype={"marker": str, "chr": str, "allele": str, "other_allele": str, "file": str})
+    if genotypes.shape != (meta["n_columns"], meta["n"]) or len(ids) != meta["n"]:
+        raise InputError(f"The genotype intermediate '{path}' is inconsistent (shape {genotypes.shape}): rerun the load stage.")
+    return GenotypeStore(path=path, ids=ids, markers=markers, kind=meta["kind"], alleles=tuple(meta["alleles"]),
+                         genotypes=genotypes, summary=meta["summary"])
