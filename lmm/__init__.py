@@ -9,15 +9,25 @@ with K a known kinship matrix. ``K = U diag(λ) Uᵀ`` is decomposed once, ``y``
 ``hsq`` is maximised on [0, 1] by Brent's method, with the boundaries checked.
 
 Public functions, named after lmmlite's: :func:`eigen_rotation` (and
-:func:`eigen_decompose`), :func:`get_ml_soln`, :func:`calc_ll`, :func:`fit_lmm`.
-No function of this package imports Snakemake.
+:func:`eigen_decompose`), :func:`get_ml_soln`, :func:`calc_ll`, :func:`fit_lmm`;
+:func:`fit_lmm_masked` and :func:`calc_ll_masked` for phenotypes with missing values.
+
+Modules: :mod:`lmm.rotation` (decomposition, rotation), :mod:`lmm.likelihood`
+(the profile likelihood), :mod:`lmm.search` (the search driver and its
+:class:`~lmm.search.Evaluator` protocol), :mod:`lmm.evaluators` (the evaluator of
+rotated data), :mod:`lmm.missing` (the Schur-complement evaluator),
+:mod:`lmm.result` (:class:`FitResult`), :mod:`lmm.fit` (:func:`fit_lmm`),
+:mod:`lmm._checks` (argument checks and the tolerances of every numerical rule).
+The core imports numpy and scipy only.
 """
 
 from .errors import InputError
-from .fit import CHI2_95, FitResult, fit_lmm
+from .fit import fit_lmm
 from .likelihood import LogLik, MLSolution, calc_ll, get_ml_soln
 from .missing import calc_ll_masked, fit_lmm_masked
+from .result import STATUSES, FitResult
 from .rotation import EigenDecomposition, Rotation, eigen_decompose, eigen_rotation
+from .search import CHI2_95, CHI2_MIX_95, Evaluator
 
 __version__ = "0.1.0"
 
@@ -32,8 +42,11 @@ __all__ = [
     "LogLik",
     "calc_ll",
     "FitResult",
+    "STATUSES",
     "fit_lmm",
     "CHI2_95",
+    "CHI2_MIX_95",
+    "Evaluator",
     "fit_lmm_masked",
     "calc_ll_masked",
 ]

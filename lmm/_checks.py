@@ -1,24 +1,65 @@
-"""Argument checks shared by the public functions of :mod:`lmm`.
+r"""Argument checks and the numerical rules of :mod:`lmm`, each in one place with one tolerance.
 
 Every check raises :class:`lmm.errors.InputError` (a :class:`ValueError`) with a
 message that says what is wrong, with which argument, and the sizes involved.
+
+The rules (the workflow's load, partition and fit stages call the same functions):
+
+========================  ==============================================================
+rule                      criterion
+========================  ==============================================================
+K symmetric               ``max|K − Kᵀ| ≤ SYMMETRY_RTOL · max|K|`` (``1e-8``)
+K positive semi-definite  ``λ_min ≥ −PSD_RTOL · λ_max`` (``1e-6``; :func:`psd_violation`)
+eigenvalue is zero        ``λ < ZERO_EIGENVALUE_RTOL · n · λ_max`` with
+                          ``ZERO_EIGENVALUE_RTOL = ε`` (machine epsilon): set to exactly 0
+                          (:func:`zero_eigenvalues`)
+covariates full rank      pivoted QR of the columns scaled to unit norm: a diagonal entry
+                          ``|R_kk| ≤ RANK_RTOL · |R_00|`` (``1e-8``) is a lost dimension
+                          (:func:`rank_deficient_columns`)
+explained by covariates   least-squares residual ``‖r‖ ≤ EXPLAINED_RTOL · ‖y‖`` (``1e-13``)
+                          after scaling ``y`` by a power of two (:func:`explained_columns`)
+========================  ==============================================================
+
+Each criterion is relative, so none depends on the units of ``K``, ``y`` or a covariate.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
 from .errors import InputError
 
 __all__ = [
+    "SYMMETRY_RTOL",
+    "PSD_RTOL",
+    "ZERO_EIGENVALUE_RTOL",
+    "RANK_RTOL",
+    "EXPLAINED_RTOL",
     "as_float_array",
+    "check_finite",
     "check_kva",
     "check_y",
     "check_X",
     "check_hsq",
     "check_tol",
+    "psd_violation",
+    "zero_eigenvalues",
     "rank_deficient_columns",
+    "explained_columns",
+    "pow2_scale",
 ]
+
+#: Asymmetry tolerated in K, relative to ``max|K|``.
+SYMMETRY_RTOL = 1e-8
+#: Negative eigenvalues down to ``−PSD_RTOL · λ_max`` are round-off; below, K is not PSD.
+PSD_RTOL = 1e-6
+#: Eigenvalues below ``ZERO_EIGENVALUE_RTOL · n · λ_max`` are zero (round-off of a singular K).
+ZERO_EIGENVALUE_RTOL = float(np.finfo(float).eps)
+#: Pivoted-QR rank tolerance, relative to the largest ``|R_kk|`` of unit-norm columns.
+RANK_RTOL = 1e-8
+#: A phenotype is explained exactly by the covariates when ``‖residual‖ ≤ EXPLAINED_RTOL·‖y‖``.
+EXPLAINED_RTOL = 1e-13
 
 
 def _first(items, k=5):
@@ -49,8 +90,35 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         )
 
 
+def pow2_scale(a: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Integer exponents ``e`` with ``max|a| · 2^−e`` in [0.5, 1) along ``axis`` (0 for a zero slice).
+
+    Multiplying by ``2^−e`` (:func:`numpy.ldexp`) is exact in floating point, so
+    scaled data give bit-for-bit the results of the original ones, scaled.
+    """
+    amax = np.max(np.abs(a), axis=axis) if a.size else np.zeros(a.shape[1 - axis] if a.ndim == 2 else ())
+    return np.frexp(amax)[1].astype(np.int64)
+
+
+def psd_violation(kva: np.ndarray) -> np.ndarray:
+    """Mask of eigenvalues that are materially negative: ``λ < −PSD_RTOL · max|λ|``."""
+    lam_max = max(float(np.max(np.abs(kva))), np.finfo(float).tiny)
+    return kva < -PSD_RTOL * lam_max
+
+
+def zero_eigenvalues(kva: np.ndarray) -> np.ndarray:
+    """Mask of eigenvalues that are zero to round-off: ``λ < ZERO_EIGENVALUE_RTOL · n · max|λ|``.
+
+    Such a value (``1e-16`` say) would stand for a weight of ``1e16`` at hsq = 1:
+    numerically, K is singular there, and the likelihood at hsq = 1 is its limit
+    (:mod:`lmm.likelihood`).
+    """
+    lam_max = max(float(np.max(np.abs(kva))), np.finfo(float).tiny)
+    return kva < ZERO_EIGENVALUE_RTOL * kva.shape[0] * lam_max
+
+
 def check_kva(kva, n_expected: int | None = None) -> np.ndarray:
-    """Eigenvalues: 1-D, finite, not materially negative."""
+    """Eigenvalues: 1-D, finite, not materially negative; those zero to round-off set to 0."""
     kva = as_float_array(kva, "kva")
     if kva.ndim != 1:
         raise InputError(f"kva must be 1-D (n,), got shape {kva.shape}")
@@ -59,13 +127,12 @@ def check_kva(kva, n_expected: int | None = None) -> np.ndarray:
     if n_expected is not None and kva.size != n_expected:
         raise InputError(f"kva has {kva.size} eigenvalues but y has {n_expected} rows")
     check_finite(kva, "kva")
-    scale = max(float(np.max(np.abs(kva))), 1.0)
-    if kva.min() < -1e-8 * scale:
+    if psd_violation(kva).any():
         raise InputError(
             f"kva has negative eigenvalue(s) down to {kva.min():.3g}: the kinship "
-            "matrix is not positive semi-definite"
+            f"matrix is not positive semi-definite (tolerance {PSD_RTOL:g} of the largest)"
         )
-    return np.clip(kva, 0.0, None)
+    return np.where(zero_eigenvalues(kva), 0.0, kva)
 
 
 def check_y(y, name: str = "y") -> np.ndarray:
@@ -79,33 +146,107 @@ def check_y(y, name: str = "y") -> np.ndarray:
     return y
 
 
-def rank_deficient_columns(X: np.ndarray, rtol: float = 1e-10) -> list[int]:
+def _unit_columns(X: np.ndarray) -> np.ndarray:
+    """Columns scaled to unit Euclidean norm (overflow-safe); zero columns stay zero."""
+    Xs = np.ldexp(X, -pow2_scale(X, axis=0)[None, :])
+    norms = np.linalg.norm(Xs, axis=0)
+    return Xs / np.where(norms > 0, norms, 1.0)
+
+
+def _rank(U: np.ndarray) -> int:
+    """Numerical rank of unit-norm columns by pivoted QR (the ``RANK_RTOL`` rule)."""
+    if U.shape[1] == 0:
+        return 0
+    R = scipy.linalg.qr(U, mode="r", pivoting=True)[0]
+    d = np.abs(np.diag(R))
+    if d.size == 0 or d[0] == 0:
+        return 0
+    return int(np.sum(d > RANK_RTOL * d[0]))
+
+
+def rank_deficient_columns(X: np.ndarray) -> list[int]:
     """Indices of the columns of ``X`` that are linear combinations of earlier ones.
 
-    Columns are taken in order; column ``j`` is reported when its distance to the
-    span of the earlier independent columns is below ``rtol`` times its norm.
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+
+    Returns
+    -------
+    list of int
+        Column ``j`` is listed when the columns kept before it and ``j`` itself
+        have numerical rank no larger than those kept before it. The rank is
+        that of pivoted QR (``scipy.linalg.qr(..., pivoting=True)``) of the
+        columns scaled to unit norm, counting the diagonal entries with
+        ``|R_kk| > RANK_RTOL · |R_00|`` (``RANK_RTOL = 1e-8``). A column
+        ``w + 1e-11·noise`` beside ``w`` is therefore caught whatever the units.
+        An all-zero column is always listed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(5.0)
+    >>> rank_deficient_columns(np.column_stack([np.ones(5), x, 3 * x - 2]))
+    [2]
     """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] == 0:
+        return []
+    U = _unit_columns(X)
+    if _rank(U) == U.shape[1]:
+        return []
     bad: list[int] = []
-    basis = np.zeros((X.shape[0], 0))
-    for j in range(X.shape[1]):
-        col = X[:, j]
-        norm = float(np.linalg.norm(col))
-        if norm == 0.0:
-            bad.append(j)
-            continue
-        resid = col - basis @ (basis.T @ col) if basis.shape[1] else col
-        resid = resid - basis @ (basis.T @ resid) if basis.shape[1] else resid
-        rn = float(np.linalg.norm(resid))
-        if rn <= rtol * norm * max(1, X.shape[0]) ** 0.5:
+    kept: list[int] = []
+    for j in range(U.shape[1]):
+        if not np.any(U[:, j]) or _rank(U[:, kept + [j]]) <= len(kept):
             bad.append(j)
         else:
-            basis = np.column_stack([basis, resid / rn])
+            kept.append(j)
     return bad
 
 
-def check_X(X, n: int, names=None) -> np.ndarray:
-    """Covariates: (n, p) with p < n, finite, full column rank. ``None`` = intercept."""
-    X = np.ones((n, 1)) if X is None else as_float_array(X, "X")
+def explained_columns(y: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Columns of ``y`` that the covariates explain exactly (their heritability is undefined).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, m)
+    Q : ndarray, shape (n, p)
+        Orthonormal basis of the covariates (``numpy.linalg.qr(X)[0]``); rotating
+        ``y`` and ``Q`` by the same orthogonal matrix changes nothing.
+
+    Returns
+    -------
+    ndarray of bool, shape (m,)
+        ``‖y − QQᵀy‖ ≤ EXPLAINED_RTOL · ‖y‖`` (``1e-13``; the projection taken
+        twice, after scaling each column by a power of two, so no square
+        overflows). A constant phenotype, for example, has a residual of
+        round-off size (``≈ 1e-16 ‖y‖``); a phenotype ``y + 1e12`` of unit
+        spread has ``‖r‖ ≈ 1e-12 ‖y‖`` and is fitted.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    ys = np.ldexp(y, -pow2_scale(y, axis=0)[None, :])
+    r = ys - Q @ (Q.T @ ys)
+    r = r - Q @ (Q.T @ r)
+    return np.linalg.norm(r, axis=0) <= EXPLAINED_RTOL * np.linalg.norm(ys, axis=0)
+
+
+def check_X(X, n: int, names=None, *, rotated: bool = False) -> np.ndarray:
+    """Covariates: (n, p) with p < n, finite, full column rank.
+
+    ``None`` means an intercept column, but only for data that are not rotated:
+    functions taking rotated data (``rotated=True``) need the rotated covariates
+    (``Rotation.X``), because the rotated intercept is ``Uᵀ1``, not ``1``.
+    """
+    if X is None:
+        if rotated:
+            raise InputError(
+                "X is required with rotated data: pass the rotated covariates rot.X of the "
+                "Rotation (eigen_rotation or decomposition.rotate gives the rotated intercept "
+                "when X was None there); a column of ones is not the rotated intercept")
+        X = np.ones((n, 1))
+    else:
+        X = as_float_array(X, "X")
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:

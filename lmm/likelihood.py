@@ -31,7 +31,40 @@ Internally ``X̃ = QR`` (thin QR), the likelihood is computed with the orthonorm
 its residual from ordinary least squares (which leaves ``rss`` and ``ℓ``
 unchanged and shifts ``β̂`` by the OLS coefficients, added back at the end), so
 that ``rss`` does not lose digits to cancellation when the phenotype's mean is
-large compared with its spread.
+large compared with its spread. Each phenotype column is first multiplied by a
+power of two ``2^−e`` (exact in floating point) so that its largest value is of
+order 1: ``β̂``, ``rss`` and ``σ̂²`` are scaled back (``×2^e``, ``×4^e``) and
+``ℓ`` shifted back (``−n·e·log 2`` for ML, ``−(n−p)·e·log 2`` for REML), so
+results are in the user's units and ``hsq`` does not depend on them (a
+phenotype ``y·1e200`` gives the ``hsq`` of ``y``). Covariate columns need no
+scaling: only their orthonormal basis ``Q`` enters ``ℓ``.
+
+The upper boundary with a singular K
+------------------------------------
+Let ``Z = {i : λᵢ = 0}`` (``z`` zero eigenvalues, :func:`lmm._checks.zero_eigenvalues`)
+and ``N`` the others. At ``hsq = 1 − ε`` the weights of ``Z`` are ``1/ε``, so
+``ℓ(1)`` is the limit ``ε → 0``. With ``r`` the OLS residuals, ``Q_Z`` the rows
+``Z`` of ``Q`` (rank ``r_Z``, singular values above ``RANK_RTOL``) and
+``c = min_b ‖r_Z − Q_Z b‖²``::
+
+    rss(ε) = c/ε + rss_c + O(ε),  Σ log aᵢ = Σ_N log λᵢ + z log ε,
+    log|QᵀSQ| = −r_Z log ε + O(1),
+
+where ``rss_c = min Σ_N (rᵢ − qᵢb)²/λᵢ`` over ``b`` with ``Q_Z b = r_Z``. Hence
+
+* ``c > 0`` (the usual case: the data are not constant along the null space of K):
+  ``ℓ → −∞`` as ``(n − z)/2 · log ε`` (ML) — hsq = 1 is impossible;
+* ``c = 0`` (by the explained-exactly rule: ``√c ≤ EXPLAINED_RTOL·‖y‖``; for
+  example a phenotype constant within each group of identical individuals):
+  ``ℓ_ML ≈ −(z/2) log ε → +∞`` and ``ℓ_REML ≈ −((z − r_Z)/2) log ε``, which is
+  ``+∞`` when ``z > r_Z``: the likelihood is **unbounded** (reported as ``+inf``);
+* REML with ``c = 0`` and ``z = r_Z``: the ``log ε`` terms cancel and the limit is
+  finite, with ``A = Q_NᵀS_NQ_N``, ``W = Q_Zᵀ``::
+
+      ℓ_REML(1) = −½(Σ_N log λᵢ + n log rss_c) + ½(p log(2π rss_c/(n−p)) − log|A| − log|WᵀA⁻¹W|),
+      b̂ = b_u + A⁻¹W (WᵀA⁻¹W)⁻¹ (r_Z − Wᵀb_u),   b_u = A⁻¹ Q_NᵀS_N r_N
+
+  (the constrained weighted least squares solution, from the Lagrangian).
 """
 
 from __future__ import annotations
@@ -41,10 +74,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_hsq, check_kva, check_X, check_y
+from ._checks import (EXPLAINED_RTOL, RANK_RTOL, check_hsq, check_kva, check_X, check_y,
+                      pow2_scale)
 from .errors import InputError
+from .search import Solution
 
-__all__ = ["MLSolution", "LogLik", "get_ml_soln", "calc_ll"]
+__all__ = ["MLSolution", "LogLik", "get_ml_soln", "calc_ll", "EXPLAINED_RTOL"]
+
+LOG_2 = float(np.log(2.0))
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -82,6 +119,10 @@ class Prepared:
         ``log|XᵀX| = 2 Σ log|R_kk|``.
     resid : ndarray (m, n)
         The OLS residuals ``r``.
+    y_exp : ndarray (m,) of int
+        The data of column ``j`` are ``y[:, j] · 2^−y_exp[j]`` (see the module notes).
+    yss : ndarray (m,)
+        ``‖y[:, j] · 2^−y_exp[j]‖²``.
     """
 
     n: int
@@ -93,6 +134,8 @@ class Prepared:
     QQ: np.ndarray
     logdet_xtx: float
     resid: np.ndarray
+    y_exp: np.ndarray
+    yss: np.ndarray
 
     @property
     def p(self) -> int:
@@ -121,7 +164,7 @@ class Prepared:
     def columns(self, idx) -> "Prepared":
         """The same data restricted to phenotype columns ``idx``."""
         return Prepared(self.n, self.lam, self.Q, self.R, self.gamma[:, idx], self.C[idx],
-                        self.QQ, self.logdet_xtx, self.resid[idx])
+                        self.QQ, self.logdet_xtx, self.resid[idx], self.y_exp[idx], self.yss[idx])
 
 
 def _triu_pairs(p):
@@ -139,7 +182,10 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     # Large temporaries are costly (fresh pages): work in C's own slots.
     C = np.empty((m, 1 + p, n_pad))
     C[:, :, n:] = 0.0
-    resid = np.array(y2d.T, order="C")               # (m, n), a copy: one row per phenotype
+    y_exp = pow2_scale(y2d, axis=0)                   # (m,): columns scaled to max |y| ~ 1
+    resid = np.ldexp(y2d.T, -y_exp[:, None])          # (m, n), a copy: one row per phenotype
+    resid = np.ascontiguousarray(resid)
+    yss = np.einsum("ji,ji->j", resid, resid)
     Qt = np.ascontiguousarray(Q.T)                    # (p, n): contiguous rows
     tmp = C[:, 1, :n]
     gamma = np.zeros((m, p))
@@ -157,7 +203,7 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     for c, (k, l) in enumerate(pairs):
         QQ[:n, c] = Q[:, k] * Q[:, l]
     logdet_xtx = float(2.0 * np.sum(np.log(np.abs(np.diag(R)))))
-    return Prepared(n, lam, Q, R, gamma, C, QQ, logdet_xtx, resid)
+    return Prepared(n, lam, Q, R, gamma, C, QQ, logdet_xtx, resid, y_exp, yss)
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,16 +342,6 @@ def chol_solve(M: np.ndarray, b: np.ndarray, p: int):
     return x, np.broadcast_to(logdet, shape)
 
 
-@dataclass(frozen=True, eq=False)
-class Solution:
-    """Everything at given ``hsq`` (internal; arrays of the batch shape)."""
-
-    loglik: np.ndarray
-    beta: np.ndarray       # (p, *B), in the original X parametrisation
-    rss: np.ndarray
-    sigmasq: np.ndarray
-    logdet_xsx: np.ndarray
-
 
 #: Above this ratio of the largest weight ``1/aᵢ`` to 1, ``rss = ySy − bᵀM⁻¹b``
 #: would lose digits to cancellation; ``rss`` is then summed from explicit residuals.
@@ -346,11 +382,62 @@ def _refine_rss(prep: Prepared, st: Stats, bq, rss):
     return bq, rss
 
 
-def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Solution:
-    """Turn weighted sums into β̂, rss, σ̂² and the log-likelihood.
+def upper_limit(prep: Prepared, cols: np.ndarray, reml: bool):
+    """``ℓ``, ``b̂`` (in the ``Q`` basis, from the residuals) and ``rss`` at ``hsq = 1`` as the
+    limit ``hsq → 1`` when K has zero eigenvalues (module notes), for columns ``cols``.
 
-    ``ℓ = −inf`` where the covariance is singular (some ``aᵢ ≤ 0``) or ``rss``
-    is not positive.
+    Returns ``loglik`` (c,) (``−inf``, finite, or ``+inf`` for an unbounded
+    likelihood), ``bq`` (c, p) and ``rss`` (c,) (NaN where ``ℓ`` is infinite), on
+    the scaled data.
+    """
+    n, p = prep.n, prep.p
+    lam = prep.lam[:n]
+    Zm = lam == 0.0
+    z = int(Zm.sum())
+    c = cols.size
+    loglik = np.full(c, -np.inf)
+    bq = np.full((c, p), np.nan)
+    rss = np.full(c, np.nan)
+    if z == 0 or c == 0:
+        return loglik, bq, rss
+    Q = prep.Q
+    QZ, QN, lamN = Q[Zm], Q[~Zm], lam[~Zm]
+    r = prep.resid[cols]
+    rZ, rN = r[:, Zm], r[:, ~Zm]
+    Uz, sv, _ = np.linalg.svd(QZ, full_matrices=False)
+    rank = int(np.sum(sv > RANK_RTOL))                      # Q has unit-norm columns
+    Ur = Uz[:, :rank]
+    off = rZ - (rZ @ Ur) @ Ur.T                              # part of r_Z outside col(Q_Z)
+    feasible = np.linalg.norm(off, axis=1) <= EXPLAINED_RTOL * np.sqrt(prep.yss[cols])
+    unbounded = feasible & ((z > rank) if reml else True)
+    loglik[unbounded] = np.inf
+    finite = np.flatnonzero(feasible & ~unbounded)
+    if finite.size and QN.shape[0] > p:
+        A = (QN / lamN[:, None]).T @ QN                      # (p, p)
+        W = QZ.T                                             # (p, z), rank z
+        b = (rN[finite] / lamN) @ QN                         # (f, p)
+        bu = np.linalg.solve(A, b.T)                         # (p, f)
+        AW = np.linalg.solve(A, W)
+        G = W.T @ AW                                         # (z, z)
+        bc = bu + AW @ np.linalg.solve(G, rZ[finite].T - W.T @ bu)
+        res = rN[finite] - (QN @ bc).T
+        rc = np.einsum("fi,fi->f", res / lamN, res)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = -0.5 * (np.log(lamN).sum() + n * np.log(rc))
+            ll = ll + 0.5 * (p * (LOG_2PI + np.log(rc / (n - p)))
+                             - np.linalg.slogdet(A)[1] - np.linalg.slogdet(G)[1])
+        loglik[finite] = np.where(rc > 0, ll, -np.inf)
+        bq[finite] = bc.T
+        rss[finite] = rc
+    return loglik, bq, rss
+
+
+def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Solution:
+    """Turn weighted sums into β̂, rss, σ̂² and the log-likelihood, in the user's units.
+
+    Where the covariance is singular (``hsq = 1`` with zero eigenvalues) ``ℓ`` is
+    the limit of :func:`upper_limit` (``−inf``, finite or ``+inf``); ``ℓ = −inf``
+    where ``rss`` is not positive.
     """
     n, p = prep.n, prep.p
     bq, logdet_qsq = chol_solve(st.QSQ, st.QSy, p)
@@ -361,29 +448,55 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Sol
         loglik = -0.5 * (st.logdet_a + n * np.log(rss))
         if reml:
             loglik = loglik + 0.5 * (p * (LOG_2PI + np.log(sigmasq)) - logdet_qsq)
-    bad = np.broadcast_to(st.singular, np.shape(loglik)) | ~(rss > 0) | np.isnan(loglik)
+    shape = np.shape(loglik)
+    singular = np.broadcast_to(st.singular, shape)
+    bad = singular | ~(rss > 0) | np.isnan(loglik)
     loglik = np.where(bad, -np.inf, loglik)
+    limit = singular & (np.broadcast_to(st.h, shape) == 1.0)
+    if limit.any():
+        pos = np.nonzero(limit)
+        ucols, inv = np.unique(pos[-1], return_inverse=True)
+        ll_u, bq_u, rss_u = upper_limit(prep, ucols, reml)
+        loglik = np.array(loglik)
+        loglik[pos] = ll_u[inv]
+        rss = np.array(np.broadcast_to(rss, shape))
+        rss[pos] = rss_u[inv]
+        sigmasq = rss / (n - p)
+        bq = np.array(np.broadcast_to(bq, (p, *shape)))
+        bq[(slice(None), *pos)] = bq_u[inv].T
+        logdet_qsq = np.array(np.broadcast_to(logdet_qsq, shape))
+        logdet_qsq[pos] = np.inf
+    # back to the user's units: y was scaled by 2^-e per column (last axis)
+    e = prep.y_exp
+    if e.any():
+        dof = n - p if reml else n
+        loglik = loglik - dof * LOG_2 * e
+        rss = np.ldexp(rss, 2 * e)
+        sigmasq = np.ldexp(sigmasq, 2 * e)
     beta = None
     if want_beta:
         gshape = (p,) + (1,) * (bq.ndim - 2) + (prep.m,)
         bq_full = bq + prep.gamma.reshape(gshape)
         beta = np.linalg.solve(prep.R, bq_full.reshape(p, -1)).reshape(bq_full.shape)
+        if e.any():
+            beta = np.ldexp(beta, e.reshape(gshape[1:]))
     return Solution(loglik, beta, rss, sigmasq, logdet_qsq + prep.logdet_xtx)
 
 
-#: A phenotype column whose least-squares residual sum of squares is at most this fraction
-#: of its sum of squares is explained exactly by the covariates (used by the workflow too).
-EXPLAINED_RTOL = 1e-20
+def explained(prep: Prepared) -> np.ndarray:
+    """Columns explained exactly by the covariates: ``‖r‖ ≤ EXPLAINED_RTOL·‖y‖`` on the scaled
+    data (the rule of :func:`lmm._checks.explained_columns`), shape (m,)."""
+    rss0 = prep.C[:, 0, :].sum(axis=1)
+    return np.sqrt(rss0) <= EXPLAINED_RTOL * np.sqrt(prep.yss)
 
 
-def check_explained(prep: Prepared, y2d: np.ndarray, col0: int = 0) -> None:
+def check_explained(prep: Prepared, y2d: np.ndarray | None = None, col0: int = 0) -> None:
     """Raise if a phenotype column is explained exactly by the covariates (e.g. constant).
 
     Its residual sum of squares is zero for every ``hsq``: the likelihood has no
     maximum and ``hsq`` is not defined.
     """
-    flat = prep.C[:, 0, :].sum(axis=1) <= EXPLAINED_RTOL * np.maximum((y2d * y2d).sum(axis=0),
-                                                                      np.finfo(float).tiny)
+    flat = explained(prep)
     if flat.any():
         j = int(np.flatnonzero(flat)[0]) + col0
         raise InputError(
@@ -396,7 +509,7 @@ def checked_inputs(kva, y, X, x_names=None):
     """Validate ``kva``, ``y``, ``X``; return ``kva`` (n,), ``y`` (n, m), ``X`` (n, p), ``y`` was 1-D."""
     y = check_y(y)
     kva = check_kva(kva, y.shape[0])
-    X = check_X(X, y.shape[0], x_names)
+    X = check_X(X, y.shape[0], x_names, rotated=True)
     return kva, (y[:, None] if y.ndim == 1 else y), X, y.ndim == 1
 
 
@@ -451,8 +564,8 @@ def get_ml_soln(hsq, kva, y, X, reml=True, *, x_names=None) -> MLSolution:
     y : array_like, shape (n,) or (n, m)
         Rotated phenotypes.
     X : array_like, shape (n, p)
-        Rotated covariates (``None``: intercept, rotated by nothing — only right
-        when K is diagonal; pass ``Rotation.X``).
+        Rotated covariates (``Rotation.X``; ``None`` is refused: a column of ones
+        is not the rotated intercept).
     reml : bool
         Also return ``logdet_xsx``.
     x_names : sequence of str, optional
@@ -507,7 +620,7 @@ def calc_ll(hsq, kva, y, X, reml=True, *, x_names=None) -> LogLik:
     y : array_like, shape (n,) or (n, m)
         Rotated phenotypes.
     X : array_like, shape (n, p)
-        Rotated covariates.
+        Rotated covariates (``Rotation.X``; required).
     reml : bool
         REML (default) or ML.
 
@@ -523,7 +636,8 @@ def calc_ll(hsq, kva, y, X, reml=True, *, x_names=None) -> LogLik:
         ℓ_ML   = −½ (Σ log(hsq·λᵢ + 1 − hsq) + n·log rss)
         ℓ_REML = ℓ_ML + ½ (p·log(2π σ̂²) + log|XᵀX| − log|XᵀSX|)
 
-    ``ℓ = −inf`` at ``hsq = 1`` when some ``λᵢ = 0`` (a singular covariance).
+    At ``hsq = 1`` with some ``λᵢ = 0`` (a singular covariance) ``ℓ`` is its limit
+    (module notes): usually ``−inf``, ``+inf`` when the likelihood is unbounded.
 
     Examples
     --------

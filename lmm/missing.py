@@ -25,10 +25,20 @@ columns of the full ``X`` (``X = Q R``), which changes neither ``ℓ`` nor the
 fitted values, and ``y`` by its residual from least squares on the observed
 individuals, as in :mod:`lmm.likelihood`.
 
-At ``hsq = 1`` exactly, a zero eigenvalue of the full K makes ``ℓ = −inf`` here,
-even if the observed block ``K_oo`` is non-singular (a rare case: for example an
-individual and its duplicate, one of them missing). The workflow decomposes such
-patterns afresh when ``missing_strategy`` is ``decompose``.
+Each column is multiplied by a power of two and, when the covariates span the
+intercept, shifted by its first observed value before anything else (exact
+operations, or a constant the intercept absorbs), so ``hsq`` depends neither on
+the units nor on the offset of ``y``; ``β̂`` (``+ shift·e`` with ``Xe = 1``),
+``σ̂²`` and ``ℓ`` are reported in the user's units.
+
+A singular K (zero eigenvalues: replicates of inbred strains, a duplicated
+individual) makes ``P = V⁻¹`` infinite at ``hsq = 1``, where the Schur complement
+above has no limit that can be evaluated in floating point, although ``K_oo``
+may be non-singular and ``ℓ(1)`` finite. The incomplete columns are then fitted
+from one decomposition of ``K_oo`` per missing-data pattern (``K_oo`` is formed
+from the decomposition of K), whose ``ℓ(1)`` is the exact limit of
+:mod:`lmm.likelihood`: the answer is exact at the cost of one ``O(n³)``
+decomposition per pattern.
 """
 
 from __future__ import annotations
@@ -37,16 +47,18 @@ import re
 
 import numpy as np
 
-from ._checks import as_float_array, check_tol, check_X
+from ._checks import EXPLAINED_RTOL, as_float_array, check_tol, check_X, pow2_scale
 from .errors import InputError
-from .fit import FitResult, _assemble, fit_lmm, search
-from .likelihood import LOG_2PI, LogLik, Solution, squeeze_grid
-from .rotation import EigenDecomposition
+from .fit import fit_lmm
+from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
+from .result import FitResult, assemble
+from .rotation import EigenDecomposition, eigen_decompose
+from .search import CI_GRID, SearchOutcome, Solution, search
 
-__all__ = ["fit_lmm_masked", "calc_ll_masked", "choose_strategy"]
+__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "DEFAULT_BLOCK_ELEMENTS"]
 
-#: Elements of the per-chunk arrays (``c·(k + p + 1)·n``) at most.
-DEFAULT_CHUNK_ELEMENTS = 1 << 21
+#: Elements of the per-block arrays (``c·(k + p + 1)·n``) at most.
+DEFAULT_BLOCK_ELEMENTS = 1 << 21
 
 
 def _check_masked(decomposition, y, X, x_names):
@@ -77,14 +89,28 @@ def _check_masked(decomposition, y, X, x_names):
     return y, X, miss, one_y
 
 
-class _MaskedEvaluator:
-    """Profile likelihood of ``c`` columns that each miss ``k`` individuals."""
+class MaskedEvaluator:
+    """Profile likelihood of ``c`` columns that each miss ``k`` individuals (an
+    :class:`lmm.search.Evaluator`; Schur complement, module notes).
 
-    ci_grid = np.linspace(0.0, 1.0, 11)
+    Parameters
+    ----------
+    U : ndarray (n, n)
+        Eigenvectors of K as columns (rows = individuals).
+    lam : ndarray (n,)
+        Eigenvalues.
+    Qrot : ndarray (n, p)
+        ``Uᵀ Q``.
+    Q, R : ndarray (n, p), (p, p)
+        ``X = Q R``.
+    y : ndarray (n, c)
+        Phenotypes, NaN where missing, not rotated.
+    M : ndarray (c, k) of int
+        The missing rows of each column.
+    reml : bool
+    """
 
     def __init__(self, U, lam, Qrot, Q, R, y, M, reml):
-        # U (n, n) eigenvectors as columns (rows = individuals); lam = λ (n,)
-        # Qrot = Uᵀ Q (n, p); y (n, c) with NaN; M (c, k) missing rows
         n, p = Q.shape
         c, k = M.shape
         self.n, self.p, self.k, self.reml = n, p, k, reml
@@ -92,6 +118,20 @@ class _MaskedEvaluator:
         self.lam_min = float(self.lam.min())
         obs = ~np.isnan(y)
         y0 = np.where(obs, y, 0.0)
+        # units: a power of two per column; offset: the first observed value when the
+        # covariates span the intercept (its coefficients e: X e = 1)
+        self.y_exp = pow2_scale(y0, axis=0)
+        y0 = np.ldexp(y0, -self.y_exp[None, :])
+        ref = np.linalg.norm(y0, axis=0)
+        one = np.ones(n)
+        e_q = Q.T @ one
+        if np.linalg.norm(one - Q @ e_q) <= EXPLAINED_RTOL * np.sqrt(n):
+            first = y0[np.argmax(obs, axis=0), np.arange(c)]
+            y0 = np.where(obs, y0 - first[None, :], 0.0)
+        else:
+            first = np.zeros(c)
+            e_q = np.zeros(p)
+        self.shift_beta = np.linalg.solve(R, e_q)[:, None] * first[None, :]   # (p, c), scaled
         QM = Q[M]                                              # (c, k, p)
         QtQ_o = np.eye(p)[None] - np.einsum("ckp,ckq->cpq", QM, QM)   # Q_oᵀQ_o
         sign, self.logdet_qtq = np.linalg.slogdet(QtQ_o)
@@ -101,9 +141,13 @@ class _MaskedEvaluator:
                              f"column {int(np.flatnonzero(bad)[0])}")
         gamma = np.linalg.solve(QtQ_o, (Q.T @ y0).T[:, :, None])[:, :, 0]  # (c, p) OLS
         r0 = (y0 - Q @ gamma.T) * obs                        # residuals, zero where missing
-        if (np.einsum("ic,ic->c", r0, r0) <= 1e-24 * np.einsum("ic,ic->c", y0, y0)).any():
-            j = int(np.flatnonzero(np.einsum("ic,ic->c", r0, r0)
-                                   <= 1e-24 * np.einsum("ic,ic->c", y0, y0))[0])
+        # twice, as lmm.likelihood does: orthogonal to Q_o to round-off
+        g2 = np.linalg.solve(QtQ_o, (Q.T @ r0).T[:, :, None])[:, :, 0]
+        gamma = gamma + g2
+        r0 = (r0 - Q @ g2.T) * obs
+        flat = np.linalg.norm(r0, axis=0) <= EXPLAINED_RTOL * ref   # the rule of lmm._checks
+        if flat.any():
+            j = int(np.flatnonzero(flat)[0])
             raise InputError(f"phenotype column {j} is explained exactly by the covariates "
                              "on its observed individuals (for example it is constant)")
         self.gamma = gamma.T                                   # (p, c)
@@ -154,15 +198,24 @@ class _MaskedEvaluator:
         return ll, bq, rss, sigmasq, logdet_xsx
 
     def __call__(self, u, idx):
-        return self._solution(u, idx)[0]
+        return self._unscale(self._solution(u, idx)[0], idx)
 
     def shared(self, h):
-        return np.stack([self._solution(np.full(self.m, hv))[0] for hv in np.asarray(h, float)])
+        return np.stack([self._unscale(self._solution(np.full(self.m, hv))[0])
+                         for hv in np.asarray(h, float)])
 
     def solution(self, h):
+        """β̂, σ̂², ℓ of every column at its own ``h`` (m,), in the user's units."""
         ll, bq, rss, sigmasq, logdet_xsx = self._solution(h)
-        beta = np.linalg.solve(self.R, bq.T + self.gamma)
-        return Solution(ll, beta, rss, sigmasq, logdet_xsx + self.logdet_r2)
+        e = self.y_exp
+        beta = np.ldexp(np.linalg.solve(self.R, bq.T + self.gamma) + self.shift_beta, e[None, :])
+        return Solution(self._unscale(ll), beta, np.ldexp(rss, 2 * e), np.ldexp(sigmasq, 2 * e),
+                        logdet_xsx + self.logdet_r2)
+
+    def _unscale(self, ll, idx=None):
+        e = self.y_exp if idx is None else self.y_exp[idx]
+        dof = self.n - self.k - (self.p if self.reml else 0)
+        return ll - dof * LOG_2 * e
 
     def second_derivative(self, h, cols):
         """Central differences of ℓ at steps δ and δ/2, Richardson-extrapolated (error O(δ⁴)).
@@ -180,19 +233,43 @@ class _MaskedEvaluator:
         return (4.0 * central(0.5 * step) - central(step)) / 3.0
 
 
-def _groups(miss, chunk_elements, n, p):
-    """Columns grouped by their number of missing values, then chunked."""
+def _groups(miss, block_elements, n, p):
+    """Columns grouped by their number of missing values, then cut into blocks."""
     k_all = miss.sum(axis=0)
     for k in np.unique(k_all):
         cols = np.flatnonzero(k_all == k)
-        size = max(1, int(chunk_elements // ((int(k) + p + 1) * n)))
+        size = max(1, int(block_elements // ((int(k) + p + 1) * n)))
         for s in range(0, cols.size, size):
             yield int(k), cols[s:s + size]
 
 
+def _patterns(miss, cols):
+    """Columns ``cols`` grouped by their exact missing-data pattern: (observed rows, columns)."""
+    keys = {}
+    for j in cols:
+        keys.setdefault(miss[:, j].tobytes(), []).append(j)
+    for group in keys.values():
+        yield np.flatnonzero(~miss[:, group[0]]), np.asarray(group)
+
+
+def _observed_rotation(decomposition, obs, y, X):
+    """Decompose ``K_oo`` (formed from the decomposition of K) and rotate ``y``, ``X`` on ``obs``."""
+    U_o = decomposition.kve_t.T[obs]
+    K_oo = (U_o * decomposition.kva) @ U_o.T
+    return eigen_decompose(0.5 * (K_oo + K_oo.T)).rotate(y[obs], X[obs])
+
+
+def _outcome(fit: FitResult) -> SearchOutcome:
+    """The per-column arrays of a (matrix) :class:`FitResult`."""
+    return SearchOutcome(
+        hsq=fit.hsq, beta=fit.beta, sigmasq=fit.sigmasq, loglik=fit.loglik, hsq_se=fit.hsq_se,
+        hsq_ci_lower=fit.hsq_ci_lower, hsq_ci_upper=fit.hsq_ci_upper, ci_cutoff=fit.ci_cutoff,
+        boundary=fit.boundary, status=fit.status, converged=fit.converged, n_eval=fit.n_eval)
+
+
 def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol=1e-4,
                    compute_se=False, compute_ci=True, *, x_names=None,
-                   chunk_elements=DEFAULT_CHUNK_ELEMENTS) -> FitResult:
+                   block_elements=DEFAULT_BLOCK_ELEMENTS) -> FitResult:
     """Fit phenotypes with missing values exactly, reusing one decomposition of K.
 
     Parameters
@@ -206,20 +283,23 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         Covariates, not rotated, complete; ``None`` means an intercept.
     reml, check_boundary, tol, compute_se, compute_ci
         As in :func:`lmm.fit_lmm`.
-    chunk_elements : int
-        Bound on the size of the arrays of one chunk of columns.
+    block_elements : int
+        Bound on the size of the arrays of one block of columns.
 
     Returns
     -------
     FitResult
-        As :func:`lmm.fit_lmm`, with ``n`` an array (m,) of observed counts.
+        As :func:`lmm.fit_lmm` (same search, interval grid, cutoffs and flags:
+        :mod:`lmm.search`), with ``n`` an array (m,) of observed counts.
 
     Notes
     -----
     Columns with no missing value are rotated and fitted by :func:`lmm.fit_lmm`;
     the others, grouped by their number ``k`` of missing values, with the Schur
-    complement of the module notes. ``hsq_se`` of those comes from central
-    differences of ``ℓ`` (Richardson-extrapolated), not the analytic derivative.
+    complement of the module notes (:class:`MaskedEvaluator`), or, when K is
+    singular, from a decomposition of ``K_oo`` per missing-data pattern (module
+    notes). ``hsq_se`` from the Schur complement comes from central differences
+    of ``ℓ`` (Richardson-extrapolated), not the analytic derivative.
     """
     tol = check_tol(tol)
     y, X, miss, one_y = _check_masked(decomposition, y, X, x_names)
@@ -229,36 +309,41 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     kve_t = decomposition.kve_t
     U = np.ascontiguousarray(kve_t.T)
     Qrot = kve_t @ Q
+    singular = bool((decomposition.kva == 0).any())
     parts, order, n_obs = [], [], []
-    for k, cols in _groups(miss, chunk_elements, n, p):
+    for k, cols in _groups(miss, block_elements, n, p):
         if k == 0:
             fit = fit_lmm(decomposition.kva, kve_t @ y[:, cols], Qrot, reml, check_boundary, tol,
                           compute_se, compute_ci)
-            out = dict(hsq=fit.hsq, beta=np.linalg.solve(R, fit.beta), sigmasq=fit.sigmasq,
-                       loglik=fit.loglik, hsq_se=fit.hsq_se, ci_lo=fit.hsq_ci_lower,
-                       ci_hi=fit.hsq_ci_upper, converged=fit.converged, n_eval=fit.n_eval,
-                       boundary=np.select([fit.boundary == "lower", fit.boundary == "upper"],
-                                          [-1, 1], 0).astype(np.int8))
+            out = _outcome(fit)
+            out = SearchOutcome(**{**out.__dict__, "beta": np.linalg.solve(R, fit.beta)})
+            parts.append(out)
+            order.append(cols)
+        elif singular:
+            for obs, group in _patterns(miss, cols):
+                rot = _observed_rotation(decomposition, obs, y[:, group], X)
+                try:
+                    fit = fit_lmm(rot.kva, rot.y, rot.X, reml, check_boundary, tol, compute_se,
+                                  compute_ci)
+                except InputError as exc:
+                    raise InputError(_renumber(str(exc), group)) from None
+                parts.append(_outcome(fit))
+                order.append(group)
         else:
             M = np.sort(np.nonzero(miss[:, cols].T)[1].reshape(cols.size, k), axis=1)
             try:
-                ev = _MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y[:, cols], M, reml)
+                ev = MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y[:, cols], M, reml)
             except InputError as exc:
                 raise InputError(_renumber(str(exc), cols)) from None
-            out = search(ev, check_boundary, tol, compute_se, compute_ci)
-        parts.append(out)
-        order.append(cols)
-        n_obs.append(np.full(cols.size, n - k))
+            parts.append(search(ev, check_boundary, tol, compute_se, compute_ci))
+            order.append(cols)
     order = np.concatenate(order)
-    inv = np.empty_like(order)
-    inv[order] = np.arange(order.size)
-    merged = {key: np.concatenate([pt[key] for pt in parts], axis=-1)[..., inv] for key in parts[0]}
-    res = _assemble(merged, np.concatenate(n_obs)[inv], p, reml)
+    res = assemble(SearchOutcome.concatenate(parts, order), n - miss.sum(axis=0), p, reml)
     return res.column(0) if one_y else res
 
 
 def _renumber(msg, cols):
-    """Error messages of a chunk name chunk-local columns: translate to the caller's."""
+    """Error messages of a block name block-local columns: translate to the caller's."""
     def sub(mt):
         return f"column {int(cols[int(mt.group(1))])}"
 
@@ -279,7 +364,7 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     -------
     LogLik
         ``loglik`` of shape (g, m), (g,), (m,) or scalar as for :func:`lmm.calc_ll`
-        (``beta`` and ``sigmasq`` at each ``hsq`` likewise).
+        (``beta`` and ``sigmasq`` at each ``hsq`` likewise), in the user's units.
     """
     h = np.atleast_1d(as_float_array(hsq, "hsq"))
     if h.ndim != 1 or not np.all((h >= 0) & (h <= 1)):
@@ -290,16 +375,28 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     Q, R = np.linalg.qr(X)
     U = np.ascontiguousarray(decomposition.kve_t.T)
     Qrot = decomposition.kve_t @ Q
+    singular = bool((decomposition.kva == 0).any())
     ll = np.empty((h.size, m))
     beta = np.empty((p, h.size, m))
     sigmasq = np.empty((h.size, m))
     rss = np.empty((h.size, m))
     # columns grouped by their number of missing values: each grid point is one evaluation
-    # of a whole chunk
-    for k, cols in _groups(miss, DEFAULT_CHUNK_ELEMENTS, n, p):
+    # of a whole block
+    for k, cols in _groups(miss, DEFAULT_BLOCK_ELEMENTS, n, p):
+        if k == 0 or singular:
+            for obs, group in _patterns(miss, cols):
+                rot = (decomposition.rotate(y2[:, group], X) if k == 0
+                       else _observed_rotation(decomposition, obs, y2[:, group], X))
+                try:
+                    sol = calc_ll(h, rot.kva, rot.y, rot.X, reml)
+                except InputError as exc:
+                    raise InputError(_renumber(str(exc), group)) from None
+                ll[:, group], sigmasq[:, group], rss[:, group] = sol.loglik, sol.sigmasq, sol.rss
+                beta[:, :, group] = sol.beta
+            continue
         M = np.sort(np.nonzero(miss[:, cols].T)[1].reshape(cols.size, k), axis=1)
         try:
-            ev = _MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y2[:, cols], M, reml)
+            ev = MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y2[:, cols], M, reml)
         except InputError as exc:
             raise InputError(_renumber(str(exc), cols)) from None
         for g, hv in enumerate(h):

@@ -16,16 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_float_array, check_finite, check_X, check_y
+from ._checks import (PSD_RTOL, SYMMETRY_RTOL, as_float_array, check_finite, check_X, check_y,
+                      psd_violation, zero_eigenvalues)
 from .errors import InputError
 
 __all__ = ["EigenDecomposition", "Rotation", "eigen_decompose", "eigen_rotation"]
 
-#: Negative eigenvalues smaller in magnitude than this fraction of the largest
-#: eigenvalue are round-off: they are set to zero and counted.
-NEGATIVE_EIGENVALUE_RTOL = 1e-6
-#: Asymmetry tolerated in K, relative to max |K|.
-SYMMETRY_RTOL = 1e-8
+#: The PSD tolerance of :mod:`lmm._checks` (kept under its former name).
+NEGATIVE_EIGENVALUE_RTOL = PSD_RTOL
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,8 +37,10 @@ class EigenDecomposition:
     kve_t : ndarray, shape (n, n)
         Transposed eigenvectors: row ``i`` is the eigenvector of ``kva[i]``.
     n_clipped : int
-        How many round-off negative eigenvalues were set to 0 (all eigenvalues
-        below ``n·ε·λ_max`` are set to 0: numerically, K is singular there).
+        How many eigenvalues were set to exactly 0: all those below
+        ``n·ε·λ_max`` (round-off negatives and round-off positives alike;
+        :func:`lmm._checks.zero_eigenvalues`). K is numerically singular when
+        it is positive.
     min_eigenvalue : float
         The smallest eigenvalue before clipping.
     """
@@ -63,7 +63,8 @@ class EigenDecomposition:
         y : array_like, shape (n,) or (n, m)
             Phenotypes, rows in the order of the individuals of ``K``.
         X : array_like, shape (n, p), optional
-            Covariates; ``None`` means an intercept column.
+            Covariates; ``None`` means an intercept column (the Rotation then
+        carries the rotated intercept ``kve_t @ 1`` as its ``X``).
 
         Returns
         -------
@@ -90,7 +91,9 @@ class Rotation:
     y : ndarray, shape (n,) or (n, m)
         Rotated phenotypes ``kve_t @ y``.
     X : ndarray, shape (n, p)
-        Rotated covariates ``kve_t @ X``.
+        Rotated covariates ``kve_t @ X`` (the rotated intercept when no X was
+        given). Pass it to :func:`lmm.fit_lmm`, :func:`lmm.calc_ll` and
+        :func:`lmm.get_ml_soln`, which refuse ``X=None``.
     """
 
     kva: np.ndarray
@@ -142,9 +145,10 @@ def eigen_decompose(K) -> EigenDecomposition:
     Raises
     ------
     InputError
-        K not square, not finite, not symmetric (beyond ``1e-8`` of max |K|), or
-        with an eigenvalue below ``-1e-6`` times the largest (not positive
-        semi-definite beyond round-off).
+        K not square, not finite, not symmetric (beyond ``SYMMETRY_RTOL = 1e-8``
+        of max |K|), or with an eigenvalue below ``-PSD_RTOL = -1e-6`` times the
+        largest (not positive semi-definite beyond round-off); the rules of
+        :mod:`lmm._checks`.
 
     Notes
     -----
@@ -160,8 +164,9 @@ def _decompose(K: np.ndarray) -> EigenDecomposition:
     kva, kve = np.linalg.eigh((K + K.T) * 0.5)
     lam_max = max(float(np.max(np.abs(kva))), np.finfo(float).tiny)
     lam_min = float(kva.min())
-    if lam_min < -NEGATIVE_EIGENVALUE_RTOL * lam_max:
-        n_neg = int(np.sum(kva < -NEGATIVE_EIGENVALUE_RTOL * lam_max))
+    negative = psd_violation(kva)
+    if negative.any():
+        n_neg = int(negative.sum())
         raise InputError(
             f"K is not positive semi-definite: {n_neg} eigenvalue(s) are materially "
             f"negative, the smallest {lam_min:.4g} (largest eigenvalue {lam_max:.4g}); "
@@ -169,8 +174,8 @@ def _decompose(K: np.ndarray) -> EigenDecomposition:
         )
     # eigenvalues below round-off (n·ε·λ_max) are zero: K is singular there, and a
     # value like 1e-16 would stand for a weight of 1e16 at hsq = 1
-    tiny = kva < K.shape[0] * np.finfo(float).eps * lam_max
-    n_clipped = int((kva < 0).sum())
+    tiny = zero_eigenvalues(kva)
+    n_clipped = int(tiny.sum())
     kva = np.where(tiny, 0.0, kva)
     return EigenDecomposition(kva, np.ascontiguousarray(kve.T), n_clipped, lam_min)
 

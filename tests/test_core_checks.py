@@ -217,10 +217,22 @@ def test_too_few_individuals_rotation():
 
 @pytest.mark.parametrize("func", ["get_ml_soln", "calc_ll", "fit_lmm"])
 def test_too_few_individuals_intercept_only(func):
-    """X=None (an intercept) with n = 1 is n ≤ p too; without the check, calc_ll and
+    """An intercept with n = 1 is n ≤ p too; without the check, calc_ll and
     get_ml_soln return NaN (σ̂² = 0/0) and fit_lmm blames the phenotype."""
     with pytest.raises(lmm.InputError, match=r"n = 1 is not larger than the number of covariates p = 1"):
-        _core_calls(np.array([1.0]), np.array([2.0]), None, reml=True)[func]()
+        _core_calls(np.array([1.0]), np.array([2.0]), np.ones((1, 1)), reml=True)[func]()
+
+
+@pytest.mark.parametrize("func", ["get_ml_soln", "calc_ll", "fit_lmm"])
+def test_rotated_data_need_rotated_X(good, func):
+    """X=None on rotated data would be an unrotated intercept (issue 9: hsq 0.067 for 0.526)."""
+    _, _, _, rot = good
+    with pytest.raises(lmm.InputError, match=r"X is required with rotated data: pass the rotated "
+                                             r"covariates rot.X"):
+        _core_calls(rot.kva, rot.y, None)[func]()
+    # the Rotation made without X carries the rotated intercept
+    r0 = rot.decomposition.rotate(rot.kve_t.T @ rot.y)
+    np.testing.assert_allclose(r0.X[:, 0], rot.kve_t @ np.ones(N), atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------

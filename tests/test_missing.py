@@ -78,7 +78,7 @@ def test_masked_calc_ll_shapes_and_redecomposition(data):
 def test_masked_chunks_do_not_change_results(data):
     K, Y, X, dec = data
     a = lmm.fit_lmm_masked(dec, Y, X)
-    b = lmm.fit_lmm_masked(dec, Y, X, chunk_elements=1)   # one column per chunk
+    b = lmm.fit_lmm_masked(dec, Y, X, block_elements=1)   # one column per block
     for key in ("hsq", "loglik", "beta", "hsq_ci_lower", "hsq_ci_upper"):
         np.testing.assert_allclose(getattr(a, key), getattr(b, key), rtol=1e-10, err_msg=key)
 

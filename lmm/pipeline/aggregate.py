@@ -23,7 +23,7 @@ FLOAT_FORMAT = "%.10g"
 #: The final table's columns, before one ``beta_<covariate>`` column per covariate and the last,
 #: ``covariates_dropped``.
 TABLE_COLUMNS = ["phenotype", "status", "batch", "chunk", "strategy", "n", "hsq", "hsq_se", "hsq_ci_lower",
-                 "hsq_ci_upper", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary",
+                 "hsq_ci_upper", "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary",
                  "converged", "method"]
 
 #: Every value of the ``status`` column and what it means.
@@ -34,6 +34,10 @@ STATUS_DESCRIPTIONS = {
     "too_few_observations": "n <= p + 1 observed values for p covariates; not fitted",
     "constant": "a single distinct observed value; not fitted",
     "explained_by_covariates": "the covariates fit the phenotype exactly; not fitted",
+    "flat_likelihood": "fitted, but the likelihood does not depend on hsq (e.g. K proportional to I): "
+                       "hsq is not estimable",
+    "unbounded": "the likelihood grows without bound as hsq -> 1 (K singular, phenotype constant within "
+                 "groups of identical individuals): no estimate",
 }
 
 
@@ -89,7 +93,7 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
                     row[c] = f[c]
         rows.append(row)
     table = pd.DataFrame.from_records(rows, columns=TABLE_COLUMNS + beta_cols + ["covariates_dropped"])
-    for c in ["hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper", "sigmasq", "sigmasq_g", "sigmasq_e",
+    for c in ["hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper", "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e",
               "loglik"] + beta_cols:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(np.float64)
     table["n"] = table["n"].astype(np.int64)

@@ -22,7 +22,7 @@ import pandas as pd
 
 import lmm
 from lmm.errors import InputError
-from lmm.likelihood import EXPLAINED_RTOL
+from lmm._checks import explained_columns
 
 __all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
            "fit_masked_chunk"]
@@ -43,7 +43,9 @@ ROTATED_ARRAYS = {
 
 #: Columns of a chunk's result table, before the ``beta_<covariate>`` columns.
 FIT_COLUMNS = ["phenotype", "status", "n", "p", "hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper",
-               "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary", "converged", "method"]
+               "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary", "converged", "method"]
+#: The float columns of :data:`FIT_COLUMNS`, taken from the :class:`lmm.FitResult` fields of their name.
+_FLOAT_COLUMNS = FIT_COLUMNS[4:13]
 
 
 def rotate_batch(
@@ -133,26 +135,23 @@ def load_chunk(rotated: Mapping, chunk: str) -> dict:
             "y": rotated[f"y__{chunk}"], "phenotypes": rotated[f"phenotypes__{chunk}"]}
 
 
-def explained_by_covariates(y: np.ndarray, X: np.ndarray, rtol: float = EXPLAINED_RTOL) -> np.ndarray:
+def explained_by_covariates(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Columns of `y` that the covariates `X` fit exactly (their heritability is undefined).
+
+    The core's one rule, :func:`lmm._checks.explained_columns` (``‖residual‖ ≤ 1e-13·‖y‖``,
+    whatever the units), so the workflow and :func:`lmm.fit_lmm` agree.
 
     Parameters
     ----------
     y : numpy.ndarray, shape (n, m)
     X : numpy.ndarray, shape (n, p)
-    rtol : float, optional
-        A column is flagged when its least-squares residual sum of squares is at most
-        ``rtol * sum(y**2)``.
 
     Returns
     -------
     numpy.ndarray of bool, shape (m,)
     """
-    Q, _ = np.linalg.qr(X)
-    resid = y - Q @ (Q.T @ y)
-    resid = resid - Q @ (Q.T @ resid)
-    total = np.maximum((y * y).sum(axis=0), np.finfo(float).tiny)
-    return (resid * resid).sum(axis=0) <= rtol * total
+    Q, _ = np.linalg.qr(np.asarray(X, dtype=np.float64))
+    return explained_columns(y, Q)
 
 
 def fit_chunk(
@@ -189,7 +188,8 @@ def fit_chunk(
     results : pandas.DataFrame
         One row per phenotype, in the order given: :data:`FIT_COLUMNS` then ``beta_<covariate>``
         for each covariate of the batch. ``status`` is ``ok``, ``not_converged`` (estimates kept)
-        or ``explained_by_covariates`` (no estimates).
+        or ``explained_by_covariates`` (no estimates), or the fit's own flag
+        (``flat_likelihood``, ``unbounded``: :data:`lmm.STATUSES`).
     profile : pandas.DataFrame
         ``phenotype, hsq, loglik`` for every phenotype fitted and grid value (long format).
     """
@@ -285,7 +285,7 @@ def _result_tables(phenotypes, covariates, flat, n_obs, p, fit_columns, profile_
     table["status"] = np.where(flat, "explained_by_covariates", "ok")
     table["n"] = np.asarray(n_obs, dtype=np.int64)
     table["p"] = p
-    for col in FIT_COLUMNS[4:12]:
+    for col in _FLOAT_COLUMNS:
         table[col] = np.nan
     for col in ("boundary", "converged", "method"):
         table[col] = pd.Series([None] * len(table), dtype=object)
@@ -294,13 +294,15 @@ def _result_tables(phenotypes, covariates, flat, n_obs, p, fit_columns, profile_
                             "loglik": pd.Series([], dtype=float)})
     if fit_idx.size:
         fit = fit_columns(fit_idx)
-        for col in FIT_COLUMNS[4:12]:
+        for col in _FLOAT_COLUMNS:
             table.loc[fit_idx, col] = np.asarray(getattr(fit, col), dtype=np.float64)
         table.loc[fit_idx, "boundary"] = np.asarray(fit.boundary, dtype=object)
         converged = np.asarray(fit.converged, dtype=bool)
         table.loc[fit_idx, "converged"] = np.where(converged, "true", "false").astype(object)
         table.loc[fit_idx, "method"] = fit.method
         table.loc[fit_idx[~converged], "status"] = "not_converged"
+        flag = np.asarray(fit.status, dtype=object).reshape(-1)
+        table.loc[fit_idx[flag != "ok"], "status"] = flag[flag != "ok"]
         betas[fit_idx] = np.asarray(fit.beta).T
         grid = np.asarray(profile_grid, dtype=np.float64)
         if grid.size:

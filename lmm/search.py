@@ -1,0 +1,261 @@
+r"""The search driver shared by every fit path: Brent search, boundaries, flags, SE, interval.
+
+:func:`search` maximises the profile log-likelihood ``ℓ(hsq)`` of ``m``
+phenotype columns over ``[0, 1]`` for any object that satisfies the
+:class:`Evaluator` protocol; it knows nothing of how ``ℓ`` is computed. The
+evaluators of this package are :class:`lmm.evaluators.RotatedEvaluator`
+(eigen-rotated data, :func:`lmm.fit_lmm`) and
+:class:`lmm.missing.MaskedEvaluator` (Schur complement, :func:`lmm.fit_lmm_masked`);
+a new one (a genome scan, LOCO) needs only the five members of the protocol.
+
+Notes
+-----
+1. **Search.** Brent's method (the algorithm and tolerance convention of R's
+   ``optimize``, as lmmlite uses) on ``[0, 1]``, all columns in lockstep
+   (:func:`lmm.brent.fmin_lockstep`).
+2. **Boundaries.** ``ℓ(0)``, ``ℓ(½)`` and ``ℓ(1)`` are evaluated exactly for
+   every column. With ``check_boundary`` the best of ``ĥ``, 0 and 1 is kept
+   (ties favour the interior optimum, then 0). ``ℓ(1) = +∞`` (an unbounded
+   likelihood, see :mod:`lmm.likelihood`) always gives ``hsq = 1`` and status
+   ``'unbounded'``.
+3. **Flat likelihood.** When ``ℓ`` at 0, ½, 1 and ``ĥ`` agree to
+   ``FLAT_LOGLIK_RTOL · max(1, |ℓ(ĥ)|)`` (``1e-10``; ``ℓ`` is then constant to
+   round-off, as when K ∝ I, where every ``aᵢ`` is the same and ``hsq`` is not
+   identifiable) the status is ``'flat_likelihood'``.
+4. **Standard error.** ``(−d²ℓ/dhsq²)^(−1/2)`` at an interior ``ĥ`` with negative
+   curvature (``Evaluator.second_derivative``); NaN otherwise.
+5. **Interval.** ``{h ∈ [0, 1] : 2(ℓ(ĥ) − ℓ(h)) ≤ c}``: the profile is evaluated
+   on :data:`CI_GRID` (the same for every evaluator); on each side of ``ĥ`` the
+   grid point nearest to ``ĥ`` outside the interval brackets the crossing,
+   located by root finding to about ``1e-13`` relative; an end is 0 or 1 when
+   the criterion holds there. The cutoff ``c`` is ``CHI2_95 = 3.8415`` (χ²₁, 95%)
+   for an interior ``ĥ``. For ``ĥ`` on a boundary the likelihood-ratio statistic
+   of a value on the boundary is a 50:50 mixture of χ²₀ and χ²₁ (Self and Liang
+   1987), whose 95% quantile is χ²₁'s 90% quantile, ``CHI2_MIX_95 = 2.7055``;
+   that cutoff is used then. The cutoff of each interval is returned
+   (``ci_cutoff``).
+
+References
+----------
+Self, S. G. and Liang, K.-Y. (1987) Asymptotic properties of maximum likelihood
+estimators and likelihood ratio tests under nonstandard conditions.
+*JASA* 82, 605–610.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .brent import fmin_lockstep, root_lockstep
+
+__all__ = ["Evaluator", "Solution", "SearchOutcome", "search", "profile_ci", "CI_GRID",
+           "CHI2_95", "CHI2_MIX_95", "FLAT_LOGLIK_RTOL"]
+
+#: 95% quantile of the chi-squared distribution with one degree of freedom.
+CHI2_95 = 3.841458820694124
+#: 95% quantile of the 50:50 mixture of χ²₀ and χ²₁ (= χ²₁'s 90% quantile).
+CHI2_MIX_95 = 2.705543454095404
+#: Grid on which every evaluator's profile is evaluated to bracket the interval's ends.
+CI_GRID = np.linspace(0.0, 1.0, 21)
+#: Relative tolerance of the flat-likelihood rule (note 3).
+FLAT_LOGLIK_RTOL = 1e-10
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """Everything at given ``hsq`` for a batch of entries (arrays of the batch shape ``B``).
+
+    Attributes
+    ----------
+    loglik : ndarray B
+    beta : ndarray (p, *B), in the user's parametrisation of ``X``
+    rss : ndarray B
+    sigmasq : ndarray B
+        ``rss / (n − p)``.
+    logdet_xsx : ndarray B
+        ``log|XᵀSX|``.
+    """
+
+    loglik: np.ndarray
+    beta: np.ndarray
+    rss: np.ndarray
+    sigmasq: np.ndarray
+    logdet_xsx: np.ndarray
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """What :func:`search` needs of the profile log-likelihood of ``m`` columns.
+
+    Every ``ℓ`` is that of :func:`lmm.calc_ll` (lmmlite's constants), ``−inf``
+    where the covariance is singular and the data do not allow it, ``+inf`` where
+    the likelihood is unbounded.
+    """
+
+    @property
+    def m(self) -> int:
+        """Number of phenotype columns."""
+
+    def __call__(self, h: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``ℓ`` of column ``idx[k]`` at ``h[k]``; ``h``, ``idx`` and the result have shape (k,)."""
+
+    def shared(self, h: np.ndarray) -> np.ndarray:
+        """``ℓ`` of every column at each common value ``h`` (g,): shape (g, m)."""
+
+    def solution(self, h: np.ndarray) -> Solution:
+        """:class:`Solution` of every column at its own ``h`` (m,) (``beta`` (p, m))."""
+
+    def second_derivative(self, h: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``d²ℓ/dhsq²`` of columns ``cols`` (k,) at ``h`` (k,), interior points only."""
+
+
+@dataclass(frozen=True, eq=False)
+class SearchOutcome:
+    """Per-column results of :func:`search`: arrays (m,), ``beta`` (p, m).
+
+    ``boundary`` and ``status`` are string arrays (see :class:`lmm.FitResult`).
+    """
+
+    hsq: np.ndarray
+    beta: np.ndarray
+    sigmasq: np.ndarray
+    loglik: np.ndarray
+    hsq_se: np.ndarray
+    hsq_ci_lower: np.ndarray
+    hsq_ci_upper: np.ndarray
+    ci_cutoff: np.ndarray
+    boundary: np.ndarray
+    status: np.ndarray
+    converged: np.ndarray
+    n_eval: np.ndarray
+
+    @staticmethod
+    def concatenate(parts, order=None) -> "SearchOutcome":
+        """Join the outcomes of blocks of columns; ``order`` (m,), if given, is the column of
+        the caller that each concatenated column is, and the result is put in that order."""
+        out = {}
+        for f in fields(SearchOutcome):
+            a = np.concatenate([getattr(pt, f.name) for pt in parts], axis=-1)
+            if order is not None:
+                inv = np.empty_like(order)
+                inv[order] = np.arange(order.size)
+                a = a[..., inv]
+            out[f.name] = a
+        return SearchOutcome(**out)
+
+
+def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
+           compute_ci: bool) -> SearchOutcome:
+    """Maximise ``ℓ`` of every column of ``ev`` over [0, 1]; flags, SE and interval (module notes).
+
+    Parameters
+    ----------
+    ev : Evaluator
+    check_boundary : bool
+        Compare the Brent optimum with ``hsq = 0`` and ``hsq = 1``.
+    tol : float
+        Brent tolerance (R's ``optimize``).
+    compute_se, compute_ci : bool
+
+    Returns
+    -------
+    SearchOutcome
+    """
+    m = ev.m
+    x, fx, converged, n_eval = fmin_lockstep(lambda u, idx: -ev(u, idx), np.zeros(m), np.ones(m), tol)
+    hsq = x
+    ll = -fx
+    ll0, llh, ll1 = ev.shared(np.array([0.0, 0.5, 1.0]))
+    unbounded = ll1 == np.inf
+    b = np.zeros(m, dtype=np.int8)
+    if check_boundary:
+        use0 = (ll0 > ll) & (ll0 >= ll1)
+        use1 = (ll1 > ll) & (ll1 > ll0)
+        b = np.where(use0, -1, np.where(use1, 1, 0)).astype(np.int8)
+    b = np.where(unbounded, 1, b).astype(np.int8)
+    hsq = np.where(b < 0, 0.0, np.where(b > 0, 1.0, hsq))
+    sol = ev.solution(hsq)
+    ll_hat = sol.loglik
+    pts = np.stack([ll0, llh, ll1, ll_hat])
+    with np.errstate(invalid="ignore"):
+        flat = (np.isfinite(pts).all(axis=0)
+                & (pts.max(axis=0) - pts.min(axis=0)
+                   <= FLAT_LOGLIK_RTOL * np.maximum(1.0, np.abs(ll_hat))))
+    status = np.where(unbounded, "unbounded", np.where(flat, "flat_likelihood", "ok"))
+    se = np.full(m, np.nan)
+    if compute_se:
+        interior = np.flatnonzero((b == 0) & ~unbounded)
+        if interior.size:
+            d2 = ev.second_derivative(hsq[interior], interior)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                se[interior] = np.where(d2 < 0, 1.0 / np.sqrt(-d2), np.nan)
+    ci_lo = np.full(m, np.nan)
+    ci_hi = np.full(m, np.nan)
+    cutoff = np.full(m, np.nan)
+    if compute_ci:
+        cols = np.flatnonzero(np.isfinite(ll_hat))
+        if cols.size:
+            cut = np.where(b[cols] != 0, CHI2_MIX_95, CHI2_95)
+            ci_lo[cols], ci_hi[cols] = profile_ci(ev, hsq, ll_hat, cols, cut)
+            cutoff[cols] = cut
+    return SearchOutcome(
+        hsq=hsq, beta=sol.beta, sigmasq=sol.sigmasq, loglik=ll_hat, hsq_se=se,
+        hsq_ci_lower=ci_lo, hsq_ci_upper=ci_hi, ci_cutoff=cutoff,
+        boundary=np.where(b < 0, "lower", np.where(b > 0, "upper", "none")),
+        status=status, converged=converged, n_eval=n_eval)
+
+
+def profile_ci(ev: Evaluator, hsq, ll_hat, cols, cutoff, grid=CI_GRID):
+    """Profile-likelihood interval ``{h : 2(ℓ(ĥ) − ℓ(h)) ≤ cutoff}`` of columns ``cols``.
+
+    Parameters
+    ----------
+    ev : Evaluator
+    hsq, ll_hat : ndarray (m,)
+        The estimates and ``ℓ`` there, for all ``ev.m`` columns.
+    cols : ndarray (k,) of int
+        Columns to do (with finite ``ll_hat``).
+    cutoff : ndarray (k,)
+    grid : ndarray (g,)
+        Bracketing grid (module notes, item 5).
+
+    Returns
+    -------
+    lower, upper : ndarray (k,)
+        The interval is the one containing ``ĥ`` (to the grid's resolution,
+        should the profile have several modes).
+    """
+    h_c = hsq[cols]
+    l_c = ll_hat[cols]
+    gg = 2.0 * (l_c[None, :] - ev.shared(grid)[:, cols]) - cutoff[None, :]   # (g, k)
+    gg = np.where(np.isnan(gg), np.inf, gg)
+    out = np.arange(grid.size)[:, None]
+    below = (grid[:, None] < h_c[None, :]) & (gg > 0)
+    above = (grid[:, None] > h_c[None, :]) & (gg > 0)
+    k_lo = np.where(below, out, -1).max(axis=0)                   # last outside point below ĥ
+    k_hi = np.where(above, out, grid.size).min(axis=0)            # first outside point above ĥ
+    k = cols.size
+    lo = np.zeros(k)
+    hi = np.ones(k)
+    pos = np.arange(k)
+
+    def g(h, j, sel):
+        s = sel[j]
+        return 2.0 * (l_c[s] - ev(h, cols[s])) - cutoff[s]
+
+    s = pos[k_lo >= 0]
+    if s.size:
+        kk = k_lo[s]
+        right = np.minimum(grid[kk + 1], h_c[s])
+        g_right = np.where(grid[kk + 1] < h_c[s], gg[kk + 1, s], -cutoff[s])
+        lo[s] = root_lockstep(lambda h, j: g(h, j, s), grid[kk], right, gg[kk, s], g_right)
+    s = pos[k_hi < grid.size]
+    if s.size:
+        kk = k_hi[s]
+        left = np.maximum(grid[kk - 1], h_c[s])
+        g_left = np.where(grid[kk - 1] > h_c[s], gg[kk - 1, s], -cutoff[s])
+        hi[s] = root_lockstep(lambda h, j: g(h, j, s), left, grid[kk], g_left, gg[kk, s])
+    return lo, hi
