@@ -36,8 +36,8 @@ ones.
 
 The directory is written under a temporary name beside ``out_dir`` and renamed into place when
 complete: a failure leaves nothing at ``out_dir`` (or the previous complete one). The data are
-streamed in chunks of markers (two passes: statistics, then imputed values written into
-``np.lib.format.open_memmap``), so a PLINK file is never in memory whole; tables and BIMBAM files
+streamed in chunks of markers (two passes: statistics, then imputed values written at their
+rows of the ``.npy`` file), so a PLINK file is never in memory whole; tables and BIMBAM files
 are held once (as parsed).
 
 Every value written is a function of the marker's values for the kept individuals in the order of
@@ -69,7 +69,7 @@ __all__ = ["FORMAT_VERSION", "GenotypeStore", "open_intermediate", "write_interm
 FORMAT_VERSION = 1
 
 #: Bytes of float64 values per chunk of markers read and processed at once.
-_CHUNK_BYTES = 64 << 20
+_CHUNK_BYTES = 16 << 20
 
 
 def _chunk_markers(n: int, width: int, chunk_bytes: int) -> int:
@@ -150,9 +150,9 @@ def write_intermediate(
     def kept_blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(genome indices of the chunk's markers, values (m, width, n) C-order, missing (m, n))."""
         for p, part in enumerate(source.parts):
-            for start, block in part.chunks(step):
+            for start, block in part.chunks(step, rows[p]):
                 m = block.shape[0] // width
-                values = np.ascontiguousarray(block[:, rows[p]], dtype=np.float64).reshape(m, width, n)
+                values = np.ascontiguousarray(block, dtype=np.float64).reshape(m, width, n)
                 missing = np.isnan(values).any(axis=1)
                 yield where[p][start:start + m], values, missing
 
@@ -163,12 +163,15 @@ def write_intermediate(
     for index, values, missing in kept_blocks():
         count = missing.sum(axis=1)
         n_missing[index] = count
-        present = ~missing[:, None, :]
-        filled = np.where(present, values, 0.0)
+        if count.any():
+            present = ~missing[:, None, :]
+            filled = np.where(present, values, 0.0)
+            low = np.where(present, values, np.inf).min(axis=2)
+            high = np.where(present, values, -np.inf).max(axis=2)
+        else:
+            filled, low, high = values, values.min(axis=2), values.max(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):
             means[index] = filled.sum(axis=2) / (n - count)[:, None]
-        low = np.where(present, values, np.inf).min(axis=2)
-        high = np.where(present, values, -np.inf).max(axis=2)
         varies[index] = (high > low).any(axis=1)
     fraction = n_missing / n
     too_missing = (fraction > max_marker_missing) | (n_missing == n)
@@ -232,24 +235,37 @@ def write_intermediate(
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".tmp", dir=parent)
     try:
-        matrix = np.lib.format.open_memmap(os.path.join(tmp, "genotypes.npy"), mode="w+",
-                                           dtype=np.dtype(dtype), shape=(n_columns, n))
-        # pass 2: imputed values of the kept markers, into their rows
-        for index, values, missing in kept_blocks():
-            sel = keep[index]
-            if not sel.any():
-                continue
-            values, missing, index = values[sel], missing[sel], index[sel]
-            if missing.any():
-                values = np.where(missing[:, None, :], means[index][:, :, None], values)
-            target = (first_row[index][:, None] + np.arange(width)).ravel()
-            block = values.reshape(-1, n).astype(dtype, copy=False)
-            if np.all(np.diff(target) == 1):
-                matrix[target[0]:target[-1] + 1] = block
-            else:
-                matrix[target] = block
-        matrix.flush()
-        del matrix
+        npy = os.path.join(tmp, "genotypes.npy")
+        # the .npy header, the file at its full size, then the rows written with pwrite (pages of a
+        # written memory map would count as resident memory until the end)
+        row_bytes = n * np.dtype(dtype).itemsize
+        with open(npy, "wb") as handle:
+            np.lib.format.write_array_header_1_0(
+                handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (n_columns, n)})
+            offset = handle.tell()
+            handle.truncate(offset + n_columns * row_bytes)
+        fd = os.open(npy, os.O_WRONLY)
+        try:
+            # pass 2: imputed values of the kept markers, into their rows (runs of consecutive rows)
+            for index, values, missing in kept_blocks():
+                sel = keep[index]
+                if not sel.any():
+                    continue
+                values, missing, index = values[sel], missing[sel], index[sel]
+                if missing.any():
+                    values = np.where(missing[:, None, :], means[index][:, :, None], values)
+                block = np.ascontiguousarray(values.reshape(-1, n), dtype=dtype)
+                target = (first_row[index][:, None] + np.arange(width)).ravel()
+                breaks = np.flatnonzero(np.diff(target) != 1) + 1
+                for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(target)]):
+                    data = memoryview(block[lo:hi]).cast("B")
+                    position = offset + int(target[lo]) * row_bytes
+                    while data:
+                        written = os.pwrite(fd, data, position)
+                        data, position = data[written:], position + written
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         write_text(os.path.join(tmp, "ids.txt"), "".join(f"{i}\n" for i in match.kept))
         write_tsv(os.path.join(tmp, "markers.tsv"), table)
         write_tsv(os.path.join(tmp, "dropped_markers.tsv"), dropped_markers)

@@ -119,15 +119,15 @@ _CHUNK_MARKERS = 4096
 class _Part:
     """One genotype file: its ids (file order), markers (file order) and a chunk reader.
 
-    ``chunks(max_markers)`` yields ``(first_marker, block)``, ``block`` of shape
-    ``(n_markers_in_chunk * n_alleles, n_ids)`` float64 (marker-major, alleles of a marker
-    adjacent, individuals in file order), covering the file's markers in order.
+    ``chunks(max_markers, rows)`` yields ``(first_marker, block)``, ``block`` of shape
+    ``(n_markers_in_chunk * n_alleles, len(rows))`` float64 (marker-major, alleles of a marker
+    adjacent, the individuals ``ids[rows]``), covering the file's markers in order.
     """
 
     path: str
     ids: np.ndarray
     markers: pd.DataFrame
-    chunks: Callable[[int], Iterator[tuple[int, np.ndarray]]] = field(repr=False)
+    chunks: Callable[[int, np.ndarray], Iterator[tuple[int, np.ndarray]]] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -612,12 +612,14 @@ def _plink_part(path: str) -> _Part:
         "allele": allele_1, "other_allele": allele_2,
     })
 
-    def chunks(max_markers: int) -> Iterator[tuple[int, np.ndarray]]:
+    def chunks(max_markers: int, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        everyone = len(rows) == n and np.array_equal(rows, np.arange(n))
         with bed_reader.open_bed(bed_path, count_A1=True) as reader:
             for start in range(0, q, max_markers):
                 stop = min(q, start + max_markers)
+                index = np.s_[:, start:stop] if everyone else np.s_[rows, start:stop]
                 try:
-                    block = reader.read(index=np.s_[:, start:stop], dtype="float64", order="F")
+                    block = reader.read(index=index, dtype="float64", order="F")
                 except (ValueError, OSError, RuntimeError) as exc:
                     raise InputError(f"The PLINK file '{bed_path}' cannot be read at markers {start}-{stop}: {exc}.") from None
                 yield start, block.T  # (markers, n), C-contiguous
@@ -732,11 +734,11 @@ def _bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path:
         "allele": a1, "other_allele": a0,
     })
 
-    def chunks(max_markers: int) -> Iterator[tuple[int, np.ndarray]]:
+    def chunks(max_markers: int, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         start = 0
         for block in blocks:
             for s in range(0, len(block), max_markers):
-                yield start + s, block[s:s + max_markers]
+                yield start + s, block[s:s + max_markers, rows]
             start += len(block)
 
     return _Part(path=path, ids=ids, markers=markers, chunks=chunks)
@@ -967,9 +969,9 @@ def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na
     })
     width = len(alleles) if kind == "probabilities" else 1
 
-    def chunks(max_markers: int) -> Iterator[tuple[int, np.ndarray]]:
+    def chunks(max_markers: int, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, len(marker_names), max_markers):
             stop = min(len(marker_names), start + max_markers)
-            yield start, values[:, start * width:stop * width].T
+            yield start, values[rows, start * width:stop * width].T
 
     return _Part(path=path, ids=ids, markers=markers, chunks=chunks), kind, alleles
