@@ -1,0 +1,797 @@
+r"""Genome scan with a linear mixed model: LOD scores at every marker for many phenotypes.
+
+Model
+-----
+For phenotype ``j`` (observed on ``n_j`` individuals) and a chromosome ``c``::
+
+    null:         y = Xβ + ε
+    alternative:  y = Xβ + G_k α + ε,     ε ~ N(0, σ² (hsq_j·K_c + (1 − hsq_j)·I))
+
+``X`` (n, p) are the covariates (an intercept at least), ``G_k`` (n, d) the
+design of marker ``k`` on ``c`` (a dosage, ``d = 1``, or allele probabilities,
+``d = k − 1`` after one allele column is dropped: see :func:`scan1`), and
+``K_c`` the kinship that leaves chromosome ``c`` out (LOCO) or the overall one.
+``hsq_j`` is estimated once per phenotype and chromosome under the null
+(REML by default) and then held fixed at every marker of ``c``, as R/qtl2's
+``scan1`` does with a kinship (Broman et al. 2019); ``σ²`` and the fixed
+effects are re-estimated at each marker. The score is::
+
+    LOD_jk = (n_j / 2) · log10(RSS0_j / RSS1_jk)
+
+the log10 likelihood ratio of the two models at their ML estimates of ``β``,
+``α``, ``σ²`` with ``hsq_j`` fixed (the ``Σ log aᵢ`` terms cancel). With
+``d`` the marker's degrees of freedom, ``2·ln(10)·LOD`` is the likelihood-ratio
+statistic, compared with ``χ²_d`` (:func:`lod_to_pvalue`).
+
+Algebra
+-------
+``K = U diag(λ) Uᵀ``. Rotating by ``Uᵀ`` (``ỹ = Uᵀy``, ``X̃ = UᵀX``,
+``G̃ = UᵀG``) makes the covariance diagonal, so both fits are weighted least
+squares with phenotype-specific weights ``w_ij = 1 / (hsq_j λ_i + 1 − hsq_j)``.
+Write ``⟨a, b⟩_j = Σ_i w_ij a_i b_i``. With ``e_j`` the weighted residual of the
+null fit (``RSS0_j = ⟨e_j, e_j⟩_j``) and the partial-regression (Schur
+complement) identities, for a marker with columns ``g_1 .. g_d``::
+
+    r_a   = ⟨g_a, e⟩                                         (d,)
+    S_ab  = ⟨g_a, g_b⟩ − ⟨g_a, X⟩ A⁻¹ ⟨X, g_b⟩,  A = ⟨X, X⟩   (d, d)
+    RSS1  = RSS0 − rᵀ S⁻¹ r
+
+Every ``⟨·,·⟩`` over all markers and phenotypes of a block is one matrix
+product of a (markers × n) by an (n × phenotypes) matrix:
+``r = G̃ᵀ (W ∘ E)``, ``⟨g_a, g_b⟩ = (g̃_a ∘ g̃_b)ᵀ W`` for the ``d(d+1)/2``
+column pairs, ``⟨g_a, x_l⟩ = (x̃_l ∘ G̃)ᵀ W`` for each covariate ``l``. A 1-df
+scan is thus ``2 + p`` GEMMs followed by elementwise algebra; the ``d × d``
+matrices ``S`` of all (marker, phenotype) pairs are factored together by a
+Cholesky written over the stacked arrays (a loop over the ``d(d+1)/2``
+entries, never over markers or phenotypes).
+
+Numerical care
+--------------
+* The covariates are replaced by an orthonormal basis ``Q`` (thin QR of
+  ``X̃``); ``A = QᵀWQ`` is factored by Cholesky per phenotype.
+* ``ỹ`` and every marker column are first residualised on ``Q`` in the
+  *unweighted* metric (``g ← g − Q Qᵀg``, which leaves the LOD unchanged),
+  and the marker columns are scaled to unit norm (the LOD is invariant to
+  it). The weighted subtraction in ``S`` then removes only what the weights
+  re-introduce, so it cannot cancel more than ``max w / min w`` allows, and a
+  large dosage mean or a column nearly equal to a covariate loses no digits
+  to ``⟨g, g⟩ − …``.
+* ``r`` is formed from the weighted null residual ``e`` itself, never as
+  ``gᵀWy − gᵀWX A⁻¹XᵀWy``; ``RSS1/RSS0 = 1 − rᵀS⁻¹r / RSS0`` enters the LOD
+  through ``log1p``, exact for small LODs.
+* **Collinearity.** A marker column whose part outside the span of the
+  covariates and of the marker's earlier columns has squared norm at most
+  ``collinear_rtol`` (default ``1e-12``) times its own squared norm (measured
+  unweighted, as the product of the fraction left by the covariates and the
+  fraction left by the earlier columns) is dropped: it adds nothing the model
+  does not already have. The marker's degrees of freedom ``df`` count the
+  columns kept; a marker with ``df = 0`` (for example identical to a
+  covariate, or monomorphic) gets ``LOD = 0`` exactly, the likelihood ratio of
+  two identical models. The threshold (a relative deviation of ``1e-6`` in
+  norm) sits well above the ``≈1e-15`` resolution of the computation, so
+  kept columns give LODs accurate to about ``1e-16 / sqrt(fraction)``
+  relative. (R/qtl2 drops columns at a QR tolerance of ``1e-12`` in norm;
+  the two rules differ only for markers within ``1e-6`` of collinear.)
+
+Permutations
+------------
+Genome-wide thresholds (:func:`scan_permutations`), as R/qtl2's
+``scan1perm`` does with a kinship: the *rows of the genotypes* are permuted
+(one permutation of the individuals per replicate, the same for every
+chromosome and phenotype), while the phenotypes, the covariates, the kinship
+matrices, their decompositions and the null ``hsq`` stay as in the real
+data. Permuting phenotypes instead would break their relationship with the
+kinship, which is part of the null model being tested; permuting genotypes
+keeps the polygenic covariance of ``y`` intact and destroys only the link
+between ``y`` and a single marker. The maximum LOD over the genome is kept
+per replicate and phenotype; the ``1 − α`` quantile of those maxima is the
+genome-wide threshold at level ``α`` (Churchill & Doerge 1994). Permuted
+marker blocks are stacked as extra marker columns, so a block of
+permutations costs the same few GEMMs as a scan of that many more markers.
+
+References
+----------
+Kang HM et al. (2008) Efficient control of population structure in model
+organism association mapping. Genetics 178:1709–1723.
+Churchill GA, Doerge RW (1994) Empirical threshold values for quantitative
+trait mapping. Genetics 138:963–971.
+Broman KW et al. (2019) R/qtl2: software for mapping quantitative trait loci
+with high-dimensional data and multiparent populations. Genetics 211:495–502.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ._checks import as_float_array, check_finite, check_hsq, check_kva, check_tol, check_X
+from .errors import InputError
+from .fit import fit_lmm
+from .rotation import EigenDecomposition, eigen_decompose
+
+__all__ = [
+    "COLLINEAR_RTOL",
+    "ScanResult",
+    "Scan1Result",
+    "scan_rotated",
+    "rotate_genotypes",
+    "lod_to_pvalue",
+    "scan1",
+    "scan_permutations",
+    "permutation_threshold",
+]
+
+#: A marker column is dropped when the squared norm of its part outside the
+#: covariates and the marker's earlier columns is at most this fraction of its
+#: squared norm (module notes).
+COLLINEAR_RTOL = 1e-12
+
+#: Bound on the doubles held by the per-block arrays of a scan (≈ 8 bytes each).
+DEFAULT_BLOCK_ELEMENTS = 1 << 20
+
+_LN10 = float(np.log(10.0))
+
+
+@dataclass(frozen=True, eq=False)
+class ScanResult:
+    """Result of :func:`scan_rotated`.
+
+    Attributes
+    ----------
+    lod : ndarray, shape (q, m)
+        LOD of marker ``k`` for phenotype ``j`` (``None`` when ``reduce='max'``).
+    df : ndarray of int, shape (q,)
+        Design columns kept for each marker (its degrees of freedom); 0 means
+        the marker is collinear with the covariates and its LOD is 0.
+    rss0 : ndarray, shape (m,)
+        Weighted residual sum of squares of the null model.
+    n : int
+        Individuals.
+    max_lod, argmax : ndarray, shape (m,)
+        Largest LOD over the markers and the (first) marker reaching it.
+    """
+
+    lod: np.ndarray | None
+    df: np.ndarray
+    rss0: np.ndarray
+    n: int
+    max_lod: np.ndarray
+    argmax: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _Null:
+    """The null fit of a phenotype block at fixed ``hsq``, in the rotated space."""
+
+    n: int
+    Q: np.ndarray        # (n, p) orthonormal basis of the covariates
+    W: np.ndarray        # (n, m) weights
+    WE: np.ndarray       # (n, m) weights ∘ weighted null residuals
+    Linv: np.ndarray     # (m, p, p) inverse Cholesky factor of A = QᵀWQ
+    rss0: np.ndarray     # (m,)
+
+
+def _null(kva, y, Q, hsq) -> _Null:
+    n = y.shape[0]
+    a = hsq[None, :] * kva[:, None] + (1.0 - hsq)[None, :]
+    if (a <= 0).any():
+        j = int(np.flatnonzero((a <= 0).any(axis=0))[0])
+        raise InputError(f"hsq of phenotype column {j} is 1 and the kinship is singular: "
+                         "some rotated observations have zero variance")
+    W = 1.0 / a
+    yr = y - Q @ (Q.T @ y)
+    yr -= Q @ (Q.T @ yr)
+    p = Q.shape[1]
+    QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)
+    A = (W.T @ QQ).reshape(-1, p, p)
+    L = np.linalg.cholesky(A)
+    Linv = np.linalg.inv(L)
+    b = (W * yr).T @ Q                                     # (m, p)
+    z = np.einsum("jkl,jl->jk", Linv, b)
+    c = np.einsum("jlk,jl->jk", Linv, z)                   # A⁻¹ b
+    E = yr - Q @ c.T
+    WE = W * E
+    rss0 = np.einsum("ij,ij->j", WE, E)
+    if (rss0 <= 0).any():
+        j = int(np.flatnonzero(rss0 <= 0)[0])
+        raise InputError(f"phenotype column {j} is explained exactly by the covariates")
+    return _Null(n, Q, W, WE, Linv, rss0)
+
+
+def _orthonormal_covariates(X) -> np.ndarray:
+    Q, _ = np.linalg.qr(X)
+    return Q
+
+
+def _pairs(d):
+    """Row-major lower-triangle pairs ``(a, b)``, ``b ≤ a``, and the position of each."""
+    ia, ib = np.tril_indices(d)
+    where = {(int(a), int(b)): t for t, (a, b) in enumerate(zip(ia, ib))}
+    return ia, ib, where
+
+
+def _marker_columns(G, Q, d, rtol):
+    """Residualise the marker columns on ``Q``, scale them to unit norm, reorder them.
+
+    Parameters
+    ----------
+    G : ndarray (n, kb·d)
+        Rotated designs of ``kb`` markers, marker-major (column ``k·d + a``).
+    Q : ndarray (n, p)
+        Orthonormal basis of the rotated covariates.
+
+    Returns
+    -------
+    U : ndarray (n, d·kb)
+        ``(I − QQᵀ) G`` with unit-norm columns, column-major by design column
+        (column ``a·kb + k``: column ``a`` of marker ``k``); columns left with at
+        most ``rtol`` of their squared norm are zero.
+    frac_x : ndarray (d, kb)
+        Fraction of each column's squared norm left by the covariates.
+    """
+    n = G.shape[0]
+    kb = G.shape[1] // d
+    if d > 1:
+        G = G.reshape(n, kb, d).transpose(0, 2, 1).reshape(n, d * kb)
+    nrm0 = np.einsum("ik,ik->k", G, G)
+    U = G - Q @ (Q.T @ G)
+    nrm = np.einsum("ik,ik->k", U, U)
+    frac_x = np.where(nrm0 > 0, nrm / np.where(nrm0 > 0, nrm0, 1.0), 0.0)
+    nz = frac_x > rtol
+    U *= np.where(nz, 1.0 / np.sqrt(np.where(nz, nrm, 1.0)), 0.0)[None, :]
+    return U, frac_x.reshape(d, kb)
+
+
+def _keep_columns(C, frac_x, d, rtol):
+    """Unweighted Gram–Schmidt with deletion of each marker's columns, vectorised over markers.
+
+    ``C`` (npairs, kb) holds the Gram entries ``⟨u_a, u_b⟩`` (unweighted) in
+    :func:`_pairs` order. Column ``a`` is kept when ``frac_x[a]`` times the
+    fraction of it left by the marker's earlier kept columns exceeds ``rtol``.
+    Returns ``keep`` (d, kb) bool.
+    """
+    _, _, where = _pairs(d)
+    keep = frac_x > rtol
+    if d == 1:
+        return keep
+    L = {}
+    for a in range(d):
+        s = C[where[a, a]].copy()
+        for k in range(a):
+            s -= L[a, k] ** 2
+        ok = keep[a] & (s * frac_x[a] > rtol)
+        keep[a] = ok
+        piv = np.sqrt(np.where(ok, s, 1.0))
+        for b in range(a + 1, d):
+            t = C[where[b, a]].copy()
+            for k in range(a):
+                t -= L[b, k] * L[a, k]
+            L[b, a] = np.where(ok, t / piv, 0.0)
+    return keep
+
+
+def _scan_block(null: _Null, U, frac_x, d, rtol):
+    """LOD (m, kb) of one marker block against every phenotype of ``null``, and ``keep`` (d, kb).
+
+    Every array is phenotype-major: ``(m, [pair or column,] kb)``.
+    """
+    n, p = null.Q.shape
+    kb = frac_x.shape[1]
+    W = null.W
+    m = W.shape[1]
+    ia, ib, where = _pairs(d)
+    npair = ia.size
+    # Gram entries of all column pairs, weighted (m rows) and unweighted (the last row)
+    if d == 1:
+        PP = U * U
+    else:
+        PP = np.empty((n, npair * kb))
+        for t in range(npair):
+            a, b = ia[t], ib[t]
+            np.multiply(U[:, a * kb:(a + 1) * kb], U[:, b * kb:(b + 1) * kb],
+                        out=PP[:, t * kb:(t + 1) * kb])
+    W1 = np.empty((m + 1, n))
+    W1[:m] = W.T
+    W1[m] = 1.0
+    P = (W1 @ PP).reshape(m + 1, npair, kb)
+    del PP
+    keep = _keep_columns(P[m], frac_x, d, rtol)
+    P = P[:m]
+    r = (null.WE.T @ U).reshape(m, d, kb)
+    # ⟨x_l, g_a⟩ for every covariate, then Z_l = (L⁻¹ T)_l per phenotype, S = P − Σ_l Z_l Z_lᵀ
+    Wt = W.T
+    T = [(Wt @ (null.Q[:, l:l + 1] * U)).reshape(m, d, kb) for l in range(p)]
+    S = P.copy() if p > 1 else P
+    for l in range(p):
+        Zl = null.Linv[:, l, 0][:, None, None] * T[0]
+        for k in range(1, l + 1):
+            Zl += null.Linv[:, l, k][:, None, None] * T[k]
+        S -= Zl[:, ia, :] * Zl[:, ib, :] if d > 1 else Zl * Zl
+    # dropped columns: unit diagonal, zero off-diagonal and score (they contribute nothing)
+    if not keep.all():
+        kp = keep[ia] & keep[ib]
+        S = np.where(kp[None], S, (ia == ib)[None, :, None].astype(float))
+        r = np.where(keep[None], r, 0.0)
+    # Cholesky of the d×d matrices S and forward substitution, over all (phenotype, marker) pairs
+    if d == 1:
+        quad = r[:, 0, :] ** 2
+        quad /= S[:, 0, :]
+    else:
+        L = {}
+        v = []
+        quad = np.zeros((m, kb))
+        for a in range(d):
+            s = S[:, where[a, a], :].copy()
+            for k in range(a):
+                s -= L[a, k] * L[a, k]
+            piv = np.sqrt(s, out=s)
+            for b in range(a + 1, d):
+                t = S[:, where[b, a], :].copy()
+                for k in range(a):
+                    t -= L[b, k] * L[a, k]
+                t /= piv
+                L[b, a] = t
+            t = r[:, a, :].copy()
+            for k in range(a):
+                t -= L[a, k] * v[k]
+            t /= piv
+            v.append(t)
+            quad += t * t
+    quad /= null.rss0[:, None]
+    np.minimum(quad, 1.0, out=quad)
+    lod = np.log1p(-quad, out=quad)
+    lod *= -0.5 * n / _LN10
+    return lod, keep
+
+
+def _check_block_inputs(kva, y, X, hsq, G, n_cols):
+    kva = check_kva(kva)
+    n = kva.shape[0]
+    y = as_float_array(y, "y")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != n:
+        raise InputError(f"y must be (n, m) with n = {n} rows (kva), got shape {y.shape}")
+    check_finite(y, "y")
+    if X is None:
+        raise InputError("X must be the rotated covariates (kve_t @ X; kve_t @ ones for an intercept)")
+    X = check_X(X, n)
+    hsq = np.atleast_1d(check_hsq(hsq))
+    if hsq.size == 1 and y.shape[1] > 1:
+        hsq = np.full(y.shape[1], float(hsq[0]))
+    if hsq.shape != (y.shape[1],):
+        raise InputError(f"hsq has {hsq.size} values but y has {y.shape[1]} columns")
+    G = as_float_array(G, "G")
+    if G.ndim == 1:
+        G = G[:, None]
+    if G.ndim != 2 or G.shape[0] != n:
+        raise InputError(f"G must be (n, q·n_cols) with n = {n} rows, got shape {G.shape}")
+    check_finite(G, "G")
+    d = int(n_cols)
+    if d < 1 or G.shape[1] % d:
+        raise InputError(f"G has {G.shape[1]} columns, not a multiple of n_cols = {n_cols}")
+    return kva, y, X, hsq, G, d
+
+
+def _block_sizes(n, m, d, p, block_elements):
+    per_pair = d * (d + 1) // 2 + (p + 2) * d + d * (d + 1) // 2 + 4
+    mb = min(m, max(1, block_elements // (256 * per_pair)))
+    kb = max(1, block_elements // (n * (d + 1) + mb * per_pair))
+    return mb, kb
+
+
+def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
+                 block_elements=DEFAULT_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64) -> ScanResult:
+    """LOD scores of every marker for every phenotype, on eigen-rotated data, hsq fixed.
+
+    Parameters
+    ----------
+    kva : array_like, shape (n,)
+        Eigenvalues of the kinship matrix (``EigenDecomposition.kva``).
+    y : array_like, shape (n,) or (n, m)
+        Rotated phenotypes ``kve_t @ y`` (complete: no missing values).
+    X : array_like, shape (n, p)
+        Rotated covariates ``kve_t @ X``, full column rank (for an intercept
+        only: ``kve_t @ np.ones((n, 1))``).
+    hsq : float or array_like, shape (m,)
+        Heritability of each phenotype under the null, held fixed.
+    G : array_like, shape (n, q·n_cols)
+        Rotated marker designs ``kve_t @ G`` (:func:`rotate_genotypes`), marker
+        ``k`` in columns ``k·n_cols .. (k+1)·n_cols − 1``.
+    n_cols : int
+        Design columns per marker ``d`` (1 for dosages; ``k − 1`` for ``k``
+        allele probabilities with one column dropped).
+    collinear_rtol : float
+        Relative tolerance for dropping a column (module notes).
+    block_elements : int
+        Bound on the elements of the per-block temporaries (memory ≈ 8 bytes
+        each); results do not depend on it beyond round-off.
+    reduce : None or ``'max'``
+        ``'max'`` keeps only the maximum over markers (``lod`` is ``None``).
+    lod_dtype : dtype
+        Storage of ``lod`` (``float32`` halves the memory of a big scan).
+
+    Returns
+    -------
+    ScanResult
+        ``lod`` (q, m), ``df`` (q,), ``rss0`` (m,), ``max_lod`` and ``argmax`` (m,).
+
+    Raises
+    ------
+    InputError
+        Shapes that disagree, non-finite values, X rank-deficient, hsq outside
+        [0, 1], a phenotype the covariates explain exactly.
+
+    Notes
+    -----
+    ``LOD_kj = −(n/2) log10(1 − rᵀS⁻¹r / RSS0_j)``, see the module notes; about
+    ``(d(d+1)/2 + p·d + d) · 2nqm`` flops of matrix products.
+
+    Examples
+    --------
+    >>> import numpy as np, lmm
+    >>> from lmm.scan import scan_rotated, rotate_genotypes
+    >>> rng = np.random.default_rng(1)
+    >>> G = rng.integers(0, 3, (100, 50)).astype(float)
+    >>> dec = lmm.eigen_decompose(G @ G.T / 50 + np.eye(100) * 0.1)
+    >>> y = G[:, 7] + rng.normal(size=100)
+    >>> res = scan_rotated(dec.kva, dec.kve_t @ y, dec.kve_t @ np.ones((100, 1)), 0.3,
+    ...                    rotate_genotypes(dec, G))
+    >>> int(res.argmax[0])
+    7
+    """
+    collinear_rtol = check_tol(collinear_rtol)
+    kva, y, X, hsq, G, d = _check_block_inputs(kva, y, X, hsq, G, n_cols)
+    n, m = y.shape
+    p = X.shape[1]
+    q = G.shape[1] // d
+    Q = _orthonormal_covariates(X)
+    mb, kb = _block_sizes(n, m, d, p, block_elements)
+    lod = None if reduce == "max" else np.empty((q, m), dtype=lod_dtype)
+    if reduce not in (None, "max"):
+        raise InputError(f"reduce must be None or 'max', got {reduce!r}")
+    df = np.empty(q, dtype=np.int64)
+    best = np.full(m, -np.inf)
+    arg = np.zeros(m, dtype=np.int64)
+    nulls = [(j0, _null(kva, y[:, j0:j0 + mb], Q, hsq[j0:j0 + mb])) for j0 in range(0, m, mb)]
+    rss0 = np.concatenate([nl.rss0 for _, nl in nulls])
+    for k0 in range(0, q, kb):
+        k1 = min(q, k0 + kb)
+        U, frac_x = _marker_columns(G[:, k0 * d:k1 * d], Q, d, collinear_rtol)
+        for j0, nl in nulls:
+            blk, keep = _scan_block(nl, U, frac_x, d, collinear_rtol)
+            df[k0:k1] = keep.sum(axis=0)
+            j1 = j0 + blk.shape[0]
+            if lod is not None:
+                lod[k0:k1, j0:j1] = blk.T
+            a = np.argmax(blk, axis=1)
+            v = blk[np.arange(blk.shape[0]), a]
+            better = v > best[j0:j1]
+            best[j0:j1] = np.where(better, v, best[j0:j1])
+            arg[j0:j1] = np.where(better, a + k0, arg[j0:j1])
+    return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=best, argmax=arg)
+
+
+def rotate_genotypes(decomposition, G) -> np.ndarray:
+    """Rotate marker designs: ``kve_t @ G``, one matrix product.
+
+    Parameters
+    ----------
+    decomposition : EigenDecomposition or ndarray (n, n)
+        The decomposition (or its ``kve_t``) of the kinship used for this chromosome.
+    G : array_like, shape (n, q·n_cols)
+        Marker designs, rows in the order of the kinship's individuals.
+
+    Returns
+    -------
+    ndarray, shape (n, q·n_cols)
+    """
+    kve_t = decomposition.kve_t if isinstance(decomposition, EigenDecomposition) else np.asarray(decomposition, float)
+    G = as_float_array(G, "G")
+    if G.shape[0] != kve_t.shape[1]:
+        raise InputError(f"G has {G.shape[0]} rows but the kinship is {kve_t.shape[1]} x {kve_t.shape[1]}")
+    return kve_t @ G
+
+
+def lod_to_pvalue(lod, df) -> np.ndarray:
+    """Likelihood-ratio p-value: ``P(χ²_df > 2·ln(10)·LOD)``.
+
+    Parameters
+    ----------
+    lod : array_like, shape (q, m) or broadcastable
+    df : array_like of int, shape (q,) or broadcastable against ``lod``'s rows
+        Degrees of freedom (``ScanResult.df``); ``df = 0`` gives p = 1.
+
+    Returns
+    -------
+    ndarray, the shape of ``lod``
+    """
+    lod = np.asarray(lod, dtype=float)
+    df = np.asarray(df)
+    if df.ndim == 1 and lod.ndim == 2:
+        df = df[:, None]
+    stat = 2.0 * _LN10 * np.maximum(lod, 0.0)
+    with np.errstate(invalid="ignore"):
+        return np.where(df > 0, stats.chi2.sf(stat, np.maximum(df, 1)), 1.0)
+
+
+# --------------------------------------------------------------------------- scan1
+
+
+@dataclass(frozen=True, eq=False)
+class Scan1Result:
+    """Result of :func:`scan1`.
+
+    Attributes
+    ----------
+    lod : ndarray, shape (q, m)
+        LOD of every marker (all chromosomes, in input order) for every phenotype.
+    hsq : ndarray, shape (n_chr, m)
+        Null heritability of each phenotype with each chromosome's kinship.
+    df : ndarray of int, shape (q, m)
+        Degrees of freedom of each marker in each phenotype's scan (its complete cases).
+    n : ndarray of int, shape (m,)
+        Individuals used for each phenotype (its complete cases).
+    chr_start : ndarray of int, shape (n_chr + 1,)
+        Markers of chromosome ``c`` are rows ``chr_start[c] .. chr_start[c+1] − 1``.
+    """
+
+    lod: np.ndarray
+    hsq: np.ndarray
+    df: np.ndarray
+    n: np.ndarray
+    chr_start: np.ndarray
+
+
+def _as_marker_design(Gc, n_alleles, drop_allele):
+    Gc = as_float_array(Gc, "genotypes")
+    if Gc.ndim == 3:  # (n, q, k)
+        Gc = Gc.reshape(Gc.shape[0], -1) if n_alleles in (None, Gc.shape[2]) else None
+        if Gc is None:
+            raise InputError("a 3-D genotype array must be (n, markers, n_alleles)")
+    if Gc.ndim == 1:
+        Gc = Gc[:, None]
+    k = int(n_alleles)
+    if Gc.shape[1] % k:
+        raise InputError(f"genotypes have {Gc.shape[1]} columns, not a multiple of n_alleles = {k}")
+    if k > 1 and drop_allele is not None:
+        a = int(drop_allele)
+        if not 0 <= a < k:
+            raise InputError(f"drop_allele must be in 0..{k - 1}, got {drop_allele}")
+        cols = np.arange(Gc.shape[1]).reshape(-1, k)
+        Gc = Gc[:, np.delete(cols, a, axis=1).ravel()]
+        k -= 1
+    return Gc, k
+
+
+def _patterns(obs):
+    """Group columns by missing-data pattern: list of (rows, columns)."""
+    keys = {}
+    for j in range(obs.shape[1]):
+        keys.setdefault(obs[:, j].tobytes(), []).append(j)
+    return [(np.flatnonzero(obs[:, cols[0]]), np.array(cols)) for cols in keys.values()]
+
+
+def _setup(genotypes, kinship, pheno, covar, n_alleles, drop_allele):
+    y = as_float_array(pheno, "pheno")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise InputError(f"pheno must be (n,) or (n, m), got shape {y.shape}")
+    n = y.shape[0]
+    if np.isinf(y).any():
+        raise InputError("pheno has infinite values (use NaN for missing values)")
+    X = check_X(covar, n)
+    if isinstance(genotypes, np.ndarray):   # one array: one chromosome
+        genotypes = [genotypes]
+    designs = [_as_marker_design(Gc, n_alleles, drop_allele) for Gc in genotypes]
+    d = designs[0][1]
+    for Gc, _ in designs:
+        if Gc.shape[0] != n:
+            raise InputError(f"genotypes have {Gc.shape[0]} rows but pheno has {n}")
+        check_finite(Gc, "genotypes")
+    designs = [Gc for Gc, _ in designs]
+    n_chr = len(designs)
+    if isinstance(kinship, np.ndarray) and kinship.ndim == 2:
+        kins = [kinship] * n_chr
+    else:
+        kins = list(kinship)
+        if len(kins) != n_chr:
+            raise InputError(f"{len(kins)} kinship matrices for {n_chr} chromosomes")
+    for K in kins:
+        K = np.asarray(K)
+        if K.shape != (n, n):
+            raise InputError(f"a kinship matrix has shape {K.shape}; expected ({n}, {n})")
+    return y, X, designs, d, kins
+
+
+def _decompositions(kins, rows, cache):
+    """One decomposition per distinct kinship (by identity) restricted to ``rows``."""
+    out = []
+    for K in kins:
+        key = (id(K), rows.tobytes())
+        if key not in cache:
+            Ks = np.asarray(K, dtype=float)[np.ix_(rows, rows)]
+            cache[key] = eigen_decompose(Ks)
+        out.append(cache[key])
+    return out
+
+
+def _null_hsq(decs, kins, y, X, reml, tol):
+    """hsq (n_chr, m) of the null fits, one fit per distinct kinship."""
+    hsq = np.empty((len(decs), y.shape[1]))
+    done = {}
+    for c, dec in enumerate(decs):
+        key = id(kins[c])
+        if key not in done:
+            fit = fit_lmm(dec.kva, dec.kve_t @ y, dec.kve_t @ X, reml=reml, tol=tol, compute_ci=False)
+            done[key] = np.atleast_1d(fit.hsq)
+        hsq[c] = done[key]
+    return hsq
+
+
+def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, reml=True,
+          tol=1e-12, collinear_rtol=COLLINEAR_RTOL, block_elements=DEFAULT_BLOCK_ELEMENTS) -> Scan1Result:
+    """Genome scan of many phenotypes with a (LOCO) kinship, R/qtl2's ``scan1`` model.
+
+    Parameters
+    ----------
+    genotypes : sequence of array_like, one per chromosome
+        Each (n, q_c·n_alleles) (marker-major: the ``n_alleles`` columns of a
+        marker together) or (n, q_c, n_alleles); dosages with ``n_alleles=1``.
+    kinship : array_like (n, n) or sequence of n_chr arrays
+        One kinship for all chromosomes, or one per chromosome (LOCO: the
+        kinship leaving that chromosome out). On the scale of the model
+        ``hsq·K + (1 − hsq)·I`` (R/qtl2 users: pass ``2 ×`` its ``calc_kinship``).
+    pheno : array_like, shape (n,) or (n, m)
+        Phenotypes, NaN for a missing value; each phenotype uses its complete cases.
+    covar : array_like, shape (n, p), optional
+        Additive covariates including the intercept (``None``: intercept only);
+        no missing values.
+    n_alleles : int
+        Columns per marker in ``genotypes`` (8 for DO allele probabilities).
+    drop_allele : int or None
+        With ``n_alleles > 1``: the allele column left out (probabilities sum to
+        one, collinear with the intercept). The default 0 (the first) is what
+        R/qtl2 does; on probabilities rounded in storage the choice changes the
+        LOD by about the rounding (``≈1e-6``), on exact ones not at all.
+        ``None`` keeps every column (for designs that do not sum to a constant).
+    reml : bool
+        REML (default) or ML for the null ``hsq``.
+    tol : float
+        Tolerance of the Brent search for ``hsq`` (default ``1e-12``).
+    collinear_rtol, block_elements
+        See :func:`scan_rotated`.
+
+    Returns
+    -------
+    Scan1Result
+
+    Raises
+    ------
+    InputError
+        Shapes that disagree, missing covariates, too few complete cases, a
+        phenotype explained exactly by the covariates.
+
+    Notes
+    -----
+    Phenotypes are grouped by missing-data pattern; each pattern's kinships
+    are restricted to its individuals and decomposed again (exact, simple).
+    ``hsq`` is estimated for each phenotype and distinct kinship with
+    :func:`lmm.fit_lmm`, then held fixed along that chromosome.
+    """
+    tol = check_tol(tol)
+    y, X, designs, d, kins = _setup(genotypes, kinship, pheno, covar, n_alleles, drop_allele)
+    n, m = y.shape
+    n_chr = len(designs)
+    starts = np.concatenate([[0], np.cumsum([Gc.shape[1] // d for Gc in designs])])
+    q = int(starts[-1])
+    lod = np.empty((q, m))
+    dfs = np.zeros((q, m), dtype=np.int8 if d < 127 else np.int64)
+    hsq = np.empty((n_chr, m))
+    nobs = np.zeros(m, dtype=np.int64)
+    cache = {}
+    for rows, cols in _patterns(~np.isnan(y)):
+        if rows.size <= X.shape[1] + 1:
+            raise InputError(f"phenotype column {int(cols[0])} has {rows.size} complete cases: too few")
+        Xs = X[rows]
+        check_X(Xs, rows.size)
+        ys = y[np.ix_(rows, cols)]
+        decs = _decompositions(kins, rows, cache)
+        h = _null_hsq(decs, kins, ys, Xs, reml, tol)
+        hsq[:, cols] = h
+        nobs[cols] = rows.size
+        for c, dec in enumerate(decs):
+            res = scan_rotated(dec.kva, dec.kve_t @ ys, dec.kve_t @ Xs, h[c],
+                               dec.kve_t @ designs[c][rows], d, collinear_rtol=collinear_rtol,
+                               block_elements=block_elements)
+            lod[starts[c]:starts[c + 1], cols] = res.lod
+            dfs[starts[c]:starts[c + 1], cols] = res.df[:, None]
+    return Scan1Result(lod=lod, hsq=hsq, df=dfs, n=nobs, chr_start=starts)
+
+
+# --------------------------------------------------------------------------- permutations
+
+
+def scan_permutations(genotypes, kinship, pheno, covar=None, *, n_perm=1000, seed=0, n_alleles=1,
+                      drop_allele=0, reml=True, tol=1e-12, collinear_rtol=COLLINEAR_RTOL,
+                      block_elements=DEFAULT_BLOCK_ELEMENTS) -> np.ndarray:
+    """Genome-wide maximum LOD of each phenotype under permuted genotypes (R/qtl2 ``scan1perm``).
+
+    Parameters
+    ----------
+    genotypes, kinship, pheno, covar, n_alleles, drop_allele, reml, tol, collinear_rtol, block_elements
+        As for :func:`scan1`.
+    n_perm : int
+        Permutation replicates.
+    seed : int or numpy.random.Generator
+        Seed of ``numpy.random.default_rng``; the same seed gives the same
+        permutations and results (independent of ``block_elements``).
+
+    Returns
+    -------
+    ndarray, shape (n_perm, m)
+        Maximum LOD over all markers of all chromosomes, per replicate and phenotype.
+
+    Notes
+    -----
+    Replicate ``b`` draws one permutation ``π_b`` of the ``n`` individuals
+    (``rng.permutation(n)``, in order ``b = 0, 1, …``) and gives individual
+    ``i`` the genotypes of individual ``π_b(i)`` on every chromosome;
+    phenotypes, covariates, kinships, decompositions and the null ``hsq`` are
+    those of the real data (module notes: why genotypes, not phenotypes). A
+    phenotype with missing values uses the permuted genotypes of its complete
+    cases. Permuted designs of a block of replicates are rotated by one matrix
+    product and scanned as extra markers.
+    """
+    tol = check_tol(tol)
+    n_perm = int(n_perm)
+    if n_perm < 1:
+        raise InputError(f"n_perm must be at least 1, got {n_perm}")
+    y, X, designs, d, kins = _setup(genotypes, kinship, pheno, covar, n_alleles, drop_allele)
+    n, m = y.shape
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    perms = np.stack([rng.permutation(n) for _ in range(n_perm)])
+    out = np.full((n_perm, m), -np.inf)
+    cache = {}
+    for rows, cols in _patterns(~np.isnan(y)):
+        Xs = X[rows]
+        check_X(Xs, rows.size)
+        ys = y[np.ix_(rows, cols)]
+        decs = _decompositions(kins, rows, cache)
+        h = _null_hsq(decs, kins, ys, Xs, reml, tol)
+        for c, dec in enumerate(decs):
+            Gc = designs[c]
+            qc = Gc.shape[1] // d
+            yr, Xr = dec.kve_t @ ys, dec.kve_t @ Xs
+            nb = max(1, min(n_perm, block_elements // max(1, rows.size * Gc.shape[1] * 2)))
+            for b0 in range(0, n_perm, nb):
+                b1 = min(n_perm, b0 + nb)
+                Gp = np.concatenate([Gc[perms[b, rows]] for b in range(b0, b1)], axis=1)
+                res = scan_rotated(dec.kva, yr, Xr, h[c], dec.kve_t @ Gp, d,
+                                   collinear_rtol=collinear_rtol, block_elements=block_elements)
+                mx = res.lod.reshape(b1 - b0, qc, -1).max(axis=1)
+                out[b0:b1, cols] = np.maximum(out[b0:b1, cols], mx)
+    return out
+
+
+def permutation_threshold(max_lods, alpha=0.05) -> np.ndarray:
+    """Genome-wide LOD threshold: the ``1 − alpha`` quantile of permutation maxima.
+
+    Parameters
+    ----------
+    max_lods : array_like, shape (n_perm, m)
+        Output of :func:`scan_permutations`.
+    alpha : float or array_like
+        Significance level(s).
+
+    Returns
+    -------
+    ndarray, shape (m,) (or (len(alpha), m))
+    """
+    a = np.asarray(alpha, dtype=float)
+    if (a <= 0).any() or (a >= 1).any():
+        raise InputError(f"alpha must lie in (0, 1), got {alpha}")
+    return np.quantile(np.asarray(max_lods, dtype=float), 1.0 - a, axis=0)
