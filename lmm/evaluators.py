@@ -53,7 +53,7 @@ class RotatedEvaluator:
 
     def _eval(self, h):
         st = stats_per_column(self.work, h, self.ws)
-        return finish(self.work, st, self.reml, want_beta=False).loglik
+        return finish(self.work, st, self.reml, want_beta=False, user_units=False).loglik
 
     def __call__(self, u, idx):
         if u.size > 1 and (u == u[0]).all() and idx.size == self.full.m:
@@ -71,9 +71,10 @@ class RotatedEvaluator:
         return self._eval(h)[pos]
 
     def shared(self, h):
-        """``ℓ`` of every column at each of the common values ``h`` (g,): (g, m)."""
+        """``ℓ`` of every column at each of the common values ``h`` (g,): (g, m), on the
+        scaled data (the user's ``ℓ`` less a constant per column, as ``__call__``)."""
         return finish(self.full, stats_shared(self.full, np.asarray(h, dtype=float)), self.reml,
-                      want_beta=False).loglik
+                      want_beta=False, user_units=False).loglik
 
     def solution(self, h) -> Solution:
         """β̂, σ̂², ℓ of every column at its own ``h`` (m,)."""

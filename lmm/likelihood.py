@@ -432,7 +432,8 @@ def upper_limit(prep: Prepared, cols: np.ndarray, reml: bool):
     return loglik, bq, rss
 
 
-def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Solution:
+def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True,
+           user_units: bool = True) -> Solution:
     """Turn weighted sums into β̂, rss, σ̂² and the log-likelihood, in the user's units.
 
     Where the covariance is singular (``hsq = 1`` with zero eigenvalues) ``ℓ`` is
@@ -468,7 +469,7 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Sol
         logdet_qsq[pos] = np.inf
     # back to the user's units: y was scaled by 2^-e per column (last axis)
     e = prep.y_exp
-    if e.any():
+    if user_units and e.any():
         dof = n - p if reml else n
         loglik = loglik - dof * LOG_2 * e
         rss = np.ldexp(rss, 2 * e)
@@ -478,7 +479,7 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True) -> Sol
         gshape = (p,) + (1,) * (bq.ndim - 2) + (prep.m,)
         bq_full = bq + prep.gamma.reshape(gshape)
         beta = np.linalg.solve(prep.R, bq_full.reshape(p, -1)).reshape(bq_full.shape)
-        if e.any():
+        if user_units and e.any():
             beta = np.ldexp(beta, e.reshape(gshape[1:]))
     return Solution(loglik, beta, rss, sigmasq, logdet_qsq + prep.logdet_xtx)
 

@@ -198,11 +198,10 @@ class MaskedEvaluator:
         return ll, bq, rss, sigmasq, logdet_xsx
 
     def __call__(self, u, idx):
-        return self._unscale(self._solution(u, idx)[0], idx)
+        return self._solution(u, idx)[0]          # scaled data: ℓ less a constant per column
 
     def shared(self, h):
-        return np.stack([self._unscale(self._solution(np.full(self.m, hv))[0])
-                         for hv in np.asarray(h, float)])
+        return np.stack([self._solution(np.full(self.m, hv))[0] for hv in np.asarray(h, float)])
 
     def solution(self, h):
         """β̂, σ̂², ℓ of every column at its own ``h`` (m,), in the user's units."""

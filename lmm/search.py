@@ -90,9 +90,12 @@ class Solution:
 class Evaluator(Protocol):
     """What :func:`search` needs of the profile log-likelihood of ``m`` columns.
 
-    Every ``ℓ`` is that of :func:`lmm.calc_ll` (lmmlite's constants), ``−inf``
-    where the covariance is singular and the data do not allow it, ``+inf`` where
-    the likelihood is unbounded.
+    ``solution(h).loglik`` is ``ℓ`` of :func:`lmm.calc_ll` (lmmlite's constants)
+    in the user's units; ``__call__`` and ``shared`` may return it less a
+    constant per column (the same for both: an evaluator that scales the data
+    internally returns the scaled data's ``ℓ``, so that the search takes the same
+    steps whatever the units). ``−inf`` where the covariance is singular and the
+    data do not allow it, ``+inf`` where the likelihood is unbounded.
     """
 
     @property
@@ -178,7 +181,7 @@ def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
     b = np.where(unbounded, 1, b).astype(np.int8)
     hsq = np.where(b < 0, 0.0, np.where(b > 0, 1.0, hsq))
     sol = ev.solution(hsq)
-    ll_hat = sol.loglik
+    ll_hat = ev(hsq, np.arange(m))              # on the evaluator's own scale, as ll0, ll1
     pts = np.stack([ll0, llh, ll1, ll_hat])
     with np.errstate(invalid="ignore"):
         flat = (np.isfinite(pts).all(axis=0)
@@ -202,7 +205,7 @@ def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
             ci_lo[cols], ci_hi[cols] = profile_ci(ev, hsq, ll_hat, cols, cut)
             cutoff[cols] = cut
     return SearchOutcome(
-        hsq=hsq, beta=sol.beta, sigmasq=sol.sigmasq, loglik=ll_hat, hsq_se=se,
+        hsq=hsq, beta=sol.beta, sigmasq=sol.sigmasq, loglik=sol.loglik, hsq_se=se,
         hsq_ci_lower=ci_lo, hsq_ci_upper=ci_hi, ci_cutoff=cutoff,
         boundary=np.where(b < 0, "lower", np.where(b > 0, "upper", "none")),
         status=status, converged=converged, n_eval=n_eval)
