@@ -171,6 +171,8 @@ class _Null:
     WE: np.ndarray       # (n, m) weights ∘ weighted null residuals
     Linv: np.ndarray     # (m, p, p) inverse Cholesky factor of A = QᵀWQ
     rss0: np.ndarray     # (m,)
+    W1: np.ndarray       # (m + 1, n): Wᵀ and a row of ones
+    WEt: np.ndarray      # (m, n): (W ∘ E)ᵀ, contiguous
 
 
 def _null(kva, y, Q, hsq) -> _Null:
@@ -197,7 +199,10 @@ def _null(kva, y, Q, hsq) -> _Null:
     if (rss0 <= 0).any():
         j = int(np.flatnonzero(rss0 <= 0)[0])
         raise InputError(f"phenotype column {j} is explained exactly by the covariates")
-    return _Null(n, Q, W, WE, Linv, rss0)
+    W1 = np.empty((W.shape[1] + 1, n))
+    W1[:-1] = W.T
+    W1[-1] = 1.0
+    return _Null(n, Q, W, WE, Linv, rss0, W1, np.ascontiguousarray(WE.T))
 
 
 def _orthonormal_covariates(X) -> np.ndarray:
@@ -292,16 +297,13 @@ def _scan_block(null: _Null, U, frac_x, d, rtol):
             a, b = ia[t], ib[t]
             np.multiply(U[:, a * kb:(a + 1) * kb], U[:, b * kb:(b + 1) * kb],
                         out=PP[:, t * kb:(t + 1) * kb])
-    W1 = np.empty((m + 1, n))
-    W1[:m] = W.T
-    W1[m] = 1.0
-    P = (W1 @ PP).reshape(m + 1, npair, kb)
+    P = (null.W1 @ PP).reshape(m + 1, npair, kb)
     del PP
     keep = _keep_columns(P[m], frac_x, d, rtol)
     P = P[:m]
-    r = (null.WE.T @ U).reshape(m, d, kb)
+    r = (null.WEt @ U).reshape(m, d, kb)
     # ⟨x_l, g_a⟩ for every covariate, then Z_l = (L⁻¹ T)_l per phenotype, S = P − Σ_l Z_l Z_lᵀ
-    Wt = W.T
+    Wt = null.W1[:m]
     T = [(Wt @ (null.Q[:, l:l + 1] * U)).reshape(m, d, kb) for l in range(p)]
     S = P.copy() if p > 1 else P
     for l in range(p):
