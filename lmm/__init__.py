@@ -17,16 +17,23 @@ Modules: :mod:`lmm.rotation` (decomposition, rotation), :mod:`lmm.likelihood`
 :class:`~lmm.search.Evaluator` protocol), :mod:`lmm.evaluators` (the evaluator of
 rotated data), :mod:`lmm.missing` (the Schur-complement evaluator),
 :mod:`lmm.result` (:class:`FitResult`), :mod:`lmm.fit` (:func:`fit_lmm`),
-:mod:`lmm._checks` (argument checks and the tolerances of every numerical rule).
+:mod:`lmm._checks` (argument checks and the tolerances of every numerical rule);
+:mod:`lmm.kinship` (kinship from genotypes: R/qtl2's shared alleles, GEMMA's centred and
+standardised, overall and leave-one-chromosome-out), :mod:`lmm.scan` (the genome scan: LOD of
+every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks` (``find_peaks``).
 The core imports numpy and scipy only.
 """
 
 from .errors import InputError
 from .fit import fit_lmm
+from .kinship import KinshipAccumulator, calc_kinship, mean_diagonal
 from .likelihood import LogLik, MLSolution, calc_ll, get_ml_soln
 from .missing import calc_ll_masked, fit_lmm_masked
+from .peaks import Peaks, find_peaks, maxlod
 from .result import STATUSES, FitResult
 from .rotation import EigenDecomposition, Rotation, eigen_decompose, eigen_rotation
+from .scan import (Scan1Result, ScanResult, lod_to_pvalue, permutation_threshold, rotate_genotypes, scan1,
+                   scan_permutations, scan_rotated)
 from .search import CHI2_95, CHI2_MIX_95, Evaluator
 
 __version__ = "0.1.0"
@@ -49,4 +56,18 @@ __all__ = [
     "Evaluator",
     "fit_lmm_masked",
     "calc_ll_masked",
+    "KinshipAccumulator",
+    "calc_kinship",
+    "mean_diagonal",
+    "ScanResult",
+    "Scan1Result",
+    "scan_rotated",
+    "rotate_genotypes",
+    "scan1",
+    "scan_permutations",
+    "permutation_threshold",
+    "lod_to_pvalue",
+    "Peaks",
+    "find_peaks",
+    "maxlod",
 ]

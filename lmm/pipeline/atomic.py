@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-__all__ = ["atomic_path", "write_text", "write_tsv", "write_yaml", "write_npz", "save_figure"]
+__all__ = ["atomic_path", "write_text", "write_tsv", "write_yaml", "write_npz", "write_npy", "write_parquet",
+           "save_figure"]
 
 
 @contextlib.contextmanager
@@ -89,6 +90,27 @@ def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save one array with :func:`numpy.save` to `path` atomically (no pickles)."""
+    with atomic_path(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    """Write `frame` as Parquet (pyarrow, zstd, no index) to `path` atomically.
+
+    The file depends only on the table and the pyarrow version (no timestamps), so a rerun with
+    the same numbers writes the same bytes.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def save_figure(path: str | os.PathLike, figure, **kwargs) -> None:

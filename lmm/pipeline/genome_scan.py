@@ -1,0 +1,479 @@
+"""The genotype, kinship and genome-scan stages' logic: kinships from the genotype intermediate,
+per-chromosome decompositions, scan jobs and the scan's result tables.
+
+The numbers come from the core (:mod:`lmm.kinship`, :mod:`lmm.scan`, :mod:`lmm.peaks`,
+:func:`lmm.fit_lmm`, :func:`lmm.fit_lmm_masked`); this module decides which individuals, kinship
+and decomposition each phenotype uses, and writes the tables.
+
+Individuals of the scan
+-----------------------
+The cleaned individuals (``results/clean/cleaned.npz``) that are genotyped. Each phenotype uses its
+complete cases, through its missing-data batch of :mod:`lmm.pipeline.partition`:
+
+* a ``decompose`` batch has its own decomposition of each chromosome's kinship, restricted to its
+  individuals: the null fit (:func:`lmm.fit_lmm`) and the scan use it directly;
+* a ``schur`` batch (a few values missing) uses the decomposition of all individuals (the complete
+  batch's): the null fit is :func:`lmm.fit_lmm_masked` (exact), and the scan adds one indicator
+  covariate per missing individual. With those indicators, the generalised least-squares fits on
+  all individuals equal those on the complete cases (an indicator fits its individual's value
+  exactly, which removes that observation from the quadratic form: the marginal of the observed
+  individuals), so ``RSS0`` and ``RSS1`` are the complete-case ones and the LOD is
+  ``(n_obs/2)·log10(RSS0/RSS1)``: exact, not an approximation.
+
+Kinship of each chromosome
+--------------------------
+With ``loco: true`` the kinship of chromosome ``c`` leaves ``c``'s markers out
+(:meth:`lmm.kinship.KinshipAccumulator.loco`); otherwise the analysis kinship (the given one, or
+the overall kinship from the genotypes) serves every chromosome, decomposed once (unit name
+``all``).
+
+Permutations
+------------
+Genome-wide thresholds permute the genotype rows among each batch's complete cases (as R/qtl2's
+``scan1perm`` does with a kinship; the reasons are in :mod:`lmm.scan`). The permutations of a batch
+are drawn from ``numpy.random.default_rng([seed, batch number])``: the same on every chromosome,
+so the maximum over chromosomes of the per-chromosome maxima is the genome-wide maximum of one
+permuted data set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+import lmm
+from lmm.errors import InputError
+from lmm.kinship import KinshipAccumulator, mean_diagonal
+from lmm.peaks import find_peaks
+from lmm.scan import lod_to_pvalue, permutation_threshold, scan_rotated
+
+__all__ = [
+    "KINSHIP_DEFAULTS",
+    "kinship_method",
+    "compute_kinships",
+    "write_kinship_dir",
+    "read_kinship_dir",
+    "scan_chunks",
+    "decompose_chromosome",
+    "scan_chunk",
+    "scan_tables",
+    "lod_table",
+]
+
+#: The default ``kinship_method`` for each kind of genotypes.
+KINSHIP_DEFAULTS = {"probabilities": "shared_alleles", "dosages": "standardized"}
+
+#: Permutation threshold level reported in the peaks table.
+PERMUTATION_ALPHA = 0.05
+
+
+# --------------------------------------------------------------------------- kinship
+
+
+def kinship_method(configured: str, kind: str) -> str:
+    """The kinship method: `configured`, or the default for the genotypes' `kind` when ``auto``."""
+    if configured in (None, "auto"):
+        return KINSHIP_DEFAULTS[kind]
+    if configured == "shared_alleles" or kind == "dosages":
+        return configured
+    raise InputError(
+        f"kinship_method '{configured}' needs dosages (one column per marker), but the genotypes are "
+        "allele probabilities: use kinship_method 'shared_alleles' (or 'auto')."
+    )
+
+
+def compute_kinships(store, method: str, loco: bool, max_columns: int = 4096) -> dict:
+    """The overall kinship and (with `loco`) one per chromosome, from one pass over the markers.
+
+    Parameters
+    ----------
+    store : lmm.pipeline.genotype_store.GenotypeStore
+        The genotype intermediate (n individuals).
+    method : {'shared_alleles', 'centered', 'standardized'}
+    loco : bool
+        Also the kinship leaving out each chromosome.
+    max_columns : int
+        Genotype columns read and multiplied at once (memory ``8·n·max_columns`` bytes).
+
+    Returns
+    -------
+    dict
+        ``overall`` (n, n); ``loco`` {chromosome: (n, n)} (empty without `loco`);
+        ``record``: method, markers per chromosome, mean diagonals (the scale hsq refers to).
+    """
+    acc = KinshipAccumulator(store.n, method, loco=loco)
+    for chrom in store.chromosomes:
+        for block in store.iter_blocks(chrom, max_columns):
+            acc.add(block, chrom, n_alleles=store.n_alleles if method == "shared_alleles" else 1)
+    overall = acc.overall()
+    per_chr = {c: acc.loco(c) for c in acc.chromosomes} if loco else {}
+    record = {
+        "method": method,
+        "n": int(store.n),
+        "n_markers": int(acc.n_markers()),
+        "markers_per_chromosome": {c: int(acc.n_markers(c)) for c in acc.chromosomes},
+        "mean_diagonal": float(mean_diagonal(overall)),
+        "loco_mean_diagonal": {c: float(mean_diagonal(K)) for c, K in per_chr.items()},
+    }
+    return {"overall": overall, "loco": per_chr, "record": record}
+
+
+def write_kinship_dir(path: str, ids: Sequence[str], matrices: Mapping[str, np.ndarray]) -> None:
+    """Write LOCO kinships as ``<path>/<chromosome>.npy`` and ``<path>/ids.txt``, atomically.
+
+    The directory is written under a temporary name beside `path` and renamed into place, so a
+    failure leaves no half-written directory.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    try:
+        with open(os.path.join(tmp, "ids.txt"), "w", encoding="utf-8", newline="\n") as handle:
+            handle.write("".join(f"{i}\n" for i in ids))
+        for chrom, K in matrices.items():
+            np.save(os.path.join(tmp, f"{chrom}.npy"), np.ascontiguousarray(K, dtype=np.float64))
+        os.chmod(tmp, 0o755)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_kinship_dir(path: str, chromosome: str) -> tuple[list[str], np.ndarray]:
+    """The ids and the kinship leaving out `chromosome`, from :func:`write_kinship_dir`'s directory."""
+    with open(os.path.join(path, "ids.txt"), encoding="utf-8") as handle:
+        ids = handle.read().split("\n")[:-1]
+    file = os.path.join(path, f"{chromosome}.npy")
+    if not os.path.isfile(file):
+        raise InputError(f"No LOCO kinship for chromosome {chromosome!r} in '{path}': rerun the kinship stage.")
+    return ids, np.load(file)
+
+
+# --------------------------------------------------------------------------- units and chunks
+
+
+def _batches(partition: Mapping) -> dict:
+    return {b["batch"]: b for b in partition["batches"]}
+
+
+def _complete_batch(partition: Mapping) -> str | None:
+    """The batch that holds the masked (schur) chunks: the decomposition of all individuals."""
+    for b in partition["batches"]:
+        if b.get("masked_chunks"):
+            return b["batch"]
+    return None
+
+
+def scan_units(partition: Mapping) -> list[str]:
+    """Batches whose decomposition the scan needs: fitted ``decompose`` batches and the complete one."""
+    full = _complete_batch(partition)
+    return [b["batch"] for b in partition["batches"]
+            if (b["strategy"] == "decompose" and b["chunks"]) or b["batch"] == full]
+
+
+def scan_chunks(partition: Mapping, size: int) -> list[list[str]]:
+    """The fitted phenotypes in input order, in chunks of at most `size` (0: one chunk)."""
+    names = [r["phenotype"] for r in partition["phenotypes"] if r["batch"] is not None and r["chunk"] is not None]
+    size = int(size) or max(1, len(names))
+    return [names[s:s + size] for s in range(0, len(names), size)]
+
+
+def _rows(clean_ids: Sequence[str], store_ids: Sequence[str], missing: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (in the cleaned data, in the genotype store) of the genotyped individuals not in `missing`."""
+    spos = {i: k for k, i in enumerate(store_ids)}
+    drop = set(missing)
+    pairs = [(k, spos[i]) for k, i in enumerate(clean_ids) if i in spos and i not in drop]
+    rows = np.array([a for a, _ in pairs], dtype=np.intp)
+    srows = np.array([b for _, b in pairs], dtype=np.intp)
+    return rows, srows
+
+
+def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Sequence[str],
+                         partition: Mapping) -> dict:
+    """Eigen-decompositions of one chromosome's kinship for every unit the scan needs.
+
+    Parameters
+    ----------
+    K : ndarray, shape (N, N)
+        The chromosome's kinship (LOCO or overall), rows in the order of `kin_ids`.
+    kin_ids : sequence of str, length N
+    clean_ids : sequence of str
+        The cleaned individuals (``cleaned.npz``'s ``ids``).
+    partition : mapping
+        The partition record.
+
+    Returns
+    -------
+    dict
+        Arrays for an ``.npz``: ``units``; for each unit ``u``: ``ids__u`` (its genotyped,
+        observed individuals, cleaned order), ``kva__u`` and ``kve_t__u``.
+    """
+    batches = _batches(partition)
+    kpos = {i: k for k, i in enumerate(kin_ids)}
+    out = {"units": np.asarray(scan_units(partition), dtype=str)}
+    for unit in out["units"].tolist():
+        rows, krows = _rows(clean_ids, kin_ids, batches[unit]["missing_ids"])
+        ids = [clean_ids[k] for k in rows]
+        sub = K[np.ix_(krows, krows)] if len(kin_ids) else K
+        try:
+            dec = lmm.eigen_decompose(sub)
+        except InputError as exc:
+            raise InputError(f"Batch {unit} ({len(ids)} individuals): {exc}") from None
+        out[f"ids__{unit}"] = np.asarray(ids, dtype=str)
+        out[f"kva__{unit}"] = dec.kva
+        out[f"kve_t__{unit}"] = dec.kve_t
+    del kpos
+    return out
+
+
+# --------------------------------------------------------------------------- the scan of a chunk
+
+
+def _design(block: np.ndarray, n_alleles: int) -> np.ndarray:
+    """Marker designs: a dosage column as is; allele probabilities without their first allele."""
+    if n_alleles == 1:
+        return np.asarray(block, dtype=np.float64)
+    q = block.shape[1] // n_alleles
+    keep = np.arange(q * n_alleles).reshape(q, n_alleles)[:, 1:].ravel()
+    return np.asarray(block[:, keep], dtype=np.float64)
+
+
+def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Mapping,
+               phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-12,
+               tile_columns: int = 20000, threshold: float = 3.0, drop: float = 1.5,
+               keep_lod: bool = True, n_perm: int = 0, seed: int = 1) -> dict:
+    """Null fits and LOD scores of one chunk of phenotypes on one chromosome.
+
+    Parameters
+    ----------
+    eigen : mapping
+        :func:`decompose_chromosome`'s arrays for this chromosome.
+    store : GenotypeStore
+        The genotype intermediate.
+    chromosome : str
+    data : mapping
+        ``cleaned.npz``: ``ids``, ``phenotypes``, ``phenotype_names``, ``covariates``,
+        ``covariate_names``.
+    partition : mapping
+        The partition record (batch, strategy and covariates of each phenotype).
+    phenotypes : sequence of str
+        The chunk (all fitted phenotypes of the partition).
+    reml, tol
+        The null fit (REML by default; Brent tolerance, default 1e-12 as R/qtl2).
+    tile_columns : int
+        Genotype columns scanned at once: bounds memory at about ``8·n·tile_columns`` bytes
+        for the designs plus the block temporaries of :func:`lmm.scan.scan_rotated`.
+    threshold, drop
+        Peaks above `threshold` (one per chromosome, the highest) with an LOD support interval
+        of `drop`.
+    keep_lod : bool
+        Return the LOD of every marker (``scan_output: full``).
+    n_perm, seed
+        Permutation replicates (0: none) and their seed (module notes).
+
+    Returns
+    -------
+    dict
+        Arrays for an ``.npz``: ``phenotypes`` (m,), ``hsq``, ``n``, ``null_status`` (m,),
+        ``max_lod``, ``argmax`` (m,), ``df`` (q_c, m) the degrees of freedom of each marker,
+        ``lod`` (q_c, m) when `keep_lod`, ``perm_max`` (n_perm, m), and the peaks
+        ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_ci_lo``, ``peak_ci_hi``.
+    """
+    clean_ids = [str(i) for i in data["ids"].tolist()]
+    names = [str(c) for c in data["phenotype_names"].tolist()]
+    cov_names = [str(c) for c in data["covariate_names"].tolist()]
+    ppos = {p: j for j, p in enumerate(names)}
+    cpos = {c: j for j, c in enumerate(cov_names)}
+    rows_of = {r["phenotype"]: r for r in partition["phenotypes"]}
+    batches = _batches(partition)
+    full = _complete_batch(partition)
+    markers = store.markers[store.markers["chr"] == str(chromosome)]
+    q = len(markers)
+    width = store.n_alleles
+    cols = store.columns(chromosome)
+    pos = markers["pos"].to_numpy(dtype=float)
+    store_pos = {i: k for k, i in enumerate(store.ids.tolist())}
+    m = len(phenotypes)
+    hsq = np.full(m, np.nan)
+    nobs = np.zeros(m, dtype=np.int64)
+    null_status = np.empty(m, dtype=object)
+    lod = np.zeros((q, m))
+    df = np.zeros((q, m), dtype=np.int16)
+    perm_max = np.full((int(n_perm), m), -np.inf)
+
+    groups: dict[str, list[int]] = {}
+    for j, p in enumerate(phenotypes):
+        groups.setdefault(rows_of[p]["batch"], []).append(j)
+    for batch, js in groups.items():
+        record = batches[batch]
+        unit = batch if record["strategy"] == "decompose" else full
+        unit_ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
+        kva, kve_t = eigen[f"kva__{unit}"], eigen[f"kve_t__{unit}"]
+        cpos_rows = {i: k for k, i in enumerate(clean_ids)}
+        rows = np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp)
+        srows = np.array([store_pos[i] for i in unit_ids], dtype=np.intp)
+        y = np.asarray(data["phenotypes"], dtype=float)[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
+        X = np.asarray(data["covariates"], dtype=float)[np.ix_(rows, [cpos[c] for c in record["covariates_used"]])]
+        observed = ~np.isnan(y[:, 0])
+        dec = lmm.EigenDecomposition(kva, kve_t)
+        if observed.all():
+            fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False)
+            X_scan, y_scan = X, y
+        else:
+            fit = lmm.fit_lmm_masked(dec, y, X, reml=reml, tol=tol, compute_ci=False)
+            missing = np.flatnonzero(~observed)
+            E = np.zeros((len(unit_ids), missing.size))
+            E[missing, np.arange(missing.size)] = 1.0
+            X_scan = np.hstack([X, E])
+            y_scan = np.where(observed[:, None], y, 0.0)
+        h = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
+        hsq[js] = h
+        n_obs = int(observed.sum())
+        nobs[js] = n_obs
+        null_status[js] = np.atleast_1d(np.asarray(fit.status, dtype=object))
+        y_rot, X_rot = kve_t @ y_scan, kve_t @ X_scan
+        scale = n_obs / len(unit_ids)  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses n rows
+        obs_idx = np.flatnonzero(observed)
+        if n_perm:
+            rng = np.random.default_rng([int(seed), int(batch.lstrip("b") or 0)])
+            perms = np.stack([rng.permutation(n_obs) for _ in range(int(n_perm))])
+        step = max(width, (int(tile_columns) // width) * width)
+        for c0 in range(cols.start, cols.stop, step):
+            c1 = min(cols.stop, c0 + step)
+            k0 = (c0 - cols.start) // width
+            G = _design(store.genotypes[c0:c1].T[srows], width)
+            d = max(1, width - 1) if width > 1 else 1
+            res = scan_rotated(kva, y_rot, X_rot, h, kve_t @ G, d)
+            k1 = k0 + res.lod.shape[0]
+            lod[k0:k1, js] = res.lod * scale
+            df[k0:k1, js] = res.df[:, None]
+            if n_perm:
+                _permute(perm_max, js, perms, G, obs_idx, kva, kve_t, y_rot, X_rot, h, d, scale, len(unit_ids))
+    max_lod = lod.max(axis=0) if q else np.full(m, np.nan)
+    argmax = lod.argmax(axis=0) if q else np.zeros(m, dtype=np.int64)
+    peaks = find_peaks(lod, None, pos, threshold=threshold, drop=drop)
+    out = {
+        "phenotypes": np.asarray(list(phenotypes), dtype=str),
+        "hsq": hsq, "n": nobs, "null_status": np.asarray(null_status.astype(str), dtype=str),
+        "max_lod": max_lod, "argmax": argmax, "df": df, "perm_max": perm_max,
+        "peak_phenotype": peaks.lodindex.astype(np.int64), "peak_index": peaks.index.astype(np.int64),
+        "peak_lod": peaks.lod, "peak_ci_lo": peaks.ci_lo, "peak_ci_hi": peaks.ci_hi,
+    }
+    if keep_lod:
+        out["lod"] = lod
+    return out
+
+
+def _permute(perm_max, js, perms, G, obs_idx, kva, kve_t, y_rot, X_rot, h, d, scale, n_unit,
+             block_elements: int = 1 << 24) -> None:
+    """Update the per-replicate maxima with a tile of markers' permuted scans (replicates stacked)."""
+    n_perm = perms.shape[0]
+    width = G.shape[1]
+    qk = width // d
+    nb = max(1, min(n_perm, block_elements // max(1, n_unit * width)))
+    for b0 in range(0, n_perm, nb):
+        b1 = min(n_perm, b0 + nb)
+        Gp = np.zeros((n_unit, (b1 - b0) * width))
+        for r, b in enumerate(range(b0, b1)):
+            Gp[obs_idx, r * width:(r + 1) * width] = G[obs_idx[perms[b]]]
+        res = scan_rotated(kva, y_rot, X_rot, h, kve_t @ Gp, d)
+        mx = (res.lod * scale).reshape(b1 - b0, qk, -1).max(axis=1)
+        perm_max[b0:b1, js] = np.maximum(perm_max[b0:b1, js], mx)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Sequence[Mapping]],
+                phenotypes: Sequence[str], *, alpha: float = PERMUTATION_ALPHA) -> dict:
+    """The scan's result tables from every (chromosome, chunk) job.
+
+    Parameters
+    ----------
+    store : GenotypeStore
+        For the markers (names, chromosomes, positions).
+    chromosomes : sequence of str
+        Genome order.
+    chunk_results : sequence (per chromosome) of sequences (per chunk) of mappings
+        :func:`scan_chunk`'s arrays.
+    phenotypes : sequence of str
+        The scanned phenotypes in input order (the chunks' concatenation).
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``peaks``, ``max``, ``hsq``, ``markers``, ``thresholds`` (empty without permutations).
+    """
+    order = {p: j for j, p in enumerate(phenotypes)}
+    peaks, maxima, hsqs = [], [], []
+    perm_parts: dict[str, list[np.ndarray]] = {}
+    marker_rows = []
+    for chrom, results in zip(chromosomes, chunk_results):
+        mk = store.markers[store.markers["chr"] == str(chrom)].reset_index(drop=True)
+        df_chr = None
+        for res in results:
+            names = [str(p) for p in res["phenotypes"].tolist()]
+            df_chr = res["df"] if df_chr is None else np.maximum(df_chr, res["df"])
+            for j, p in enumerate(names):
+                k = int(res["argmax"][j])
+                maxima.append({"phenotype": p, "chr": chrom, "lod": float(res["max_lod"][j]),
+                               "marker": mk["marker"].iat[k], "pos": float(mk["pos"].iat[k]),
+                               "df": int(res["df"][k, j]), "n": int(res["n"][j])})
+                hsqs.append({"phenotype": p, "chr": chrom, "hsq": float(res["hsq"][j]), "n": int(res["n"][j]),
+                             "status": str(res["null_status"][j])})
+                perm_parts.setdefault(p, []).append(res["perm_max"][:, j])
+            for t in range(res["peak_lod"].size):
+                j, k = int(res["peak_phenotype"][t]), int(res["peak_index"][t])
+                peaks.append({"phenotype": names[j], "chr": chrom, "marker": mk["marker"].iat[k],
+                              "pos": float(mk["pos"].iat[k]), "lod": float(res["peak_lod"][t]),
+                              "df": int(res["df"][k, j]), "ci_lo": float(res["peak_ci_lo"][t]),
+                              "ci_hi": float(res["peak_ci_hi"][t]), "hsq": float(res["hsq"][j]),
+                              "n": int(res["n"][j])})
+        marker_rows.append(pd.DataFrame({"marker": mk["marker"], "chr": chrom, "pos": mk["pos"].astype(float),
+                                         "df": df_chr.max(axis=1) if df_chr is not None and df_chr.size else 0}))
+    thresholds = {}
+    for p, parts in perm_parts.items():
+        allmax = np.max(np.stack(parts), axis=0) if parts and parts[0].size else np.empty(0)
+        if allmax.size:
+            thresholds[p] = (allmax.size, float(permutation_threshold(allmax[:, None], alpha)[0]))
+    chr_rank = {c: k for k, c in enumerate(chromosomes)}
+
+    def ordered(frame, by_pos=True):
+        if frame.empty:
+            return frame
+        key = frame["phenotype"].map(order).astype(int) * 10_000 + frame["chr"].map(chr_rank).astype(int)
+        frame = frame.assign(_k=key)
+        frame = frame.sort_values(["_k", "pos"] if by_pos else ["_k"], kind="mergesort")
+        return frame.drop(columns="_k").reset_index(drop=True)
+
+    peak_cols = ["phenotype", "chr", "marker", "pos", "lod", "pvalue", "df", "ci_lo", "ci_hi", "hsq", "n", "threshold"]
+    peaks = pd.DataFrame.from_records(peaks, columns=[c for c in peak_cols if c not in ("pvalue", "threshold")])
+    peaks.insert(5, "pvalue", lod_to_pvalue(peaks["lod"].to_numpy(float), peaks["df"].to_numpy(int)) if len(peaks) else [])
+    peaks["threshold"] = [thresholds.get(p, (0, np.nan))[1] for p in peaks["phenotype"]]
+    maxima = pd.DataFrame.from_records(maxima, columns=["phenotype", "chr", "lod", "marker", "pos", "df", "n"])
+    maxima.insert(6, "pvalue", lod_to_pvalue(maxima["lod"].to_numpy(float), maxima["df"].to_numpy(int)) if len(maxima) else [])
+    hsq = pd.DataFrame.from_records(hsqs, columns=["phenotype", "chr", "hsq", "n", "status"])
+    thr = pd.DataFrame([{"phenotype": p, "n_permutations": k, "alpha": alpha, "threshold": v}
+                        for p, (k, v) in sorted(thresholds.items(), key=lambda kv: order[kv[0]])],
+                       columns=["phenotype", "n_permutations", "alpha", "threshold"])
+    return {"peaks": ordered(peaks), "max": ordered(maxima, by_pos=False), "hsq": ordered(hsq, by_pos=False),
+            "markers": pd.concat(marker_rows, ignore_index=True) if marker_rows else pd.DataFrame(),
+            "thresholds": thr}
+
+
+def lod_table(markers: pd.DataFrame, chunk_results: Sequence[Sequence[Mapping]], phenotypes: Sequence[str]) -> pd.DataFrame:
+    """The LOD of every marker (rows) and phenotype (float64 columns): ``marker, chr, pos, <phenotypes>``."""
+    blocks = []
+    for results in chunk_results:
+        blocks.append(np.hstack([np.asarray(r["lod"], dtype=np.float64) for r in results]) if results
+                      else np.empty((0, len(phenotypes))))
+    values = np.vstack(blocks) if blocks else np.empty((0, len(phenotypes)))
+    frame = pd.DataFrame(values, columns=list(phenotypes))
+    return pd.concat([markers[["marker", "chr", "pos"]].reset_index(drop=True), frame], axis=1)

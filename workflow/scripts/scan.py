@@ -1,0 +1,32 @@
+"""Snakemake adapter of a scan job: one chromosome, one chunk of phenotypes
+(logic: lmm.pipeline.genome_scan.scan_chunk → lmm.scan.scan_rotated)."""
+
+from _stage import start, user_errors
+
+log = start(snakemake)  # noqa: F821
+
+with user_errors(log):
+    import json
+
+    import numpy as np
+
+    from lmm.pipeline import atomic, genome_scan
+    from lmm.pipeline.genotype_store import open_intermediate
+
+    inp, out, par, wc = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
+    with open(inp.record, encoding="utf-8") as handle:
+        partition = json.load(handle)
+    chunk = genome_scan.scan_chunks(partition, par.chunk_size)[int(wc.chunk.lstrip("s")) - 1]
+    store = open_intermediate(inp.store)
+    with np.load(inp.data, allow_pickle=False) as data, np.load(inp.eigen, allow_pickle=False) as eigen:
+        result = genome_scan.scan_chunk(
+            eigen, store, wc.chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
+            tile_columns=par.tile_columns, threshold=par.threshold, drop=par.drop, keep_lod=par.keep_lod,
+            n_perm=par.permutations, seed=par.seed)
+    log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
+             wc.chrom, wc.chunk, len(chunk), result["df"].shape[0], float(np.max(result["max_lod"], initial=0)),
+             result["peak_lod"].size, par.threshold)
+    for name, status in zip(result["phenotypes"].tolist(), result["null_status"].tolist()):
+        if status != "ok":
+            log.warning("phenotype '%s': null fit on chromosome %s: %s", name, wc.chrom, status)
+    atomic.write_npz(out.result, **result)

@@ -1,0 +1,28 @@
+"""Snakemake adapter: the LOD of every marker and phenotype as one Parquet table
+(logic: lmm.pipeline.genome_scan.lod_table)."""
+
+from _stage import start, user_errors
+
+log = start(snakemake)  # noqa: F821
+
+with user_errors(log):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from lmm.pipeline import atomic, genome_scan
+
+    inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+    with open(inp.record, encoding="utf-8") as handle:
+        partition = json.load(handle)
+    chunks = genome_scan.scan_chunks(partition, par.chunk_size)
+    phenotypes = [p for c in chunks for p in c]
+    markers = pd.read_csv(inp.markers, sep="\t", keep_default_na=False, na_values=["NA"],
+                          dtype={"marker": str, "chr": str})
+    n_chr = markers["chr"].nunique()
+    files = iter(inp.results)
+    results = [[{"lod": np.load(next(files), allow_pickle=False)["lod"]} for _ in chunks] for _ in range(n_chr)]
+    table = genome_scan.lod_table(markers, results, phenotypes)
+    atomic.write_parquet(out.lod, table)
+    log.info("LOD table: %d markers x %d phenotypes", len(table), len(phenotypes))
