@@ -133,8 +133,8 @@ def run_workflow(name, data_dir, extra_config=()):
         print(proc.stdout[-4000:])
         raise SystemExit(f"workflow failed for {name}")
     stages, peak = {}, 0.0
-    for tsv in sorted((proj / "benchmarks").rglob("*.tsv")):
-        rule = tsv.relative_to(proj / "benchmarks").parts[1].removesuffix(".tsv")
+    for tsv in sorted((proj / "logs" / "benchmarks").rglob("*.tsv")):
+        rule = tsv.relative_to(proj / "logs" / "benchmarks").parts[0].removesuffix(".tsv")
         with open(tsv, encoding="utf-8") as fh:
             row = next(csv.DictReader(fh, delimiter="\t"))
         stages.setdefault(rule, [0.0, 0])

@@ -3,8 +3,8 @@ rule aggregate:
     input:
         phenotypes=rules.partition.output.phenotypes,
         record=rules.partition.output.record,
-        tables=fit_tables,
-        profiles=fit_profiles,
+        tables=fit_outputs("table"),
+        profiles=fit_outputs("profile"),
     output:
         table=report(
             "results/heritability.tsv",
@@ -12,17 +12,17 @@ rule aggregate:
             category="Heritability",
         ),
         profile="results/profile_loglik.tsv",
-    params:
-        code=lmm_code("pipeline/aggregate", "pipeline/atomic"),
     log:
         "logs/aggregate.log",
     benchmark:
-        "benchmarks/rules/aggregate.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, input: int(400 + 5 * input.size_mb),
-        runtime=10,
+        "logs/benchmarks/aggregate.tsv"
     conda:
         ENV
+    threads: 1
+    resources:
+        mem_mb=input_mem_mb(400, 5),
+        runtime=10,
+    params:
+        code=script_code("aggregate.py"),
     script:
         "../scripts/aggregate.py"

@@ -1,27 +1,36 @@
-# Shared definitions: config validation, input functions, code stamps, resource estimates.
+# Shared definitions: the configuration (checked once), the run lock, code and input stamps that
+# trigger reruns, input functions and resource estimates. New rules use `script_code(...)` and
+# `file_checksums(...)` in their `params:` the way the rules here do.
 
+import ast
+import fcntl
 import hashlib
 import importlib.util
 import json
 import os
 import socket
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+
+SCHEMA_PATH = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
+SCRIPTS_DIR = Path(workflow.current_basedir) / "../scripts"
+# The workflow's own state, beside Snakemake's in the working directory.
+STATE_DIR = Path(".snakemake") / "lmm-pipeline"
 
 
 def check_config():
-    """Stop before any work with one line per configuration error, naming the key."""
+    """Validate the configuration once, fill in the schema's defaults, check the input files.
+
+    Stops before any work with one line per error, naming the key (jsonschema's messages).
+    """
     # `--config covariates=null` arrives as the text "null": read it as "no covariate file"
     if config.get("covariates") in ("", "null", "None", "none"):
         config["covariates"] = None
     import yaml
     from jsonschema import Draft202012Validator
 
-    schema_path = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
-    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
     errors = sorted(
         Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path)
     )
@@ -33,8 +42,10 @@ def check_config():
         raise WorkflowError(
             "Invalid configuration (config/config.yaml, --configfile or --config):\n"
             + "\n".join(lines)
-            + f"\nSee {schema_path.resolve()} for every key, its type and default."
+            + f"\nSee {SCHEMA_PATH.resolve()} for every key, its type and default."
         )
+    for key, spec in schema["properties"].items():
+        config.setdefault(key, spec["default"])
     for key in ("kinship", "phenotypes", "covariates"):
         path = config.get(key)
         if path and not Path(path).is_file():
@@ -44,7 +55,9 @@ def check_config():
             )
         for kind, sidecar in npy_sidecars(key).items():
             if not Path(sidecar).is_file():
-                what = "one id per line" if kind == "ids" else "one column name per line"
+                what = (
+                    "one id per line" if kind == "ids" else "one column name per line"
+                )
                 raise WorkflowError(
                     f"config '{key}': the .npy file '{path}' holds no {'ids' if kind == 'ids' else 'column names'}: "
                     f"it needs the text file '{sidecar}' beside it ({what}, in the order of the "
@@ -73,62 +86,52 @@ def sidecar_input(key):
     return list(npy_sidecars(key).values())
 
 
+def input_files():
+    """Every input file of the configuration: the three tables and a .npy's sidecar files."""
+    keys = ("kinship", "phenotypes", "covariates")
+    return [config[k] for k in keys if config.get(k)] + [
+        s for k in keys for s in sidecar_input(k)
+    ]
+
+
 check_config()
-validate(config, schema="../schemas/config.schema.yaml")
 
 
-# --- A run killed outright (SIGKILL, a lost node, a power cut) leaves Snakemake's lock behind,
-# and the next run would refuse to start until `snakemake --unlock`. The main process records
-# its host and pid when it starts; a later run on the same host whose recorded process no longer
-# exists removes that stale lock (and says so). A run whose process is alive keeps its lock, so
-# a second concurrent run is still refused.
-RUN_RECORD = Path(".snakemake") / "lmm-pipeline.run"
+# --- One run at a time in a working directory, and no `snakemake --unlock` after a kill. The
+# default profile turns Snakemake's own lock off (`nolock: true`); instead the main process of
+# a run that executes jobs (the onstart hook: not dry runs, --lint, --report or cluster job
+# steps, which Snakemake starts with --no-hooks) holds an OS lock (fcntl) on
+# .snakemake/lmm-pipeline/run.lock for as long as it lives. The operating system releases it
+# when the process ends in any way, SIGKILL and power loss included, so nothing is left to
+# remove; a second run while the first is alive is refused.
+RUN_LOCK = STATE_DIR / "run.lock"
+_held_locks = []
 
 
-def _process_alive(pid):
+def lock_working_directory():
+    """Take the run lock, or stop with a message naming the run that holds it."""
+    RUN_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(RUN_LOCK, "a+", encoding="utf-8")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clear_stale_lock():
-    try:
-        host, pid = RUN_RECORD.read_text(encoding="utf-8").split()
-        pid = int(pid)
-    except (OSError, ValueError):
-        return
-    if host != socket.gethostname() or _process_alive(pid):
-        return
-    locks = sorted((Path(".snakemake") / "locks").glob("*.lock"))
-    for lock in locks:
-        lock.unlink(missing_ok=True)
-    RUN_RECORD.unlink(missing_ok=True)
-    if locks:
-        print(
-            f"Removed the lock left by an interrupted run (process {pid} on {host} no longer "
-            "exists); incomplete jobs are redone.",
-            file=sys.stderr,
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another snakemake"
+        handle.close()
+        raise WorkflowError(
+            f"The directory {Path.cwd()} cannot be locked: a run is already working in it "
+            f"({holder}). Wait for it to finish, or stop it; a run that was killed holds no lock."
         )
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    _held_locks.append(handle)  # open (hence locked) until this process ends
 
 
-clear_stale_lock()
-
-
+# Snakemake keeps one onstart handler (a later `onstart:` replaces this one): add to this one.
 onstart:
-    RUN_RECORD.parent.mkdir(exist_ok=True)
-    RUN_RECORD.write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
-
-
-onsuccess:
-    RUN_RECORD.unlink(missing_ok=True)
-
-
-onerror:
-    RUN_RECORD.unlink(missing_ok=True)
+    lock_working_directory()
 
 
 wildcard_constraints:
@@ -136,7 +139,21 @@ wildcard_constraints:
     chunk=r"[cm]\d+",
 
 
+# Every rule's `conda:` (used with --sdm conda). The environment gets the lmm package from
+# environment.post-deploy.sh, which installs the project directory named here (Snakemake runs
+# that script from a copy in .snakemake/conda/, with this process's environment variables).
 ENV = "../../environment.yml"
+os.environ.setdefault("LMM_PIPELINE_SOURCE", str(Path(workflow.basedir).resolve()))
+
+
+# --- Code stamps. Snakemake reruns a job when its script changes, not when a module the script
+# imports does; so each rule's `params: code=script_code("<script>.py")` is a hash of the source
+# of every module of `lmm` (and of workflow/scripts, e.g. _stage.py) that the script imports,
+# directly or through those modules: its import closure, computed from the import statements
+# (ast), never listed by hand. A package's __init__.py is hashed whenever something under it is
+# imported (Python runs it), but the modules __init__.py itself imports are followed only when
+# the package is used as such (`import lmm`, `from lmm import fit_lmm`): `from lmm.pipeline
+# import plots` depends on lmm/pipeline/plots.py and what it imports, not on all of lmm.
 
 
 def _lmm_dir():
@@ -150,14 +167,119 @@ def _lmm_dir():
 LMM_DIR = _lmm_dir()
 
 
-def lmm_code(*modules):
-    """SHA-256 of the named lmm modules' source: a params value, so editing one reruns its stage."""
+def _module_file(name):
+    """Source file of module `name` if it is part of lmm or of workflow/scripts, else None."""
+    parts = name.split(".")
+    if parts[0] == "lmm":
+        base = LMM_DIR.joinpath(*parts[1:])
+        candidates = [base / "__init__.py", base.parent / f"{base.name}.py"]
+    elif len(parts) == 1:
+        candidates = [SCRIPTS_DIR / f"{name}.py"]
+    else:
+        return None
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def _imports(path, package):
+    """(module, imported names) of each import statement of the file (relative ones resolved)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, ()
+        elif isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(anchor + ([target] if target else []))
+            yield target, tuple(alias.name for alias in node.names)
+
+
+def script_code(script):
+    """SHA-256 (16 hex digits) of workflow/scripts/`script` and its import closure in lmm."""
+    files = set()
+    followed = set()
+    todo = [Path(script).stem]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if path is None or name in followed:
+            continue
+        followed.add(name)
+        files.add(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for target, names in _imports(path, package):
+            parts = target.split(".")
+            for i in range(1, len(parts)):  # parent packages: their __init__.py runs
+                parent = _module_file(".".join(parts[:i]))
+                if parent is not None:
+                    files.add(parent)
+            submodules = [
+                f"{target}.{n}" for n in names if _module_file(f"{target}.{n}")
+            ]
+            todo.extend(submodules)
+            if len(submodules) < len(names) or not names:  # names of the module itself
+                todo.append(target)
+            elif _module_file(target) is not None:  # only submodules: its __init__ runs
+                files.add(_module_file(target))
     digest = hashlib.sha256()
-    for name in sorted(modules):
-        path = LMM_DIR / f"{name}.py"
-        digest.update(name.encode())
-        digest.update(path.read_bytes() if path.exists() else b"<absent>")
+    for path in sorted(files):
+        digest.update(
+            path.name.encode()
+        )  # not the directory: a moved project is unchanged
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+# --- Input stamps. Snakemake reruns a job when an input is newer than its outputs; a file
+# replaced by another with an older modification time (`cp -p`, `rsync -t`, an archive, an
+# older checkout) is not. So the rules that read the input files have
+# `params: inputs=file_checksums(...)`, the SHA-256 of each file's content. A file is read only
+# when its size, modification time, inode or status-change time (ctime: set by every write,
+# and which `cp -p` cannot carry over) differs from the last run's: the checksums are cached in
+# .snakemake/lmm-pipeline/checksums.json (written by the main process only).
+CHECKSUMS = STATE_DIR / "checksums.json"
+_checksum_cache = None
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_checksums(*paths):
+    """{path: SHA-256 of its content} of the given files (missing files are left out)."""
+    global _checksum_cache
+    if _checksum_cache is None:
+        try:
+            _checksum_cache = json.loads(CHECKSUMS.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            _checksum_cache = {}
+    sums, changed = {}, False
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        cached = _checksum_cache.get(str(Path(path).resolve()))
+        if cached is None or cached[0] != key:
+            cached = [key, _sha256(path)]
+            _checksum_cache[str(Path(path).resolve())] = cached
+            changed = True
+        sums[str(path)] = cached[1]
+    if changed and workflow.is_main_process:
+        try:
+            CHECKSUMS.parent.mkdir(parents=True, exist_ok=True)
+            tmp = CHECKSUMS.with_name(f".{CHECKSUMS.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(_checksum_cache), encoding="utf-8")
+            os.replace(tmp, CHECKSUMS)
+        except OSError:
+            pass  # only a cache: the next call reads the files again
+    return sums
 
 
 def profile_grid():
@@ -203,28 +325,55 @@ def fit_jobs():
     ]
 
 
-def fit_tables(wildcards):
-    """Every fit job's table, in batch and chunk order."""
-    return [f"results/fit/{batch}/{chunk}.tsv" for batch, chunk in fit_jobs()]
+def fit_outputs(name):
+    """Input function: output `name` of every fit job, in batch and chunk order."""
+
+    def inputs(wildcards):
+        jobs = fit_jobs()
+        return expand(
+            getattr(rules.fit.output, name),
+            zip,
+            batch=[batch for batch, _ in jobs],
+            chunk=[chunk for _, chunk in jobs],
+        )
+
+    return inputs
 
 
 def rotated_files(wildcards):
     """Every rotated batch (batches with no fit job of their own are not rotated)."""
-    return [
-        f"results/rotate/{b['batch']}.npz"
+    batches = [
+        b["batch"]
         for b in partition_record()["batches"]
         if b["chunks"] or b.get("masked_chunks")
     ]
+    return expand(rules.rotate.output.rotated, batch=batches)
 
 
 def masked_chunk_data(wildcards):
-    """The cleaned (unrotated) data, needed only by the fits of masked (schur) chunks m###."""
-    return [rules.load_and_clean.output.data] if wildcards.chunk.startswith("m") else []
+    """The cleaned (unrotated) data, needed only by the fits of masked (schur) chunks."""
+    masked = batch_record(wildcards.batch).get("masked_chunks", [])
+    if any(c["chunk"] == wildcards.chunk for c in masked):
+        return [rules.load_and_clean.output.data]
+    return []
 
 
-def fit_profiles(wildcards):
-    """Every chunk's profile log-likelihood table."""
-    return [path[: -len(".tsv")] + ".profile.tsv" for path in fit_tables(wildcards)]
+def input_mem_mb(base, per_input_mb):
+    """A `mem_mb` resource: `base` MB plus `per_input_mb` MB per MB of the job's input files."""
+
+    def mem_mb(wildcards, input):
+        return int(base + per_input_mb * input.size_mb)
+
+    return mem_mb
+
+
+def input_runtime(base, input_mb_per_minute):
+    """A `runtime` resource: `base` minutes plus one per `input_mb_per_minute` MB of input."""
+
+    def runtime(wildcards, input):
+        return int(base + input.size_mb / input_mb_per_minute)
+
+    return runtime
 
 
 def rotate_mem_mb(wildcards, input):
@@ -244,4 +393,6 @@ def fit_mem_mb(wildcards, input):
     record = batch_record(wildcards.batch)
     chunks = record["chunks"] + record.get("masked_chunks", [])
     chunk = next(c for c in chunks if c["chunk"] == wildcards.chunk)
-    return int(400 + input.size_mb + 12 * 8 * record["n"] * len(chunk["phenotypes"]) / 1e6)
+    return int(
+        400 + input.size_mb + 12 * 8 * record["n"] * len(chunk["phenotypes"]) / 1e6
+    )

@@ -11,24 +11,22 @@ rule fit:
     output:
         table="results/fit/{batch}/{chunk}.tsv",
         profile="results/fit/{batch}/{chunk}.profile.tsv",
+    log:
+        "logs/fit/{batch}/{chunk}.log",
+    benchmark:
+        "logs/benchmarks/fit/{batch}/{chunk}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=fit_mem_mb,
+        runtime=30,
     params:
         method=lookup(dpath="method", within=config),
         tol=lookup(dpath="tol", within=config),
         check_boundary=lookup(dpath="check_boundary", within=config),
         compute_se=lookup(dpath="compute_se", within=config),
         profile_grid=profile_grid(),
-        code=lmm_code(
-            "pipeline/batch", "fit", "likelihood", "brent", "missing", "_checks", "errors", "pipeline/atomic"
-        ),
-    log:
-        "logs/fit/{batch}/{chunk}.log",
-    benchmark:
-        "benchmarks/rules/fit/{batch}/{chunk}.tsv"
-    threads: 1
-    resources:
-        mem_mb=fit_mem_mb,
-        runtime=30,
-    conda:
-        ENV
+        code=script_code("fit.py"),
     script:
         "../scripts/fit.py"

@@ -5,7 +5,9 @@ rule load_and_clean:
         phenotypes=config["phenotypes"],
         covariates=optional_input("covariates"),
         # a .npy's ids/column-name files (<name>.ids.txt, <name>.columns.txt): editing one reruns
-        sidecars=sidecar_input("kinship") + sidecar_input("phenotypes") + sidecar_input("covariates"),
+        sidecars=sidecar_input("kinship")
+        + sidecar_input("phenotypes")
+        + sidecar_input("covariates"),
     output:
         data="results/clean/cleaned.npz",
         phenotypes=report(
@@ -19,22 +21,24 @@ rule load_and_clean:
             category="Data",
         ),
         summary="results/clean/summary.yaml",
+    log:
+        "logs/load_and_clean.log",
+    benchmark:
+        "logs/benchmarks/load_and_clean.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=input_mem_mb(500, 10),
+        runtime=input_runtime(5, 20),
     params:
         id_column=lookup(dpath="id_column", within=config),
         na_values=lookup(dpath="na_values", within=config),
         phenotype_columns=lookup(dpath="phenotype_columns", within=config),
         covariate_columns=lookup(dpath="covariate_columns", within=config),
         transform=lookup(dpath="transform", within=config),
-        code=lmm_code("pipeline/io", "pipeline/clean", "pipeline/atomic", "errors"),
-    log:
-        "logs/load_and_clean.log",
-    benchmark:
-        "benchmarks/rules/load_and_clean.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, input: int(500 + 10 * input.size_mb),
-        runtime=lambda wildcards, input: int(5 + input.size_mb / 20),
-    conda:
-        ENV
+        # the inputs' content: a file replaced by an older one is redone too (common.smk)
+        inputs=file_checksums(*input_files()),
+        code=script_code("load_and_clean.py"),
     script:
         "../scripts/load_and_clean.py"

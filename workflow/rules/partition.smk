@@ -11,19 +11,19 @@ checkpoint partition:
             caption="../report/chunks.rst",
             category="Data",
         ),
-    params:
-        max_batch_size=lookup(dpath="max_batch_size", within=config),
-        missing_strategy=lookup(dpath="missing_strategy", within=config),
-        code=lmm_code("pipeline/partition", "pipeline/clean", "missing", "pipeline/atomic"),
     log:
         "logs/partition.log",
     benchmark:
-        "benchmarks/rules/partition.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, input: int(400 + 3 * input.size_mb),
-        runtime=10,
+        "logs/benchmarks/partition.tsv"
     conda:
         ENV
+    threads: 1
+    resources:
+        mem_mb=input_mem_mb(400, 3),
+        runtime=10,
+    params:
+        max_batch_size=lookup(dpath="max_batch_size", within=config),
+        missing_strategy=lookup(dpath="missing_strategy", within=config),
+        code=script_code("partition.py"),
     script:
         "../scripts/partition.py"

@@ -8,18 +8,18 @@ rule plot_heritability:
             caption="../report/heritability_plot.rst",
             category="Heritability",
         ),
-    params:
-        code=lmm_code("pipeline/plots", "pipeline/atomic"),
     log:
         "logs/plot_heritability.log",
     benchmark:
-        "benchmarks/rules/plot_heritability.tsv"
+        "logs/benchmarks/plot_heritability.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        code=script_code("plot_heritability.py"),
     script:
         "../scripts/plot_heritability.py"
 
@@ -35,17 +35,17 @@ rule plot_profiles:
             caption="../report/profile_plot.rst",
             category="Heritability",
         ),
-    params:
-        code=lmm_code("pipeline/plots", "pipeline/atomic"),
     log:
         "logs/plot_profiles.log",
     benchmark:
-        "benchmarks/rules/plot_profiles.tsv"
+        "logs/benchmarks/plot_profiles.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        code=script_code("plot_profiles.py"),
     script:
         "../scripts/plot_profiles.py"

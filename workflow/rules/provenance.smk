@@ -17,18 +17,19 @@ rule provenance:
             caption="../report/provenance.rst",
             category="Provenance",
         ),
-    params:
-        config=config,
-        code=lmm_code("pipeline/provenance", "pipeline/atomic"),
     log:
         "logs/provenance.log",
     benchmark:
-        "benchmarks/rules/provenance.tsv"
+        "logs/benchmarks/provenance.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        ENV
+    params:
+        config=config,
+        inputs=file_checksums(*input_files()),
+        code=script_code("provenance.py"),
     script:
         "../scripts/provenance.py"

@@ -5,17 +5,17 @@ rule rotate:
         record=rules.partition.output.record,
     output:
         rotated="results/rotate/{batch}.npz",
-    params:
-        code=lmm_code("pipeline/batch", "rotation", "_checks", "errors", "pipeline/atomic"),
     log:
         "logs/rotate/{batch}.log",
     benchmark:
-        "benchmarks/rules/rotate/{batch}.tsv"
+        "logs/benchmarks/rotate/{batch}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=rotate_mem_mb,
         runtime=rotate_runtime,
-    conda:
-        ENV
+    params:
+        code=script_code("rotate.py"),
     script:
         "../scripts/rotate.py"
