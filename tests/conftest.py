@@ -8,14 +8,26 @@ and returns the completed process (stdout and stderr merged in ``.output``).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pytest
+# One BLAS/OpenMP thread for the tests and every process they start (set before numpy is
+# imported: a BLAS library reads these once, when it loads). Fast and reproducible: several
+# threads on small matrices cost more than they save, and change the last bits of results.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_name] = "1"
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+# ... and where numpy was imported before this file (a plugin, the doctests of lmm/).
+threadpool_limits(limits=1)
 
 REPO = Path(__file__).resolve().parents[1]
 RECLA = REPO / "data" / "recla"
@@ -24,7 +36,7 @@ RECLA = REPO / "data" / "recla"
 def make_project(dest: Path, with_data: bool = True) -> Path:
     """Copy the workflow (and the bundled data) into `dest`; return `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "environment.yml"):
+    for name in ("Snakefile", "environment.yml", "environment.post-deploy.sh"):
         shutil.copy2(REPO / name, dest / name)
     for folder in ("workflow", "config"):
         shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))

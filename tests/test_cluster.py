@@ -48,8 +48,6 @@ def _ignored(directory, names):
     ignored = {n for n in names if n in IGNORED_NAMES or n.endswith(".egg-info")}
     if relative == Path("."):
         ignored |= IGNORED_TOP & set(names)
-    if relative == Path("benchmarks"):
-        ignored |= {"rules"} & set(names)
     return ignored
 
 

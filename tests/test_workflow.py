@@ -7,7 +7,9 @@ directly on each phenotype's complete cases, then reruns are checked for reprodu
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ import pytest
 import yaml
 
 import lmm
-from conftest import RECLA, REPO, make_project, read_result, run_snakemake
+from conftest import RECLA, make_project, read_result, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -117,11 +119,12 @@ def test_recla_profile_plots_report_inputs_and_provenance(recla_run):
     assert record["config"]["method"] == "reml"
     assert record["software"]["numpy"] == np.__version__
     assert record["blas"]
-    # every rule left a log and a benchmark
+    # every rule left a log and a benchmark (under logs/benchmarks/, not the benchmark scripts' folder)
     assert (workdir / "logs" / "load_and_clean.log").read_text().count("covariate 'intercept' is constant") == 1
+    assert not (workdir / "benchmarks").exists()
     # load, partition, 1 rotate, fit (1 chunk of the decomposed batch + 1 of Schur batches),
     # aggregate, 2 plots, provenance
-    n_jobs = len(list((workdir / "benchmarks" / "rules").rglob("*.tsv")))
+    n_jobs = len(list((workdir / "logs" / "benchmarks").rglob("*.tsv")))
     assert n_jobs == 3 + len(list((workdir / "logs" / "fit").rglob("*.log"))) + 4
 
 
@@ -165,19 +168,41 @@ def test_changing_lmm_code_reruns_the_stages_that_use_it(recla_run):
     workdir, _ = recla_run
     # a copy of the package first on the path: Snakemake hashes it and the scripts import it
     pylib = workdir / "pylib"
-    shutil.copytree(REPO / "lmm", pylib / "lmm", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(lmm.__file__).parent, pylib / "lmm", ignore=shutil.ignore_patterns("__pycache__"))
     env = {"PYTHONPATH": str(pylib)}
     assert "Nothing to be done" in run_snakemake(workdir, "-n", env=env, check=True).output
-    plots = pylib / "lmm" / "plots.py"
+    plots = pylib / "lmm" / "pipeline" / "plots.py"
     plots.write_text(plots.read_text() + "\n# edited\n")
     jobs = _job_counts(run_snakemake(workdir, "-n", env=env, check=True).output)
     assert jobs == {"plot_heritability": 1, "plot_profiles": 1, "all": 1}
-    likelihood = pylib / "lmm" / "likelihood.py"
-    likelihood.write_text(likelihood.read_text() + "\n# edited\n")
+    # the eigen-decomposition code: found by following the imports of the fit script too (the
+    # hand-kept lists of modules missed it)
+    rotation = pylib / "lmm" / "rotation.py"
+    rotation.write_text(rotation.read_text() + "\n# edited\n")
     jobs = _job_counts(run_snakemake(workdir, "-n", env=env, check=True).output)
     n_fit = len(list((workdir / "logs" / "fit").rglob("*.log")))
-    assert jobs == {"fit": n_fit, "aggregate": 1, "plot_heritability": 1, "plot_profiles": 1,
+    assert jobs == {"rotate": 1, "fit": n_fit, "aggregate": 1, "plot_heritability": 1, "plot_profiles": 1,
                     "provenance": 1, "all": 1}
+
+
+def test_input_replaced_by_an_older_file_is_redone(recla_run, tmp_path):
+    workdir, _ = recla_run
+    pheno = workdir / "data" / "recla" / "pheno.csv"
+    original = tmp_path / "original.csv"
+    shutil.copy2(pheno, original)
+    # another phenotype file whose modification time is older than every result (as `cp -p`,
+    # `rsync -t`, an archive or an older checkout leave it): Snakemake's mtime rule misses it
+    changed = tmp_path / "pheno.csv"
+    changed.write_text(pheno.read_text().replace(",", ",1", 1))  # rename the first phenotype
+    os.utime(changed, (1e9, 1e9))
+    shutil.copy2(changed, pheno)
+    proc = run_snakemake(workdir, "-n", check=True)
+    jobs = _job_counts(proc.output)
+    assert jobs["load_and_clean"] == 1 and jobs["provenance"] == 1, proc.output
+    assert "data/recla/pheno.csv" in proc.output and "Params have changed" in proc.output
+    # the original content back, with its own (older) time: nothing to redo
+    shutil.copy2(original, pheno)
+    assert "Nothing to be done" in run_snakemake(workdir, "-n", check=True).output
 
 
 def test_lint_is_clean(recla_run):
