@@ -195,6 +195,13 @@ def _imports(path, package):
             yield target, tuple(alias.name for alias in node.names)
 
 
+def _code_label(path):
+    """A file's name within lmm or workflow/scripts: the hash does not depend on where they are."""
+    if path.is_relative_to(LMM_DIR):
+        return path.relative_to(LMM_DIR.parent).as_posix()
+    return f"workflow/scripts/{path.name}"
+
+
 def script_code(script):
     """SHA-256 (16 hex digits) of workflow/scripts/`script` and its import closure in lmm."""
     files = set()
@@ -223,10 +230,8 @@ def script_code(script):
             elif _module_file(target) is not None:  # only submodules: its __init__ runs
                 files.add(_module_file(target))
     digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(
-            path.name.encode()
-        )  # not the directory: a moved project is unchanged
+    for label, path in sorted((_code_label(path), path) for path in files):
+        digest.update(label.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
