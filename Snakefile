@@ -1,4 +1,5 @@
-# lmm-pipeline: heritability of many phenotypes with a linear mixed model (lmmlite's model).
+# lmm-pipeline: heritability and genome scans of many phenotypes with a linear mixed model
+# (lmmlite's model; R/qtl2's scan1 with LOCO kinships from genotype files).
 # Usage: snakemake --cores 2          (settings: config/config.yaml; manual: config/README.md)
 
 
@@ -11,12 +12,15 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/genotypes.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/partition.smk"
 include: "workflow/rules/rotate.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/scan.smk"
+include: "workflow/rules/scan_plots.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -28,3 +32,4 @@ rule all:
         rules.plot_heritability.output.figure,
         rules.plot_profiles.output.figure,
         rules.provenance.output.record,
+        scan_targets,

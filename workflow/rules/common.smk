@@ -46,6 +46,21 @@ def check_config():
         )
     for key, spec in schema["properties"].items():
         config.setdefault(key, spec["default"])
+    if not config.get("kinship") and not config.get("genotypes"):
+        raise WorkflowError(
+            "config 'kinship' and 'genotypes' are both null: give a kinship matrix, or genotypes "
+            "to compute it from (config/README.md, 'Genotypes and kinship')."
+        )
+    genotypes = config.get("genotypes") or []
+    for path in [genotypes] if isinstance(genotypes, str) else genotypes:
+        if not Path(path).exists() and not Path(f"{path}.bed").is_file():
+            raise WorkflowError(
+                f"config 'genotypes': the file '{path}' does not exist (relative paths are "
+                f"read from the working directory {Path.cwd()})."
+            )
+    for key in ("genotype_map", "genotype_ids"):
+        if config.get(key) and not Path(config[key]).is_file():
+            raise WorkflowError(f"config '{key}': the file '{config[key]}' does not exist.")
     for key in ("kinship", "phenotypes", "covariates"):
         path = config.get(key)
         if path and not Path(path).is_file():
@@ -136,7 +151,8 @@ onstart:
 
 wildcard_constraints:
     batch=r"b\d+",
-    chunk=r"[cm]\d+",
+    chunk=r"[cms]\d+",
+    chrom=r"[^/]+",
 
 
 # Every rule's `conda:` (used with --sdm conda). The environment gets the lmm package from
@@ -401,3 +417,175 @@ def fit_mem_mb(wildcards, input):
     return int(
         400 + input.size_mb + 12 * 8 * record["n"] * len(chunk["phenotypes"]) / 1e6
     )
+
+
+# --- Genotypes, kinship and the genome scan (workflow/rules/genotypes.smk, scan.smk).
+
+
+def genotypes_given():
+    return bool(config.get("genotypes"))
+
+
+def scan_enabled():
+    """config 'scan': on when genotypes are given ('auto'), or as set."""
+    if config["scan"] == "auto":
+        return genotypes_given()
+    return bool(config["scan"])
+
+
+def genotype_files():
+    """The genotype files as given (a PLINK prefix becomes its .bed)."""
+    given = config.get("genotypes") or []
+    paths = [given] if isinstance(given, str) else list(given)
+    return [
+        p + ".bed" if not Path(p).exists() and Path(p + ".bed").exists() else p
+        for p in paths
+    ]
+
+
+def genotype_sidecars():
+    """A PLINK .bed's .bim and .fam files."""
+    return [
+        str(Path(p).with_suffix(s))
+        for p in genotype_files()
+        if p.lower().endswith(".bed")
+        for s in (".bim", ".fam")
+    ]
+
+
+def genotype_input_files():
+    """Every genotype input file, for the content checksums."""
+    return (
+        genotype_files()
+        + genotype_sidecars()
+        + optional_input("genotype_map")
+        + optional_input("genotype_ids")
+    )
+
+
+def analysis_kinship():
+    """The kinship of the heritability fits: config 'kinship', else the one from the genotypes."""
+    return config["kinship"] if config.get("kinship") else rules.kinship.output.overall
+
+
+def analysis_kinship_ids():
+    """The ids file of the kinship computed from the genotypes ([] for a given kinship)."""
+    return [] if config.get("kinship") else [rules.kinship.output.ids]
+
+
+_STORE_CACHE = {}
+
+
+def scan_markers():
+    """The genotype intermediate's markers (after the load_genotypes checkpoint)."""
+    path = Path(checkpoints.load_genotypes.get().output.store) / "markers.tsv"
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _STORE_CACHE:
+        import pandas as pd
+
+        _STORE_CACHE.clear()
+        _STORE_CACHE[key] = pd.read_csv(
+            path, sep="\t", usecols=["chr"], dtype={"chr": str}, keep_default_na=False
+        )
+    return _STORE_CACHE[key]
+
+
+def scan_chromosomes():
+    """Chromosomes of the kept markers, in genome order."""
+    return list(dict.fromkeys(scan_markers()["chr"]))
+
+
+def scan_chunk_names():
+    """s001, s002, ...: the scan's chunks of phenotypes (lmm.pipeline.genome_scan.scan_chunks)."""
+    from lmm.pipeline.genome_scan import scan_chunks
+
+    chunks = scan_chunks(partition_record(), config["scan_chunk_size"])
+    return [f"s{k:03d}" for k in range(1, len(chunks) + 1)]
+
+
+def scan_results(wildcards):
+    """Every scan job's result, chromosome-major, in genome and chunk order."""
+    return expand(
+        rules.scan.output.result, chrom=scan_chromosomes(), chunk=scan_chunk_names()
+    )
+
+
+def scan_kinship_input(wildcards):
+    """The LOCO kinships (the 'all' unit uses the analysis kinship in the cleaned data)."""
+    return [rules.kinship.output.loco] if wildcards.chrom != "all" else []
+
+
+def scan_eigen_input(wildcards):
+    """The decompositions a scan job uses: its chromosome's, or the overall one without LOCO."""
+    return expand(
+        rules.scan_decompose.output.eigen,
+        chrom=wildcards.chrom if config["loco"] else "all",
+    )
+
+
+#: scan_output 'auto' keeps every LOD while markers x phenotypes is at most this (400 MB).
+SCAN_FULL_LIMIT = 50_000_000
+
+
+def scan_full_output(wildcards=None):
+    """Whether the LOD of every marker and phenotype is kept (config 'scan_output')."""
+    if config["scan_output"] != "auto":
+        return config["scan_output"] == "full"
+    n_phenotypes = sum(len(c) for c in _scan_chunks())
+    return len(scan_markers()) * n_phenotypes <= SCAN_FULL_LIMIT
+
+
+def _scan_chunks():
+    from lmm.pipeline.genome_scan import scan_chunks
+
+    return scan_chunks(partition_record(), config["scan_chunk_size"])
+
+
+def scan_targets(wildcards):
+    """The scan's final files (none without a scan)."""
+    if not scan_enabled():
+        return []
+    targets = list(rules.scan_aggregate.output) + [rules.plot_peak_map.output.figure]
+    if scan_full_output():
+        targets += [
+            rules.scan_lod.output.lod,
+            rules.plot_lod_curves.output.figure,
+            rules.plot_manhattan.output.figure,
+        ]
+    return targets
+
+
+def kinship_mem_mb(wildcards, input):
+    """The genotype blocks plus one n x n sum per chromosome (LOCO) and the overall one."""
+    return int(800 + 3 * input.size_mb)
+
+
+def scan_decompose_mem_mb(wildcards, input):
+    """The cleaned data and ~10 n x n arrays (kinship, eigh workspace, one decomposition per batch)."""
+    return int(500 + 12 * input.size_mb)
+
+
+def scan_decompose_runtime(wildcards, input):
+    return int(10 + input.size_mb / 10)
+
+
+def scan_mem_mb(wildcards, input):
+    """The decompositions, one tile of genotypes and the LOD of the chunk."""
+    return int(1000 + 3 * input.size_mb)
+
+
+def genotype_summary(wildcards):
+    """The genotype intermediate's record (for the provenance), when genotypes are given."""
+    if not genotypes_given():
+        return []
+    return [Path(checkpoints.load_genotypes.get().output.store) / "genotypes.yaml"]
+
+
+def kinship_record(wildcards):
+    """The computed kinships' record, when genotypes are given."""
+    return [rules.kinship.output.record] if genotypes_given() else []
+
+
+def scan_provenance_inputs(wildcards):
+    """The scan's tables, so the provenance is written after (and about) them."""
+    return list(rules.scan_aggregate.output) if scan_enabled() else []

@@ -1,11 +1,12 @@
 rule load_and_clean:
     """Read the three tables (text, Parquet or .npy), align them by id, drop what cannot be used (and record why)."""
     input:
-        kinship=config["kinship"],
+        kinship=analysis_kinship(),
         phenotypes=config["phenotypes"],
         covariates=optional_input("covariates"),
         # a .npy's ids/column-name files (<name>.ids.txt, <name>.columns.txt): editing one reruns
-        sidecars=sidecar_input("kinship")
+        sidecars=analysis_kinship_ids()
+        + sidecar_input("kinship")
         + sidecar_input("phenotypes")
         + sidecar_input("covariates"),
     output:

@@ -1,7 +1,7 @@
 rule provenance:
     """Software, BLAS, configuration, input checksums, kinship scale and counts of a run."""
     input:
-        kinship=config["kinship"],
+        kinship=analysis_kinship(),
         phenotypes=config["phenotypes"],
         covariates=optional_input("covariates"),
         kinship_sidecars=sidecar_input("kinship"),
@@ -11,6 +11,9 @@ rule provenance:
         record=rules.partition.output.record,
         table=rules.aggregate.output.table,
         rotated=rotated_files,
+        genotypes=genotype_summary,
+        kinship_record=kinship_record,
+        scan=scan_provenance_inputs,
     output:
         record=report(
             "results/provenance.yaml",
@@ -29,7 +32,7 @@ rule provenance:
         runtime=10,
     params:
         config=config,
-        inputs=file_checksums(*input_files()),
+        inputs=file_checksums(*input_files(), *genotype_input_files()),
         code=script_code("provenance.py"),
     script:
         "../scripts/provenance.py"

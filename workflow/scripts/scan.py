@@ -18,7 +18,7 @@ with user_errors(log):
         partition = json.load(handle)
     chunk = genome_scan.scan_chunks(partition, par.chunk_size)[int(wc.chunk.lstrip("s")) - 1]
     store = open_intermediate(inp.store)
-    with np.load(inp.data, allow_pickle=False) as data, np.load(inp.eigen, allow_pickle=False) as eigen:
+    with np.load(inp.data, allow_pickle=False) as data, np.load(inp.eigen[0], allow_pickle=False) as eigen:
         result = genome_scan.scan_chunk(
             eigen, store, wc.chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
             tile_columns=par.tile_columns, threshold=par.threshold, drop=par.drop, keep_lod=par.keep_lod,

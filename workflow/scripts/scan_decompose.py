@@ -20,7 +20,7 @@ with user_errors(log):
         if wc.chrom == "all":  # no LOCO: the analysis kinship serves every chromosome
             kin_ids, K = clean_ids, data["kinship"]
         else:
-            kin_ids, K = genome_scan.read_kinship_dir(inp.kinship, wc.chrom)
+            kin_ids, K = genome_scan.read_kinship_dir(inp.kinship[0], wc.chrom)
     arrays = genome_scan.decompose_chromosome(K, kin_ids, clean_ids, partition)
     for unit in arrays["units"].tolist():
         log.info("kinship %s, batch %s: %d individuals, eigenvalues %.6g .. %.6g", wc.chrom, unit,

@@ -1,0 +1,34 @@
+"""Snakemake adapter of the three scan figures (logic: lmm.pipeline.scan_plots); the rule's name says which."""
+
+from _stage import start, user_errors
+
+log = start(snakemake)  # noqa: F821
+
+with user_errors(log):
+    import pandas as pd
+
+    from lmm.pipeline import atomic, io, scan_plots
+
+    inp, out, par, rule = snakemake.input, snakemake.output, snakemake.params, snakemake.rule  # noqa: F821
+
+    def markers_table(path):
+        return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"marker": str, "chr": str})
+
+    if rule == "plot_peak_map":
+        peaks = io.read_results(inp.peaks, name_columns=("phenotype", "chr", "marker"))
+        figure = scan_plots.plot_peak_map(peaks, markers_table(inp.markers), position_label=par.position_label)
+        log.info("peak map: %d peaks of %d phenotypes", len(peaks), peaks["phenotype"].nunique())
+    else:
+        lod = pd.read_parquet(inp.lod)
+        if rule == "plot_lod_curves":
+            peaks = io.read_results(inp.peaks, name_columns=("phenotype", "chr", "marker"))
+            figure = scan_plots.plot_lod_curves(lod, peaks, position_label=par.position_label,
+                                                threshold=par.threshold)
+            log.info("LOD curves of the phenotypes among %d with peaks", peaks["phenotype"].nunique())
+        else:
+            maxima = io.read_results(inp.max, name_columns=("phenotype", "chr", "marker"))
+            top = str(maxima.loc[maxima["lod"].idxmax(), "phenotype"])
+            figure = scan_plots.plot_manhattan(lod, markers_table(inp.markers), top,
+                                               position_label=par.position_label)
+            log.info("Manhattan plot of '%s' (highest LOD)", top)
+    atomic.save_figure(out.figure, figure, dpi=150)
