@@ -64,7 +64,8 @@ def blas_info() -> list | dict:
 
 def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary: Mapping,
                partition: Mapping, status_counts: Mapping[str, int],
-               eigen: Mapping[str, Mapping] | None = None) -> dict:
+               eigen: Mapping[str, Mapping] | None = None, genotypes: Mapping | None = None,
+               kinship_record: Mapping | None = None, scan: Mapping | None = None) -> dict:
     """Assemble the provenance record.
 
     Parameters
@@ -105,9 +106,14 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
         "kinship": {
             "mean_diagonal_kept": clean_summary.get("kinship_mean_diagonal"),
             "mean_diagonal_file": clean_summary.get("kinship_mean_diagonal_file"),
+            "source": (f"computed from the genotypes ({kinship_record['method']})"
+                       if kinship_record and not config.get("kinship") else "given (config 'kinship')"),
             "note": "hsq is the share of variance explained by sigmasq_g * K; its meaning depends on "
                     "the scale of K, summarised by the mean of its diagonal.",
         },
+        "genotypes": _plain(_without_id_lists(genotypes)) if genotypes else None,
+        "kinship_from_genotypes": _plain(dict(kinship_record)) if kinship_record else None,
+        "scan": _plain(dict(scan)) if scan else None,
         "intercept": clean_summary.get("intercept"),
         "counts": {
             **dict(clean_summary.get("counts", {})),
@@ -117,6 +123,11 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
         },
         "batches": batches,
     }
+
+
+def _without_id_lists(summary: Mapping) -> dict:
+    """A genotype summary without its (possibly long) id lists: their counts are kept."""
+    return {k: v for k, v in summary.items() if not k.startswith("ids_")}
 
 
 def _plain(value):

@@ -60,7 +60,9 @@ def check_config():
             )
     for key in ("genotype_map", "genotype_ids"):
         if config.get(key) and not Path(config[key]).is_file():
-            raise WorkflowError(f"config '{key}': the file '{config[key]}' does not exist.")
+            raise WorkflowError(
+                f"config '{key}': the file '{config[key]}' does not exist."
+            )
     for key in ("kinship", "phenotypes", "covariates"):
         path = config.get(key)
         if path and not Path(path).is_file():
@@ -589,3 +591,16 @@ def kinship_record(wildcards):
 def scan_provenance_inputs(wildcards):
     """The scan's tables, so the provenance is written after (and about) them."""
     return list(rules.scan_aggregate.output) if scan_enabled() else []
+
+
+def genotype_provenance_files():
+    """{role: path} of the genotype inputs, for the provenance's checksums."""
+    files = {f"genotypes_{k}": p for k, p in enumerate(genotype_files(), start=1)}
+    files |= {
+        f"genotypes_{Path(p).suffix[1:]}_{k}": p
+        for k, p in enumerate(genotype_sidecars(), start=1)
+    }
+    for key in ("genotype_map", "genotype_ids"):
+        if config.get(key):
+            files[key] = config[key]
+    return files

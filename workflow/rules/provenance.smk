@@ -32,6 +32,7 @@ rule provenance:
         runtime=10,
     params:
         config=config,
+        genotype_files=genotype_provenance_files(),
         inputs=file_checksums(*input_files(), *genotype_input_files()),
         code=script_code("provenance.py"),
     script:

@@ -36,6 +36,20 @@ with user_errors(log):
                 "min_eigenvalue": float(data["min_eigenvalue"]),
                 "n_clipped": int(data["n_clipped"]),
             }
-    prov = provenance.provenance(par.config, inputs, summary, record, status_counts, eigen)
+    genotypes = kinship_record = scan = None
+    if len(inp.genotypes):
+        with open(inp.genotypes[0], encoding="utf-8") as handle:
+            genotypes = yaml.safe_load(handle)["summary"]
+        with open(inp.kinship_record[0], encoding="utf-8") as handle:
+            kinship_record = yaml.safe_load(handle)
+        for key, value in par.genotype_files.items():
+            inputs[key] = value
+    if len(inp.scan):
+        peaks = pd.read_csv(inp.scan[0], sep="\t",
+                            keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
+        scan = {"peaks": len(peaks), "phenotypes_with_peaks": int(peaks["phenotype"].nunique()),
+                "peak_threshold": par.config["peak_threshold"], "loco": par.config["loco"]}
+    prov = provenance.provenance(par.config, inputs, summary, record, status_counts, eigen,
+                                 genotypes=genotypes, kinship_record=kinship_record, scan=scan)
     atomic.write_yaml(out.record, prov)
     log.info("wrote %s", out.record)
