@@ -322,30 +322,25 @@ _PARTITION_CACHE = {}
 
 
 def partition_record():
-    """The partition checkpoint's JSON (evaluated once the checkpoint has run; parsed once)."""
+    """The partition checkpoint's Partition (lmm.pipeline.partition), once it has run; read once."""
+    from lmm.pipeline.partition import Partition
+
     path = checkpoints.partition.get().output.record
     key = (path, Path(path).stat().st_mtime_ns)
     if key not in _PARTITION_CACHE:
-        with open(path, encoding="utf-8") as handle:
-            _PARTITION_CACHE.clear()
-            _PARTITION_CACHE[key] = json.load(handle)
+        _PARTITION_CACHE.clear()
+        _PARTITION_CACHE[key] = Partition.read(path)
     return _PARTITION_CACHE[key]
 
 
 def batch_record(batch):
-    for record in partition_record()["batches"]:
-        if record["batch"] == batch:
-            return record
-    raise ValueError(f"unknown batch {batch}")
+    """The Batch named `batch` of the partition."""
+    return partition_record().batch(batch)
 
 
 def fit_jobs():
-    """(batch, chunk) of every fit job: each batch's chunks, then its masked chunks."""
-    return [
-        (b["batch"], c["chunk"])
-        for b in partition_record()["batches"]
-        for c in b["chunks"] + b.get("masked_chunks", [])
-    ]
+    """(batch, chunk) names of every fit job: each batch's chunks, then its masked chunks."""
+    return [(b.name, c.name) for b, c in partition_record().fit_jobs()]
 
 
 def fit_outputs(name):
@@ -365,20 +360,14 @@ def fit_outputs(name):
 
 def rotated_files(wildcards):
     """Every rotated batch (batches with no fit job of their own are not rotated)."""
-    batches = [
-        b["batch"]
-        for b in partition_record()["batches"]
-        if b["chunks"] or b.get("masked_chunks")
-    ]
+    batches = [b.name for b in partition_record().rotated_batches()]
     return expand(rules.rotate.output.rotated, batch=batches)
 
 
 def masked_chunk_data(wildcards):
     """The cleaned (unrotated) data, needed only by the fits of masked (schur) chunks."""
-    masked = batch_record(wildcards.batch).get("masked_chunks", [])
-    if any(c["chunk"] == wildcards.chunk for c in masked):
-        return [rules.load_and_clean.output.data]
-    return []
+    chunk = partition_record().chunk(wildcards.batch, wildcards.chunk)
+    return [rules.load_and_clean.output.data] if chunk.kind == "masked" else []
 
 
 def input_mem_mb(base, per_input_mb):
@@ -401,24 +390,21 @@ def input_runtime(base, input_mb_per_minute):
 
 def rotate_mem_mb(wildcards, input):
     """Memory of a rotation: the cleaned data (~ its file size) plus ~6 n x n arrays for eigh."""
-    n = batch_record(wildcards.batch)["n"]
+    n = batch_record(wildcards.batch).n
     return int(400 + 2 * input.size_mb + 6 * 8 * n * n / 1e6)
 
 
 def rotate_runtime(wildcards):
     """Minutes: eigh takes ~10 n^3 flops; 1 GFLOP/s is a slow core, so this is generous."""
-    n = batch_record(wildcards.batch)["n"]
+    n = batch_record(wildcards.batch).n
     return int(5 + 10 * n**3 / 1e9 / 60)
 
 
 def fit_mem_mb(wildcards, input):
     """Memory of a fit: the rotated file plus ~12 copies of the chunk's n x m phenotypes."""
-    record = batch_record(wildcards.batch)
-    chunks = record["chunks"] + record.get("masked_chunks", [])
-    chunk = next(c for c in chunks if c["chunk"] == wildcards.chunk)
-    return int(
-        400 + input.size_mb + 12 * 8 * record["n"] * len(chunk["phenotypes"]) / 1e6
-    )
+    batch = batch_record(wildcards.batch)
+    chunk = batch.chunk(wildcards.chunk)
+    return int(400 + input.size_mb + 12 * 8 * batch.n * len(chunk.phenotypes) / 1e6)
 
 
 # --- Genotypes, kinship and the genome scan (workflow/rules/genotypes.smk, scan.smk).
@@ -440,7 +426,7 @@ def genotype_files():
     given = config.get("genotypes") or []
     paths = [given] if isinstance(given, str) else list(given)
     return [
-        p + ".bed" if not Path(p).exists() and Path(p + ".bed").exists() else p
+        f"{p}.bed" if not Path(p).exists() and Path(f"{p}.bed").exists() else p
         for p in paths
     ]
 
