@@ -31,6 +31,24 @@ operations, or a constant the intercept absorbs), so ``hsq`` depends neither on
 the units nor on the offset of ``y``; ``β̂`` (``+ shift·e`` with ``Xe = 1``),
 ``σ̂²`` and ``ℓ`` are reported in the user's units.
 
+The score ``dℓ/dhsq`` (:meth:`MaskedEvaluator.first_derivative`). With
+``D = dV/dhsq = K − I = U diag(d) Uᵀ``, ``dᵢ = λᵢ − 1``, and ``zᵤ = V_oo⁻¹u``
+extended by zeros to all ``n``, the Schur complement gives it in the rotated
+basis as ``Uᵀzᵤ = (û − U_Mᵀ P_MM⁻¹ wᵤ)/a`` (its rows ``M`` vanish: ``P_MM P_MM⁻¹ = I``), so::
+
+    uᵀ V_oo⁻¹ D_oo V_oo⁻¹ v = Σᵢ dᵢ (Uᵀzᵤ)ᵢ (Uᵀzᵥ)ᵢ,     dV_oo⁻¹/dhsq = −V_oo⁻¹ D_oo V_oo⁻¹,
+    d log|V_oo|/dhsq = tr(V_oo⁻¹D_oo) = Σᵢ dᵢ/aᵢ − Σᵢ (dᵢ/aᵢ²) ‖L⁻¹U_M eᵢ‖²,   P_MM = LLᵀ
+
+(the second from Jacobi's identity above, ``dP_MM/dhsq = −U_M diag(d/a²) U_Mᵀ``).
+With ``G₁`` the Gram matrix of ``[r, Q]`` in the metric ``V_oo⁻¹D_ooV_oo⁻¹``
+(``= −dG/dhsq``), ``b̂`` the GLS coefficients, ``v = (1, −b̂)`` and ``M = QᵀV_oo⁻¹Q``
+(observed rows), the envelope theorem gives ``rss′ = −vᵀG₁v`` and::
+
+    ℓ′_ML   = −½ tr(V_oo⁻¹D_oo) − (n_o/2) rss′/rss
+    ℓ′_REML = −½ tr(V_oo⁻¹D_oo) − ((n_o−p)/2) rss′/rss + ½ tr(M⁻¹ G₁,QQ)
+
+as in :mod:`lmm.evaluators` (to which it reduces for ``k = 0``).
+
 A singular K (zero eigenvalues: replicates of inbred strains, a duplicated
 individual) makes ``P = V⁻¹`` infinite at ``hsq = 1``, where the Schur complement
 above has no limit that can be evaluated in floating point, although ``K_oo``
@@ -161,8 +179,10 @@ class MaskedEvaluator:
         self.Z, self.UM = Z, UM
         self.m = c
 
-    def _parts(self, h, idx=None):
-        """Gram matrix of [r, Q] in the V_oo⁻¹ metric, and log|V_oo|, for columns ``idx``."""
+    def _parts(self, h, idx=None, derivative=False):
+        """Gram matrix of [r, Q] in the V_oo⁻¹ metric, and log|V_oo|, for columns ``idx``;
+        with ``derivative``, also ``G₁`` (the Gram matrix in the metric V_oo⁻¹D_ooV_oo⁻¹) and
+        ``d log|V_oo|/dhsq`` (module notes)."""
         Z = self.Z if idx is None else self.Z[idx]
         UM = self.UM if idx is None else self.UM[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -171,6 +191,11 @@ class MaskedEvaluator:
             logdet = np.log(a).sum(axis=1)
             Zs = Z * s[:, :, None]
             G = np.matmul(Z.transpose(0, 2, 1), Zs)            # (c, 1+p, 1+p)
+            if derivative:
+                d = self.lam - 1.0
+                ds = d[None, :] * s                             # (c, n)
+                dlogdet = ds.sum(axis=1)
+                Zh = Zs                                         # Uᵀz for each column of [r, Q]
             if self.k:
                 W = UM * s[:, None, :]                          # (c, k, n)
                 Pmm = np.matmul(W, UM.transpose(0, 2, 1))       # (c, k, k)
@@ -179,7 +204,15 @@ class MaskedEvaluator:
                 T = np.linalg.solve(L, B)                       # L⁻¹B
                 G = G - np.matmul(T.transpose(0, 2, 1), T)
                 logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-        return G, logdet
+                if derivative:
+                    Lt = L.transpose(0, 2, 1)
+                    Zh = Zs - np.matmul(W.transpose(0, 2, 1), np.linalg.solve(Lt, T))
+                    F = np.linalg.solve(L, UM)                  # L⁻¹U_M, (c, k, n)
+                    dlogdet = dlogdet - np.einsum("cn,cn->c", ds * s, np.einsum("ckn,ckn->cn", F, F))
+        if not derivative:
+            return G, logdet
+        G1 = np.matmul(Zh.transpose(0, 2, 1), Zh * d[None, :, None])
+        return G, logdet, G1, dlogdet
 
     def _solution(self, h, idx=None):
         G, logdet_v = self._parts(h, idx)
@@ -215,6 +248,22 @@ class MaskedEvaluator:
         e = self.y_exp if idx is None else self.y_exp[idx]
         dof = self.n - self.k - (self.p if self.reml else 0)
         return ll - dof * LOG_2 * e
+
+    def first_derivative(self, h, cols):
+        """Analytic ``dℓ/dhsq`` of columns ``cols`` at ``h`` (k,), interior points (module notes)."""
+        G, _, G1, dlogdet = self._parts(h, cols, derivative=True)
+        n_o, p = self.n - self.k, self.p
+        XSX, XSy, ySy = G[:, 1:, 1:], G[:, 1:, 0], G[:, 0, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bq = np.linalg.solve(XSX, XSy[:, :, None])[:, :, 0]   # (c, p)
+            rss = ySy - np.einsum("cp,cp->c", XSy, bq)
+            v = np.concatenate([np.ones((bq.shape[0], 1)), -bq], axis=1)
+            rss1 = -np.einsum("ck,ckl,cl->c", v, G1, v)
+            dof = n_o - p if self.reml else n_o
+            out = -0.5 * dlogdet - 0.5 * dof * (rss1 / rss)
+            if self.reml:
+                out = out + 0.5 * np.trace(np.linalg.solve(XSX, G1[:, 1:, 1:]), axis1=1, axis2=2)
+        return out
 
     def second_derivative(self, h, cols):
         """Central differences of ℓ at steps δ and δ/2, Richardson-extrapolated (error O(δ⁴)).

@@ -38,7 +38,11 @@ class FitResult:
     Attributes
     ----------
     hsq : heritability ``σ²_g / (σ²_g + σ²_e)``, in [0, 1], on the scale of
-        the K given (see the README on the kinship scale).
+        the K given (see the README on the kinship scale). An interior optimum
+        (``boundary == 'none'``, ``status == 'ok'``) is the root of the score
+        ``dℓ/dhsq`` to ~1e-13, polished after the Brent search
+        (:mod:`lmm.search`, note 4), so it does not depend on the units or offset of
+        ``y`` or on the fit path beyond round-off.
     beta : fixed effects, one row per column of ``X``, in the units of ``y`` and ``X``.
     sigmasq : total variance ``σ² = rss / (n − p)``.
     sigmasq_g : ``hsq · σ²``.
@@ -59,7 +63,8 @@ class FitResult:
     status : ``'ok'``, ``'flat_likelihood'`` or ``'unbounded'`` (:data:`STATUSES`):
         whether ``hsq`` is an estimate at all.
     converged : the Brent search met its tolerance.
-    n_eval : likelihood evaluations of the search.
+    n_eval : likelihood evaluations of the Brent search (not counting the few
+        score evaluations of the polish).
     n, p : individuals and covariates (``n`` is an array (m,) of observed
         counts from :func:`lmm.fit_lmm_masked`).
     method : ``'reml'`` or ``'ml'``.

@@ -1,0 +1,279 @@
+"""The polish of interior optima (lmm.search, note 4): Newton's method on the analytic score.
+
+* the scores of both evaluators (:mod:`lmm.evaluators`, :mod:`lmm.missing`) against
+  central differences of their own ``ℓ``, and against each other on complete data;
+* the polished ``ĥ`` is a root of the score to round-off and agrees with the root of a
+  finite-difference score of ``ℓ`` computed in extended precision (``np.longdouble``),
+  written here from the formulas without the package;
+* ``hsq`` identical to 1e-9 relative (in fact ~1e-13) for ``y·c``, ``c = 1e-200 … 1e200``,
+  through both fit paths, and for ``y + c``, ``c ≤ 1e12``, through the Schur path
+  (:func:`lmm.fit_lmm_masked` on columns with missing values), which removes the offset
+  exactly. Rotated data (:func:`lmm.fit_lmm`) carry the offset as ``Uᵀ(y + c)``, rounded
+  to ``~ε·c``: there ``hsq`` is invariant only as far as that rounding allows (to 1e-9 for
+  ``c`` up to ~1e5 times the spread of ``y``; 1e-7 at 1e9, 1e-3 at 1e12);
+* ``polish=False`` is the Brent search alone, whose optimum moves by up to ~1e-7 with the
+  units (the reason for the polish).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lmm
+from lmm.evaluators import RotatedEvaluator
+from lmm.likelihood import prepare
+from lmm.missing import MaskedEvaluator
+from lmm.result import assemble
+from lmm.search import search
+
+try:
+    from _core_data import random_kinship, random_X, simulate_y
+except ImportError:  # tests/ made a package by someone else
+    from tests._core_data import random_kinship, random_X, simulate_y
+
+N = 90
+HSQ = [0.1, 0.3, 0.5, 0.7, 0.85]
+SCALES = [1e-200, 1e-50, 3.7, 1e50, 1e200]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(2024)
+    K = random_kinship(rng, N)
+    X = random_X(rng, N, 3)
+    Y = np.column_stack([simulate_y(rng, K, X, h) for h in HSQ])
+    Ym = Y.copy()
+    for j in range(Y.shape[1]):                      # 1 … 5 missing values per column
+        Ym[rng.choice(N, j + 1, replace=False), j] = np.nan
+    return K, X, Y, Ym, lmm.eigen_decompose(K)
+
+
+def _masked_evaluator(dec, y, X, reml):
+    """A :class:`MaskedEvaluator` of columns that all miss the same (possibly no) rows."""
+    miss = np.isnan(y[:, 0])
+    M = np.tile(np.flatnonzero(miss), (y.shape[1], 1))
+    Q, R = np.linalg.qr(X)
+    return MaskedEvaluator(np.ascontiguousarray(dec.kve_t.T), dec.kva, dec.kve_t @ Q, Q, R, y, M,
+                           reml)
+
+
+def _fit(ev, n, p, reml, polish=True):
+    return assemble(search(ev, True, 1e-4, False, False, polish=polish), n, p, reml)
+
+
+# ---------------------------------------------------------------------------------------------
+# the score
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_score_against_central_differences(data, reml):
+    K, X, Y, Ym, dec = data
+    rot = dec.rotate(Y, X)
+    h = np.array([0.05, 0.3, 0.5, 0.8, 0.97])
+    cols = np.arange(Y.shape[1])
+    Yk = Y.copy()
+    Yk[[3, 17, 40], :] = np.nan
+    evs = [RotatedEvaluator(prepare(rot.kva, rot.y, rot.X), reml),
+           _masked_evaluator(dec, Yk, X, reml)]
+    for ev in evs:
+        g = ev.first_derivative(h, cols)
+        for delta in (1e-4, 1e-5):    # error O(δ²) + O(ε/δ): both estimates agree with g
+            fd = (ev(h + delta, cols) - ev(h - delta, cols)) / (2 * delta)
+            np.testing.assert_allclose(fd, g, rtol=1e-6, atol=1e-6, err_msg=type(ev).__name__)
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_masked_score_with_distinct_patterns(data, reml):
+    """Each column with its own missing rows (the fit path's layout) against differences."""
+    K, X, Y, Ym, dec = data
+    n, p = X.shape
+    Q, R = np.linalg.qr(X)
+    k = 4
+    rng = np.random.default_rng(5)
+    M = np.sort(np.stack([rng.choice(n, k, replace=False) for _ in range(Y.shape[1])]), axis=1)
+    y = Y.copy()
+    for j in range(Y.shape[1]):
+        y[M[j], j] = np.nan
+    ev = MaskedEvaluator(np.ascontiguousarray(dec.kve_t.T), dec.kva, dec.kve_t @ Q, Q, R, y, M,
+                         reml)
+    h = np.array([0.2, 0.4, 0.6, 0.75, 0.9])
+    cols = np.arange(y.shape[1])
+    delta = 1e-5
+    fd = (ev(h + delta, cols) - ev(h - delta, cols)) / (2 * delta)
+    np.testing.assert_allclose(fd, ev.first_derivative(h, cols), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_evaluators_agree_on_complete_data(data, reml):
+    """Rotated and Schur (k = 0) evaluators: the same score, and the same polished hsq to 1e-12."""
+    K, X, Y, Ym, dec = data
+    n, p = X.shape
+    rot = dec.rotate(Y, X)
+    ev_r = RotatedEvaluator(prepare(rot.kva, rot.y, rot.X), reml)
+    ev_m = _masked_evaluator(dec, Y, X, reml)
+    h = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+    cols = np.arange(Y.shape[1])
+    np.testing.assert_allclose(ev_m.first_derivative(h, cols), ev_r.first_derivative(h, cols),
+                               rtol=1e-10, atol=1e-10)
+    f_r, f_m = _fit(ev_r, n, p, reml), _fit(ev_m, n, p, reml)
+    assert list(f_r.boundary) == list(f_m.boundary) == ["none"] * Y.shape[1]
+    np.testing.assert_allclose(f_m.hsq, f_r.hsq, rtol=1e-12, atol=0)
+    # the Brent search alone agrees only to its tolerance
+    g_r, g_m = _fit(ev_r, n, p, reml, polish=False), _fit(ev_m, n, p, reml, polish=False)
+    np.testing.assert_allclose(g_m.hsq, g_r.hsq, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-8])
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_every_interior_optimum_is_polished(reml, tol):
+    """Many columns of all heritabilities, at lmmlite's tol and at a tol where Brent's
+    comparisons of ``ℓ`` are round-off (its bracket may then miss the root): every interior
+    optimum is a root of the score to 1e-12, with an ℓ no lower than Brent's."""
+    rng = np.random.default_rng(77)
+    n = 80
+    K = random_kinship(rng, n)
+    X = random_X(rng, n, 2)
+    Y = np.column_stack([simulate_y(rng, K, X, h) for h in rng.uniform(0, 1, 120)])
+    rot = lmm.eigen_rotation(K, Y, X)
+    ev = RotatedEvaluator(prepare(rot.kva, rot.y, rot.X), reml)
+    brent = search(ev, True, tol, False, False, polish=False)
+    out = search(ev, True, tol, False, False)
+    i = np.flatnonzero(out.boundary == "none")
+    assert 50 < i.size < Y.shape[1]
+    np.testing.assert_array_equal(out.boundary, brent.boundary)
+    g, H = ev.first_derivative(out.hsq[i], i), ev.second_derivative(out.hsq[i], i)
+    assert np.all(np.abs(g / H) <= 1e-12)
+    assert np.all(out.loglik >= brent.loglik - 1e-12 * np.abs(brent.loglik))
+    assert np.all(out.hsq[brent.boundary != "none"] == brent.hsq[brent.boundary != "none"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the polished optimum against an extended-precision reference
+
+
+def _solve_ld(A, b):
+    """Gaussian elimination with partial pivoting for a small system, in ``A``'s precision."""
+    A = A.copy()
+    b = b.copy()
+    p = A.shape[0]
+    for j in range(p):
+        piv = j + int(np.argmax(np.abs(A[j:, j])))
+        A[[j, piv]], b[[j, piv]] = A[[piv, j]], b[[piv, j]]
+        for i in range(j + 1, p):
+            f = A[i, j] / A[j, j]
+            A[i, j:] -= f * A[j, j:]
+            b[i] -= f * b[j]
+    x = np.zeros_like(b)
+    for i in reversed(range(p)):
+        x[i] = (b[i] - A[i, i + 1:] @ x[i + 1:]) / A[i, i]
+    return x
+
+
+def _loglik_ld(h, lam, y, X, reml):
+    """ℓ(h) on rotated data in ``np.longdouble``, up to a constant (lmm.likelihood's formula)."""
+    a = h * lam + (1 - h)
+    s = 1 / a
+    Xs = X * s[:, None]
+    M = Xs.T @ X
+    b = _solve_ld(M, Xs.T @ y)
+    r = y - X @ b
+    r = r - X @ _solve_ld(M, Xs.T @ r)                   # one step of refinement
+    rss = np.sum(s * r * r)
+    n, p = X.shape
+    ll = -0.5 * (np.sum(np.log(a)) + n * np.log(rss))
+    if reml:
+        A = M.copy()                                     # log|M| by elimination
+        logdet = 0
+        for j in range(p):
+            logdet += np.log(A[j, j])
+            A[j + 1:, j:] -= np.outer(A[j + 1:, j] / A[j, j], A[j, j:])
+        ll += 0.5 * (p * np.log(rss) - logdet)
+    return ll
+
+
+def _reference_root(h0, lam, y, X, reml, width=1e-7, delta=1e-5):
+    """Root of the fourth-order central difference of ``ℓ`` near ``h0`` by bisection, in
+    long double (truncation ``O(δ⁴)``, round-off ``~1e-19·|ℓ|/δ``)."""
+    L = np.longdouble
+    lam, y, X = lam.astype(L), y.astype(L), X.astype(L)
+    d = L(delta)
+
+    def score(h):
+        f = [_loglik_ld(h + k * d, lam, y, X, reml) for k in (-2, -1, 1, 2)]
+        return (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * d)
+
+    lo, hi = L(h0) - L(width), L(h0) + L(width)
+    g_lo, g_hi = score(lo), score(hi)
+    assert g_lo > 0 > g_hi, (g_lo, g_hi)                 # a maximum within h0 ± width
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if score(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="long double is double here")
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_polished_optimum_is_the_root(data, reml):
+    K, X, Y, Ym, dec = data
+    rot = dec.rotate(Y, X)
+    ev = RotatedEvaluator(prepare(rot.kva, rot.y, rot.X), reml)
+    fit = lmm.fit_lmm(rot.kva, rot.y, rot.X, reml=reml)
+    cols = np.arange(Y.shape[1])
+    assert list(fit.boundary) == ["none"] * Y.shape[1]
+    g = ev.first_derivative(fit.hsq, cols)
+    H = ev.second_derivative(fit.hsq, cols)
+    # the score vanishes to round-off: ĥ is its root to 1e-12
+    assert np.all(np.abs(g / H) <= 1e-12), g / H
+    brent = _fit(ev, *X.shape, reml, polish=False).hsq
+    ref = np.array([float(_reference_root(fit.hsq[j], rot.kva, rot.y[:, j], rot.X, reml))
+                    for j in cols])
+    assert np.all(np.abs(fit.hsq - ref) <= 1e-12), fit.hsq - ref
+    assert np.max(np.abs(brent - ref)) > 1e-10            # Brent alone is far coarser
+    # polishing raises ℓ (to round-off), never lowers it
+    ll_b = ev(brent, cols)
+    assert np.all(ev(fit.hsq, cols) >= ll_b - 1e-12 * np.abs(ll_b))
+
+
+# ---------------------------------------------------------------------------------------------
+# units and offsets
+
+
+def _rel_spread(a, b):
+    return float(np.max(np.abs(a / b - 1.0)))
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_hsq_identical_for_units_of_y(data, reml):
+    K, X, Y, Ym, dec = data
+    rot = dec.rotate(Y, X)
+    base = lmm.fit_lmm(rot.kva, rot.y, rot.X, reml=reml)
+    base_m = lmm.fit_lmm_masked(dec, Ym, X, reml=reml)
+    assert np.all(base.boundary == "none") and np.all(base_m.boundary == "none")
+    for c in SCALES:
+        f = lmm.fit_lmm(rot.kva, rot.y * c, rot.X, reml=reml)
+        assert _rel_spread(f.hsq, base.hsq) <= 1e-9, c
+        fm = lmm.fit_lmm_masked(dec, Ym * c, X, reml=reml)
+        assert _rel_spread(fm.hsq, base_m.hsq) <= 1e-9, c
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_hsq_identical_for_offsets_of_y(data, reml):
+    """``y + c`` against ``(y + c) − c`` (the same data in doubles, exactly, less the offset)."""
+    K, X, Y, Ym, dec = data
+    for c in (1.0, 1e3, 1e6, 1e9, 1e12):
+        shifted = Ym + c
+        base = lmm.fit_lmm_masked(dec, shifted - c, X, reml=reml)
+        f = lmm.fit_lmm_masked(dec, shifted, X, reml=reml)
+        assert np.all(f.boundary == "none")
+        assert _rel_spread(f.hsq, base.hsq) <= 1e-9, c
+    # rotated data: the rotation of y + c rounds at ~ε·c (module notes)
+    for c in (1.0, 1e3, 1e5):
+        shifted = Y + c
+        r0, r1 = dec.rotate(shifted - c, X), dec.rotate(shifted, X)
+        f0 = lmm.fit_lmm(r0.kva, r0.y, r0.X, reml=reml)
+        f1 = lmm.fit_lmm(r1.kva, r1.y, r1.X, reml=reml)
+        assert _rel_spread(f1.hsq, f0.hsq) <= 1e-9, c
