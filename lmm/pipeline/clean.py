@@ -470,119 +470,32 @@ def clean_inputs(
         than ``p + 2`` individuals left, or bad covariates (see :func:`prepare_covariates`).
     """
     paths = {"kinship": "kinship", "phenotypes": "phenotypes", "covariates": "covariates", **(paths or {})}
-    pheno_cols = select_columns(phenotypes, phenotype_columns, role="phenotype", path=paths["phenotypes"],
-                                key="phenotype_columns")
-    if not pheno_cols:
-        raise InputError(f"The phenotype file '{paths['phenotypes']}' has no phenotype column besides the ids.")
-    Y_all = check_numeric(phenotypes, pheno_cols, role="phenotype", path=paths["phenotypes"])
-    if covariates is not None:
-        covar_cols = select_columns(covariates, covariate_columns, role="covariate", path=paths["covariates"],
-                                    key="covariate_columns")
-        C_all = check_numeric(covariates, covar_cols, role="covariate", path=paths["covariates"])
-        covar_ids = [str(i) for i in covariates.index]
-    else:
-        if covariate_columns:
-            raise InputError("Config 'covariate_columns' is set but config 'covariates' names no file.")
-        covar_cols, C_all, covar_ids = [], None, None
-
-    kin_ids = [str(i) for i in kinship_ids]
-    pheno_ids = [str(i) for i in phenotypes.index]
-    kin_set, pheno_set = set(kin_ids), set(pheno_ids)
-    covar_set = set(covar_ids) if covar_ids is not None else None
-
-    # Every id seen anywhere, in order of first appearance: phenotypes, covariates, kinship.
-    universe = list(dict.fromkeys(pheno_ids + (covar_ids or []) + kin_ids))
-    records = []
-
-    def record(i, reason):
-        records.append({
-            "id": i,
-            "in_kinship": i in kin_set,
-            "in_phenotypes": i in pheno_set,
-            "in_covariates": (i in covar_set) if covar_set is not None else True,
-            "reason": reason,
-        })
-
-    in_all = []
-    for i in universe:
-        absent = []
-        if i not in kin_set:
-            absent.append("kinship")
-        if i not in pheno_set:
-            absent.append("phenotypes")
-        if covar_set is not None and i not in covar_set:
-            absent.append("covariates")
-        if absent:
-            record(i, "absent from " + " and ".join(absent))
-        else:
-            in_all.append(i)
-    described = {f"the kinship file '{paths['kinship']}'": kin_ids,
-                 f"the phenotype file '{paths['phenotypes']}'": pheno_ids}
-    if covar_ids is not None:
-        described[f"the covariate file '{paths['covariates']}'"] = covar_ids
-    id_notes = tuple(id_format_mismatches(described)) if len(in_all) < len(universe) else ()
+    pheno_cols, Y_all = _phenotype_values(phenotypes, phenotype_columns, paths["phenotypes"])
+    covar_cols, C_all = _covariate_values(covariates, covariate_columns, paths["covariates"])
+    files = _FileIds.of(kinship_ids, phenotypes, covariates)
+    drops = _DropRecord(files)
+    in_all = _ids_in_all_files(files, drops)
+    id_notes = _id_notes(files, paths) if len(in_all) < len(files.universe()) else ()
     if not in_all:
-        msg = (f"No individual is in all input files: kinship ids look like {describe_ids(kin_ids, 3)}, "
-               f"phenotype ids like {describe_ids(pheno_ids, 3)}")
-        if covar_ids is not None:
-            msg += f", covariate ids like {describe_ids(covar_ids, 3)}"
-        msg += ". Check config 'id_column' and that the files describe the same individuals"
-        raise InputError(msg + (f" ({'; '.join(id_notes)})." if id_notes else "."))
+        raise _no_common_ids(files, id_notes)
 
-    pheno_pos = {i: k for k, i in enumerate(pheno_ids)}
-    rows_p = np.array([pheno_pos[i] for i in in_all], dtype=np.int64)
-    Y = Y_all[rows_p]
-    if C_all is not None:
-        covar_pos = {i: k for k, i in enumerate(covar_ids)}
-        C = C_all[np.array([covar_pos[i] for i in in_all], dtype=np.int64)]
-    else:
-        C = np.empty((len(in_all), 0))
-
+    Y = Y_all[_positions(files.phenotypes, in_all)]
+    C = C_all[_positions(files.covariates, in_all)] if C_all is not None else np.empty((len(in_all), 0))
     _check_covariates_present(C, covar_cols, paths["covariates"], len(in_all))
-    keep = np.ones(len(in_all), dtype=bool)
-    missing_cov = np.isnan(C)
-    for k in np.flatnonzero(missing_cov.any(axis=1)):
-        cols = [covar_cols[j] for j in np.flatnonzero(missing_cov[k])]
-        record(in_all[k], "missing covariate " + ", ".join(cols))
-        keep[k] = False
-    no_pheno = np.isnan(Y).all(axis=1) & keep
-    for k in np.flatnonzero(no_pheno):
-        record(in_all[k], "no value for any selected phenotype")
-        keep[k] = False
-
-    ids = [i for i, k in zip(in_all, keep) if k]
-    Y, C = Y[keep], C[keep]
+    keep = _usable_individuals(in_all, Y, C, covar_cols, drops)
+    ids, Y, C = [i for i, k in zip(in_all, keep) if k], Y[keep], C[keep]
     if len(ids) < len(covar_cols) + 2:
-        _too_few(ids, len(covar_cols) + 2, kin_ids, pheno_ids, covar_ids, records, id_notes)
-    X, x_names, intercept, added = prepare_covariates(C, covar_cols, path=paths["covariates"] if covariates is not None else None)
+        _too_few(ids, len(covar_cols) + 2, files, drops.records, id_notes)
+    X, x_names, intercept, added = prepare_covariates(
+        C, covar_cols, path=paths["covariates"] if covariates is not None else None)
     if len(ids) < X.shape[1] + 2:
-        _too_few(ids, X.shape[1] + 2, kin_ids, pheno_ids, covar_ids, records, id_notes)
+        _too_few(ids, X.shape[1] + 2, files, drops.records, id_notes)
 
     status, n_obs = phenotype_status(Y, X.shape[1])
-    ok = [j for j, s in enumerate(status) if s == "ok"]
-    Y = transform_phenotypes(Y, transform, ok)
-
-    kin_pos = {i: k for k, i in enumerate(kin_ids)}
-    rows_k = np.array([kin_pos[i] for i in ids], dtype=np.int64)
+    Y = transform_phenotypes(Y, transform, [j for j, s in enumerate(status) if s == "ok"])
+    rows_k = _positions(files.kinship, ids)
     K = kinship[np.ix_(rows_k, rows_k)]
-
-    dropped = pd.DataFrame.from_records(
-        records, columns=["id", "in_kinship", "in_phenotypes", "in_covariates", "reason"])
-    phenotype_table = pd.DataFrame({"phenotype": pheno_cols, "n_observed": n_obs, "status": status})
-    reasons = dropped["reason"].value_counts(sort=False)
-    counts = {
-        "individuals_in_kinship": len(kin_ids),
-        "individuals_in_phenotypes": len(pheno_ids),
-        "individuals_in_covariates": len(covar_ids) if covar_ids is not None else None,
-        "individuals_in_all_files": len(in_all),
-        "individuals_kept": len(ids),
-        "individuals_dropped": int(len(dropped)),
-        "individuals_dropped_by_reason": {str(k): int(v) for k, v in reasons.items()},
-        "phenotypes_selected": len(pheno_cols),
-        "phenotypes_by_status": {s: int(status.count(s)) for s in STATUS_VALUES if s in status},
-        "covariates": len(x_names),
-        "ids_differing_only_in_form": len(id_notes),
-    }
+    dropped = drops.table()
     return CleanData(
         ids=np.asarray(ids, dtype=str),
         kinship=K,
@@ -593,11 +506,154 @@ def clean_inputs(
         intercept=intercept,
         intercept_added=added,
         dropped=dropped,
-        phenotype_table=phenotype_table,
-        counts=counts,
+        phenotype_table=pd.DataFrame({"phenotype": pheno_cols, "n_observed": n_obs, "status": status}),
+        counts=_counts(files, in_all, ids, dropped, pheno_cols, status, x_names, id_notes),
         kinship_mean_diagonal=float(np.mean(np.diag(K))),
         id_notes=id_notes,
     )
+
+
+def _phenotype_values(phenotypes: pd.DataFrame, requested: Sequence[str] | None,
+                      path: str) -> tuple[list[str], np.ndarray]:
+    """The selected phenotype columns and their values (file rows), checked numeric; at least one."""
+    columns = select_columns(phenotypes, requested, role="phenotype", path=path, key="phenotype_columns")
+    if not columns:
+        raise InputError(f"The phenotype file '{path}' has no phenotype column besides the ids.")
+    return columns, check_numeric(phenotypes, columns, role="phenotype", path=path)
+
+
+def _covariate_values(covariates: pd.DataFrame | None, requested: Sequence[str] | None,
+                      path: str) -> tuple[list[str], np.ndarray | None]:
+    """The selected covariate columns and their values (file rows), checked numeric; none without a file."""
+    if covariates is None:
+        if requested:
+            raise InputError("Config 'covariate_columns' is set but config 'covariates' names no file.")
+        return [], None
+    columns = select_columns(covariates, requested, role="covariate", path=path, key="covariate_columns")
+    return columns, check_numeric(covariates, columns, role="covariate", path=path)
+
+
+@dataclass(frozen=True)
+class _FileIds:
+    """The ids of each input file, in file order (``covariates`` None without a covariate file)."""
+
+    kinship: list[str]
+    phenotypes: list[str]
+    covariates: list[str] | None
+
+    @classmethod
+    def of(cls, kinship_ids, phenotypes: pd.DataFrame, covariates: pd.DataFrame | None) -> _FileIds:
+        return cls([str(i) for i in kinship_ids], [str(i) for i in phenotypes.index],
+                   [str(i) for i in covariates.index] if covariates is not None else None)
+
+    def universe(self) -> list[str]:
+        """Every id seen anywhere, in order of first appearance: phenotypes, covariates, kinship."""
+        return list(dict.fromkeys(self.phenotypes + (self.covariates or []) + self.kinship))
+
+    def described(self, paths: dict) -> dict[str, list[str]]:
+        """Each file, described for a message, and its ids."""
+        out = {f"the kinship file '{paths['kinship']}'": self.kinship,
+               f"the phenotype file '{paths['phenotypes']}'": self.phenotypes}
+        if self.covariates is not None:
+            out[f"the covariate file '{paths['covariates']}'"] = self.covariates
+        return out
+
+
+class _DropRecord:
+    """The dropped individuals, in the order they are dropped: id, presence in each file, reason."""
+
+    def __init__(self, files: _FileIds):
+        self.kinship, self.phenotypes = set(files.kinship), set(files.phenotypes)
+        self.covariates = set(files.covariates) if files.covariates is not None else None
+        self.records: list[dict] = []
+
+    def absent_from(self, i: str) -> list[str]:
+        """The files (``kinship``, ``phenotypes``, ``covariates``) that lack id `i`."""
+        return [name for name, ids in (("kinship", self.kinship), ("phenotypes", self.phenotypes),
+                                       ("covariates", self.covariates)) if ids is not None and i not in ids]
+
+    def add(self, i: str, reason: str) -> None:
+        self.records.append({
+            "id": i,
+            "in_kinship": i in self.kinship,
+            "in_phenotypes": i in self.phenotypes,
+            "in_covariates": (i in self.covariates) if self.covariates is not None else True,
+            "reason": reason,
+        })
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame.from_records(
+            self.records, columns=["id", "in_kinship", "in_phenotypes", "in_covariates", "reason"])
+
+
+def _ids_in_all_files(files: _FileIds, drops: _DropRecord) -> list[str]:
+    """The ids present in every file (phenotype file order first); each other one is recorded as
+    dropped, with the files it is absent from."""
+    in_all = []
+    for i in files.universe():
+        absent = drops.absent_from(i)
+        if absent:
+            drops.add(i, "absent from " + " and ".join(absent))
+        else:
+            in_all.append(i)
+    return in_all
+
+
+def _id_notes(files: _FileIds, paths: dict) -> tuple[str, ...]:
+    """:func:`id_format_mismatches` between the files."""
+    return tuple(id_format_mismatches(files.described(paths)))
+
+
+def _no_common_ids(files: _FileIds, id_notes: Sequence[str]) -> InputError:
+    """The error when no individual is in every file (with examples of each file's ids)."""
+    msg = (f"No individual is in all input files: kinship ids look like {describe_ids(files.kinship, 3)}, "
+           f"phenotype ids like {describe_ids(files.phenotypes, 3)}")
+    if files.covariates is not None:
+        msg += f", covariate ids like {describe_ids(files.covariates, 3)}"
+    msg += ". Check config 'id_column' and that the files describe the same individuals"
+    return InputError(msg + (f" ({'; '.join(id_notes)})." if id_notes else "."))
+
+
+def _positions(file_ids: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+    """Row of each of `ids` in a file whose rows have `file_ids`."""
+    pos = {i: k for k, i in enumerate(file_ids)}
+    return np.array([pos[i] for i in ids], dtype=np.int64)
+
+
+def _usable_individuals(ids: Sequence[str], Y: np.ndarray, C: np.ndarray, covariate_names: Sequence[str],
+                        drops: _DropRecord) -> np.ndarray:
+    """Which individuals to keep: not those with a missing covariate, then not those with no
+    phenotype value (each recorded with its reason)."""
+    keep = np.ones(len(ids), dtype=bool)
+    missing_cov = np.isnan(C)
+    for k in np.flatnonzero(missing_cov.any(axis=1)):
+        cols = [covariate_names[j] for j in np.flatnonzero(missing_cov[k])]
+        drops.add(ids[k], "missing covariate " + ", ".join(cols))
+        keep[k] = False
+    for k in np.flatnonzero(np.isnan(Y).all(axis=1) & keep):
+        drops.add(ids[k], "no value for any selected phenotype")
+        keep[k] = False
+    return keep
+
+
+def _counts(files: _FileIds, in_all: Sequence[str], ids: Sequence[str], dropped: pd.DataFrame,
+            phenotype_names: Sequence[str], status: Sequence[str], covariate_names: Sequence[str],
+            id_notes: Sequence[str]) -> dict:
+    """The numbers of :attr:`CleanData.counts`."""
+    reasons = dropped["reason"].value_counts(sort=False)
+    return {
+        "individuals_in_kinship": len(files.kinship),
+        "individuals_in_phenotypes": len(files.phenotypes),
+        "individuals_in_covariates": len(files.covariates) if files.covariates is not None else None,
+        "individuals_in_all_files": len(in_all),
+        "individuals_kept": len(ids),
+        "individuals_dropped": int(len(dropped)),
+        "individuals_dropped_by_reason": {str(k): int(v) for k, v in reasons.items()},
+        "phenotypes_selected": len(phenotype_names),
+        "phenotypes_by_status": {s: int(status.count(s)) for s in STATUS_VALUES if s in status},
+        "covariates": len(covariate_names),
+        "ids_differing_only_in_form": len(id_notes),
+    }
 
 
 def _check_covariates_present(C: np.ndarray, names: Sequence[str], path: str | None, n: int) -> None:
@@ -614,16 +670,17 @@ def _check_covariates_present(C: np.ndarray, names: Sequence[str], path: str | N
         )
 
 
-def _too_few(ids, needed, kin_ids, pheno_ids, covar_ids, records, id_notes):
+def _too_few(ids, needed, files: _FileIds, records, id_notes):
+    """Stop: fewer than `needed` individuals are left (with the counts of each file and each reason)."""
     reasons: dict[str, int] = {}
     for r in records:
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
     why = "; ".join(f"{k} {reason}" for reason, k in reasons.items())
     raise InputError(
         f"Only {len(ids)} individuals are left after aligning the files and dropping those with "
-        f"missing covariates or no phenotype value (of {len(kin_ids)} in the kinship, {len(pheno_ids)} "
-        f"in the phenotypes"
-        + (f", {len(covar_ids)} in the covariates" if covar_ids is not None else "")
+        f"missing covariates or no phenotype value (of {len(files.kinship)} in the kinship, "
+        f"{len(files.phenotypes)} in the phenotypes"
+        + (f", {len(files.covariates)} in the covariates" if files.covariates is not None else "")
         + f"): too few to fit anything (at least {needed} are needed). Dropped: {why or 'none'}."
         + (f" Note: {'; '.join(id_notes)} (ids are compared as text)." if id_notes else "")
     )
