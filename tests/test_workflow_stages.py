@@ -12,7 +12,7 @@ import lmm
 from lmm.pipeline import aggregate, atomic, batch, plots, provenance
 from lmm.pipeline.clean import clean_inputs
 from lmm.errors import InputError
-from lmm.pipeline.partition import partition_phenotypes, phenotype_assignments
+from lmm.pipeline.partition import Batch, Chunk, Partition, partition_phenotypes, phenotype_assignments
 
 from conftest import random_kinship
 
@@ -38,8 +38,8 @@ def cleaned(rng):
 
 def test_rotate_batch_and_fit_chunk_match_lmm_on_complete_cases(cleaned):
     data, part = cleaned
-    assert [b["n"] for b in part["batches"]] == [40, 38]
-    b2 = part["batches"][1]
+    assert [b.n for b in part.batches] == [40, 38]
+    b2 = part.batches[1]
     rotated = batch.rotate_batch(data.ids, data.kinship, data.phenotypes, data.phenotype_names,
                                  data.covariates, data.covariate_names, b2)
     assert rotated["chunks"].tolist() == ["c001", "c002"]
@@ -82,19 +82,19 @@ def test_not_positive_semidefinite_kinship_names_the_batch(cleaned):
     K[0, 1] = K[1, 0] = 5.0
     with pytest.raises(InputError, match="Batch b001 .*not positive semi-definite"):
         batch.rotate_batch(data.ids, K, data.phenotypes, data.phenotype_names, data.covariates,
-                           data.covariate_names, part["batches"][0])
+                           data.covariate_names, part.batches[0])
 
 
 def test_heritability_table_has_every_phenotype_in_order(cleaned):
     data, part = cleaned
     assignments = phenotype_assignments(part)
     fits = []
-    for b in part["batches"]:
+    for b in part.batches:
         rotated = batch.rotate_batch(data.ids, data.kinship, data.phenotypes, data.phenotype_names,
                                      data.covariates, data.covariate_names, b)
-        for c in b["chunks"]:
-            fits.append(batch.fit_chunk(batch.load_chunk(rotated, c["chunk"]), c["phenotypes"])[0])
-    table = aggregate.heritability_table(assignments, fits, data.covariate_names, part["batches"])
+        for c in b.chunks:
+            fits.append(batch.fit_chunk(batch.load_chunk(rotated, c.name), c.phenotypes)[0])
+    table = aggregate.heritability_table(assignments, fits, data.covariate_names, part.batches)
     assert table["phenotype"].tolist() == list("abcde")
     assert table["status"].tolist() == ["ok", "ok", "ok", "ok", "constant"]
     assert table.loc[4, ["hsq", "beta_sex"]].isna().all() and table.loc[4, "batch"] is None
@@ -152,8 +152,10 @@ def test_provenance_record(tmp_path):
     record = provenance.provenance(
         {"method": "reml", "profile_grid": [0, 1]}, {"kinship": str(path), "covariates": None},
         {"kinship_mean_diagonal": 1.0, "counts": {"individuals_kept": 1}, "intercept": {"added": True}},
-        {"batches": [{"batch": "b001", "n": 1, "n_missing": 0, "pattern": "x", "n_phenotypes": 1,
-                      "covariates_dropped": [], "chunks": [{"chunk": "c001"}]}]},
+        Partition(covariates=("intercept",), phenotypes=(), batches=(
+            Batch(name="b001", strategy="decompose", n=1, n_missing=0, pattern="x", missing_ids=(),
+                  covariates_used=("intercept",), covariates_dropped=(), n_phenotypes=1,
+                  chunks=(Chunk("c001", "decompose", ("a",)),)),)),
         {"ok": 1}, {"b001": {"min_eigenvalue": 1.0, "n_clipped": 0}})
     assert record["inputs"]["kinship"]["sha256"] == provenance.sha256_file(path)
     assert record["inputs"]["covariates"] is None

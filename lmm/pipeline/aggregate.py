@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lmm.errors import InputError
+from lmm.pipeline.partition import Batch
 
 __all__ = ["FLOAT_FORMAT", "TABLE_COLUMNS", "STATUS_DESCRIPTIONS", "heritability_table", "profile_table"]
 
@@ -42,7 +43,7 @@ STATUS_DESCRIPTIONS = {
 
 
 def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
-                       covariate_names: Sequence[str], batches: Sequence[dict] = ()) -> pd.DataFrame:
+                       covariate_names: Sequence[str], batches: Sequence[Batch] = ()) -> pd.DataFrame:
     """Merge chunk results into one row per phenotype, in input order.
 
     Parameters
@@ -53,7 +54,7 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
         The tables of :func:`lmm.pipeline.batch.fit_chunk`, one per chunk.
     covariate_names : sequence of str
         All covariates (intercept included), in order; one ``beta_<name>`` column each.
-    batches : sequence of dict, optional
+    batches : sequence of lmm.pipeline.partition.Batch, optional
         The partition's batches, for the ``covariates_dropped`` column.
 
     Returns
@@ -77,7 +78,7 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
         raise InputError(
             f"The fit results do not match the partition (missing {missing[:5]}, unexpected {extra[:5]}); "
             "rerun the workflow so every stage is up to date.")
-    dropped = {b["batch"]: ",".join(b["covariates_dropped"]) for b in batches}
+    dropped = {b.name: ",".join(b.covariates_dropped) for b in batches}
     rows = []
     for rec in assignments.itertuples(index=False):
         row = {c: np.nan for c in TABLE_COLUMNS + beta_cols}

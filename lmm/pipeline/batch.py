@@ -23,6 +23,7 @@ import pandas as pd
 import lmm
 from lmm.errors import InputError
 from lmm._checks import explained_columns
+from lmm.pipeline.partition import Batch
 
 __all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
            "fit_masked_chunk"]
@@ -55,7 +56,7 @@ def rotate_batch(
     phenotype_names: Sequence[str],
     covariates: np.ndarray,
     covariate_names: Sequence[str],
-    batch: Mapping,
+    batch: Batch,
 ) -> dict:
     """Decompose the kinship of one batch's individuals and rotate its phenotypes and covariates.
 
@@ -69,15 +70,15 @@ def rotate_batch(
     phenotype_names : sequence of str, length M
     covariates : numpy.ndarray, shape (N, P)
     covariate_names : sequence of str, length P
-    batch : mapping
+    batch : lmm.pipeline.partition.Batch
         One batch of :func:`lmm.pipeline.partition.partition_phenotypes`: its ``missing_ids``,
-        ``covariates_used`` and ``chunks``.
+        ``covariates_used`` and ``decompose`` chunks are used.
 
     Returns
     -------
     dict
         The arrays of :data:`ROTATED_ARRAYS` (one ``y__<chunk>`` and ``phenotypes__<chunk>`` per
-        chunk of the batch).
+        ``decompose`` chunk of the batch; ``masked`` chunks are fitted from the unrotated data).
 
     Raises
     ------
@@ -87,35 +88,35 @@ def rotate_batch(
         the data).
     """
     ids = [str(i) for i in ids]
-    missing = set(str(i) for i in batch["missing_ids"])
+    missing = set(batch.missing_ids)
     rows = np.array([k for k, i in enumerate(ids) if i not in missing], dtype=np.int64)
     pheno_pos = {p: j for j, p in enumerate(phenotype_names)}
     cov_pos = {c: j for j, c in enumerate(covariate_names)}
-    X = covariates[np.ix_(rows, [cov_pos[c] for c in batch["covariates_used"]])]
+    X = covariates[np.ix_(rows, [cov_pos[c] for c in batch.covariates_used])]
     try:
         dec = lmm.eigen_decompose(kinship[np.ix_(rows, rows)])
     except InputError as exc:
-        raise InputError(f"Batch {batch['batch']} ({len(rows)} individuals): {exc}") from None
+        raise InputError(f"Batch {batch.name} ({len(rows)} individuals): {exc}") from None
     out = {
         "kva": dec.kva,
         "kve_t": dec.kve_t,
         "X": None,
         "ids": np.asarray([ids[k] for k in rows], dtype=str),
-        "covariates": np.asarray(batch["covariates_used"], dtype=str),
+        "covariates": np.asarray(batch.covariates_used, dtype=str),
         "n_clipped": np.asarray(dec.n_clipped),
         "min_eigenvalue": np.asarray(dec.min_eigenvalue),
-        "chunks": np.asarray([c["chunk"] for c in batch["chunks"]], dtype=str),
+        "chunks": np.asarray([c.name for c in batch.decomposed_chunks], dtype=str),
     }
-    for chunk in batch["chunks"]:
-        y = phenotypes[np.ix_(rows, [pheno_pos[p] for p in chunk["phenotypes"]])]
+    for chunk in batch.decomposed_chunks:
+        y = phenotypes[np.ix_(rows, [pheno_pos[p] for p in chunk.phenotypes])]
         if np.isnan(y).any():
             raise InputError(
-                f"Batch {batch['batch']}: some of its phenotypes are missing on its individuals; the "
+                f"Batch {batch.name}: some of its phenotypes are missing on its individuals; the "
                 "partition does not match the cleaned data. Rerun the partition stage.")
         rot = dec.rotate(y, X)  # one chunk at a time bounds memory by the chunk size
         out["X"] = rot.X
-        out[f"y__{chunk['chunk']}"] = rot.y
-        out[f"phenotypes__{chunk['chunk']}"] = np.asarray(chunk["phenotypes"], dtype=str)
+        out[f"y__{chunk.name}"] = rot.y
+        out[f"phenotypes__{chunk.name}"] = np.asarray(chunk.phenotypes, dtype=str)
     if out["X"] is None:
         out["X"] = dec.kve_t @ X
     return out

@@ -50,6 +50,7 @@ import lmm
 from lmm.errors import InputError
 from lmm.kinship import KinshipAccumulator, mean_diagonal
 from lmm.peaks import find_peaks
+from lmm.pipeline.partition import Partition
 from lmm.scan import lod_to_pvalue, permutation_threshold, scan_rotated
 
 __all__ = [
@@ -159,28 +160,15 @@ def read_kinship_dir(path: str, chromosome: str) -> tuple[list[str], np.ndarray]
 # --------------------------------------------------------------------------- units and chunks
 
 
-def _batches(partition: Mapping) -> dict:
-    return {b["batch"]: b for b in partition["batches"]}
+def scan_units(partition: Partition) -> list[str]:
+    """Batches whose decomposition the scan needs: those with a fit job (fitted ``decompose``
+    batches, and the complete batch when it holds the ``masked`` chunks of ``schur`` batches)."""
+    return [b.name for b in partition.rotated_batches()]
 
 
-def _complete_batch(partition: Mapping) -> str | None:
-    """The batch that holds the masked (schur) chunks: the decomposition of all individuals."""
-    for b in partition["batches"]:
-        if b.get("masked_chunks"):
-            return b["batch"]
-    return None
-
-
-def scan_units(partition: Mapping) -> list[str]:
-    """Batches whose decomposition the scan needs: fitted ``decompose`` batches and the complete one."""
-    full = _complete_batch(partition)
-    return [b["batch"] for b in partition["batches"]
-            if (b["strategy"] == "decompose" and b["chunks"]) or b["batch"] == full]
-
-
-def scan_chunks(partition: Mapping, size: int) -> list[list[str]]:
+def scan_chunks(partition: Partition, size: int) -> list[list[str]]:
     """The fitted phenotypes in input order, in chunks of at most `size` (0: one chunk)."""
-    names = [r["phenotype"] for r in partition["phenotypes"] if r["batch"] is not None and r["chunk"] is not None]
+    names = partition.fitted_phenotypes()
     size = int(size) or max(1, len(names))
     return [names[s:s + size] for s in range(0, len(names), size)]
 
@@ -196,7 +184,7 @@ def _rows(clean_ids: Sequence[str], store_ids: Sequence[str], missing: Sequence[
 
 
 def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Sequence[str],
-                         partition: Mapping) -> dict:
+                         partition: Partition) -> dict:
     """Eigen-decompositions of one chromosome's kinship for every unit the scan needs.
 
     Parameters
@@ -206,8 +194,7 @@ def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Seque
     kin_ids : sequence of str, length N
     clean_ids : sequence of str
         The cleaned individuals (``cleaned.npz``'s ``ids``).
-    partition : mapping
-        The partition record.
+    partition : lmm.pipeline.partition.Partition
 
     Returns
     -------
@@ -215,11 +202,10 @@ def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Seque
         Arrays for an ``.npz``: ``units``; for each unit ``u``: ``ids__u`` (its genotyped,
         observed individuals, cleaned order), ``kva__u`` and ``kve_t__u``.
     """
-    batches = _batches(partition)
     kpos = {i: k for k, i in enumerate(kin_ids)}
     out = {"units": np.asarray(scan_units(partition), dtype=str)}
     for unit in out["units"].tolist():
-        rows, krows = _rows(clean_ids, kin_ids, batches[unit]["missing_ids"])
+        rows, krows = _rows(clean_ids, kin_ids, partition.batch(unit).missing_ids)
         ids = [clean_ids[k] for k in rows]
         sub = K[np.ix_(krows, krows)] if len(kin_ids) else K
         try:
@@ -245,7 +231,7 @@ def _design(block: np.ndarray, n_alleles: int) -> np.ndarray:
     return np.asarray(block[:, keep], dtype=np.float64)
 
 
-def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Mapping,
+def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Partition,
                phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-12,
                tile_columns: int = 20000, threshold: float = 3.0, drop: float = 1.5,
                keep_lod: bool = True, n_perm: int = 0, seed: int = 1) -> dict:
@@ -261,8 +247,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     data : mapping
         ``cleaned.npz``: ``ids``, ``phenotypes``, ``phenotype_names``, ``covariates``,
         ``covariate_names``.
-    partition : mapping
-        The partition record (batch, strategy and covariates of each phenotype).
+    partition : lmm.pipeline.partition.Partition
+        The batch, strategy and covariates of each phenotype.
     phenotypes : sequence of str
         The chunk (all fitted phenotypes of the partition).
     reml, tol
@@ -291,9 +277,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     cov_names = [str(c) for c in data["covariate_names"].tolist()]
     ppos = {p: j for j, p in enumerate(names)}
     cpos = {c: j for j, c in enumerate(cov_names)}
-    rows_of = {r["phenotype"]: r for r in partition["phenotypes"]}
-    batches = _batches(partition)
-    full = _complete_batch(partition)
+    batch_of = {a.phenotype: a.batch for a in partition.phenotypes}
+    complete = partition.complete_batch()
     markers = store.markers[store.markers["chr"] == str(chromosome)]
     q = len(markers)
     width = store.n_alleles
@@ -310,24 +295,24 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
 
     groups: dict[str, list[int]] = {}
     for j, p in enumerate(phenotypes):
-        groups.setdefault(rows_of[p]["batch"], []).append(j)
+        groups.setdefault(batch_of[p], []).append(j)
     for batch, js in groups.items():
-        record = batches[batch]
-        unit = batch if record["strategy"] == "decompose" else full
+        record = partition.batch(batch)
+        unit = batch if record.strategy == "decompose" else complete.name
         unit_ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
         kva, kve_t = eigen[f"kva__{unit}"], eigen[f"kve_t__{unit}"]
         cpos_rows = {i: k for k, i in enumerate(clean_ids)}
         rows = np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp)
         srows = np.array([store_pos[i] for i in unit_ids], dtype=np.intp)
         y = np.asarray(data["phenotypes"], dtype=float)[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
-        X = np.asarray(data["covariates"], dtype=float)[np.ix_(rows, [cpos[c] for c in record["covariates_used"]])]
+        X = np.asarray(data["covariates"], dtype=float)[np.ix_(rows, [cpos[c] for c in record.covariates_used])]
         observed = ~np.isnan(y[:, 0])
         dec = lmm.EigenDecomposition(kva, kve_t)
         if observed.all():
-            fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False)
+            fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
             X_scan, y_scan = X, y
         else:
-            fit = lmm.fit_lmm_masked(dec, y, X, reml=reml, tol=tol, compute_ci=False)
+            fit = lmm.fit_lmm_masked(dec, y, X, reml=reml, tol=tol, compute_ci=False, polish=True)
             missing = np.flatnonzero(~observed)
             E = np.zeros((len(unit_ids), missing.size))
             E[missing, np.arange(missing.size)] = 1.0

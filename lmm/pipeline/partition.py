@@ -18,27 +18,282 @@ it misses only a few individuals, exactly from the decomposition of all individu
 Schur-complement correction of :mod:`lmm.missing` (``schur``). With ``missing_strategy='auto'``
 each pattern gets the cheaper one by :func:`lmm.pipeline.plan.choose_strategy`'s cost model; a pattern
 whose covariates become dependent is always decomposed. The phenotypes of all ``schur`` batches
-are fitted together, in chunks ``m001``, ``m002``, ... of ``max_batch_size``, attached (as
-``masked_chunks``) to the batch of the complete pattern, which is created if no phenotype has it.
+are fitted together, in chunks ``m001``, ``m002``, ... of ``max_batch_size`` (kind ``masked``),
+attached to the batch of the complete pattern, which is created if no phenotype has it.
+
+The result is a :class:`Partition`: the batches (:class:`Batch`), each with its fit jobs
+(:class:`Chunk`, whose ``kind`` says how it is fitted), and one :class:`PhenotypeAssignment` per
+input column. :meth:`Partition.to_json` writes the workflow's checkpoint file
+(``results/partition/partition.json``) and :meth:`Partition.from_json` reads it back.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from lmm.pipeline.clean import dependent_columns
 from lmm.errors import InputError
+from lmm.pipeline.clean import dependent_columns
 from lmm.pipeline.plan import choose_strategy
 
-__all__ = ["STRATEGIES", "pattern_digest", "partition_phenotypes", "fit_jobs", "chunk_of", "chunk_table",
+__all__ = ["STRATEGIES", "CHUNK_KINDS", "Chunk", "Batch", "PhenotypeAssignment", "Partition", "pattern_digest",
+           "partition_phenotypes", "group_by_pattern", "batch_strategy", "split_into_chunks", "chunk_table",
            "phenotype_assignments"]
 
 #: Values of ``missing_strategy``.
 STRATEGIES = ("decompose", "schur", "auto")
+
+#: How a chunk is fitted: ``decompose`` from its batch's own rotation; ``masked`` (phenotypes of
+#: ``schur`` batches) from the complete batch's decomposition, each column on its observed individuals.
+CHUNK_KINDS = ("decompose", "masked")
+
+#: Name prefix of the chunks of each kind.
+_CHUNK_PREFIX = {"decompose": "c", "masked": "m"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One fit job: some phenotypes of a batch, fitted together.
+
+    Attributes
+    ----------
+    name : str
+        ``c001``, ``c002``, ... (kind ``decompose``) or ``m001``, ... (kind ``masked``).
+    kind : {'decompose', 'masked'}
+        See :data:`CHUNK_KINDS`.
+    phenotypes : tuple of str
+        In input column order.
+    """
+
+    name: str
+    kind: str
+    phenotypes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """The chunk as written in ``partition.json`` (its kind is the list it is in)."""
+        return {"chunk": self.name, "phenotypes": list(self.phenotypes)}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The phenotypes of one missing-data pattern, and the individuals that have it.
+
+    Attributes
+    ----------
+    name : str
+        ``b001``, ``b002``, ... in order of first appearance of the pattern.
+    strategy : {'decompose', 'schur'}
+        Fitted from its own decomposition, or from the complete batch's (its phenotypes are then
+        in the ``masked`` chunks of :meth:`Partition.complete_batch`).
+    n : int
+        Individuals observed.
+    n_missing : int
+        Individuals missing (of the cleaned data's).
+    pattern : str
+        :func:`pattern_digest` of `missing_ids`.
+    missing_ids : tuple of str
+        In the cleaned data's order.
+    covariates_used, covariates_dropped : tuple of str
+        The covariates of its model, and those left out as linearly dependent over its individuals.
+    n_phenotypes : int
+        Phenotypes of its pattern (0 for a complete batch created only to hold masked chunks).
+    chunks : tuple of Chunk
+        Its fit jobs: its ``decompose`` chunks, then the ``masked`` chunks it holds (the complete
+        batch only). Empty for a ``schur`` batch and for one too small for its covariates.
+    """
+
+    name: str
+    strategy: str
+    n: int
+    n_missing: int
+    pattern: str
+    missing_ids: tuple[str, ...]
+    covariates_used: tuple[str, ...]
+    covariates_dropped: tuple[str, ...]
+    n_phenotypes: int
+    chunks: tuple[Chunk, ...] = ()
+
+    @property
+    def decomposed_chunks(self) -> tuple[Chunk, ...]:
+        """Its chunks of kind ``decompose``: the phenotypes rotated by its own decomposition."""
+        return tuple(c for c in self.chunks if c.kind == "decompose")
+
+    @property
+    def masked_chunks(self) -> tuple[Chunk, ...]:
+        """Its chunks of kind ``masked``: phenotypes of ``schur`` batches (the complete batch only)."""
+        return tuple(c for c in self.chunks if c.kind == "masked")
+
+    @property
+    def too_few_individuals(self) -> bool:
+        """``n <= p + 1`` for its ``p`` covariates: its phenotypes cannot be fitted."""
+        return self.n <= len(self.covariates_used) + 1
+
+    def chunk(self, name: str) -> Chunk:
+        """Its chunk `name` (``KeyError`` if it has none of that name)."""
+        for c in self.chunks:
+            if c.name == name:
+                return c
+        raise KeyError(f"batch {self.name} has no chunk {name!r}")
+
+    def to_dict(self) -> dict:
+        """The batch as written in ``partition.json``."""
+        return {
+            "batch": self.name,
+            "strategy": self.strategy,
+            "n": self.n,
+            "n_missing": self.n_missing,
+            "pattern": self.pattern,
+            "missing_ids": list(self.missing_ids),
+            "covariates_used": list(self.covariates_used),
+            "covariates_dropped": list(self.covariates_dropped),
+            "n_phenotypes": self.n_phenotypes,
+            "chunks": [c.to_dict() for c in self.decomposed_chunks],
+            "masked_chunks": [c.to_dict() for c in self.masked_chunks],
+        }
+
+    @classmethod
+    def from_dict(cls, record: Mapping) -> Batch:
+        """The inverse of :meth:`to_dict`."""
+        chunks = tuple(Chunk(str(c["chunk"]), kind, tuple(str(p) for p in c["phenotypes"]))
+                       for kind, key in (("decompose", "chunks"), ("masked", "masked_chunks"))
+                       for c in record.get(key, ()))
+        return cls(name=str(record["batch"]), strategy=str(record["strategy"]), n=int(record["n"]),
+                   n_missing=int(record["n_missing"]), pattern=str(record["pattern"]),
+                   missing_ids=tuple(str(i) for i in record["missing_ids"]),
+                   covariates_used=tuple(str(c) for c in record["covariates_used"]),
+                   covariates_dropped=tuple(str(c) for c in record["covariates_dropped"]),
+                   n_phenotypes=int(record["n_phenotypes"]), chunks=chunks)
+
+
+@dataclass(frozen=True)
+class PhenotypeAssignment:
+    """Where one input phenotype column goes: its batch and chunk, or why it is not fitted.
+
+    Attributes
+    ----------
+    phenotype : str
+    status : str
+        From :func:`lmm.pipeline.clean.phenotype_status`, or ``too_few_observations`` when its
+        batch is too small for its covariates.
+    n_observed : int
+    batch, chunk, strategy : str or None
+        Its batch, the chunk that fits it (a ``masked`` chunk of the complete batch for a
+        ``schur`` batch) and the batch's strategy; None when it is not fitted.
+    """
+
+    phenotype: str
+    status: str
+    n_observed: int
+    batch: str | None = None
+    chunk: str | None = None
+    strategy: str | None = None
+
+    @property
+    def fitted(self) -> bool:
+        """Whether a fit job fits it."""
+        return self.batch is not None and self.chunk is not None
+
+    def to_dict(self) -> dict:
+        """The row as written in ``partition.json``."""
+        return {"phenotype": self.phenotype, "status": self.status, "n_observed": self.n_observed,
+                "batch": self.batch, "chunk": self.chunk, "strategy": self.strategy}
+
+    @classmethod
+    def from_dict(cls, record: Mapping) -> PhenotypeAssignment:
+        """The inverse of :meth:`to_dict`."""
+        return cls(**{k: record[k] for k in ("phenotype", "status", "n_observed", "batch", "chunk", "strategy")})
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The phenotypes in batches by missing-data pattern, the batches in chunks (the fit jobs).
+
+    Attributes
+    ----------
+    covariates : tuple of str
+        All covariates of the cleaned data, in order.
+    batches : tuple of Batch
+        In order of their names.
+    phenotypes : tuple of PhenotypeAssignment
+        One per input phenotype column, in input order.
+    """
+
+    covariates: tuple[str, ...]
+    batches: tuple[Batch, ...]
+    phenotypes: tuple[PhenotypeAssignment, ...]
+
+    def batch(self, name: str) -> Batch:
+        """The batch `name` (``KeyError`` if there is none)."""
+        for b in self.batches:
+            if b.name == name:
+                return b
+        raise KeyError(f"unknown batch {name!r}")
+
+    def chunk(self, batch: str, name: str) -> Chunk:
+        """Chunk `name` of batch `batch`."""
+        return self.batch(batch).chunk(name)
+
+    def fit_jobs(self) -> list[tuple[Batch, Chunk]]:
+        """Every fit job as (batch, chunk): each batch's chunks in order, batches in order."""
+        return [(b, c) for b in self.batches for c in b.chunks]
+
+    def rotated_batches(self) -> list[Batch]:
+        """The batches with a fit job, hence a decomposition (the others are not rotated)."""
+        return [b for b in self.batches if b.chunks]
+
+    def complete_batch(self) -> Batch | None:
+        """The batch of all individuals (none missing), which holds the ``masked`` chunks; None if
+        no phenotype is complete and there is no ``schur`` batch."""
+        return next((b for b in self.batches if b.n_missing == 0), None)
+
+    def assignment(self, phenotype: str) -> PhenotypeAssignment:
+        """The row of phenotype `phenotype` (``KeyError`` if it is not an input column)."""
+        for a in self.phenotypes:
+            if a.phenotype == phenotype:
+                return a
+        raise KeyError(f"unknown phenotype {phenotype!r}")
+
+    def fitted_phenotypes(self) -> list[str]:
+        """The phenotypes that a fit job fits, in input order."""
+        return [a.phenotype for a in self.phenotypes if a.fitted]
+
+    def to_dict(self) -> dict:
+        """Plain lists and dicts, as written in ``partition.json``."""
+        return {"covariates": list(self.covariates), "batches": [b.to_dict() for b in self.batches],
+                "phenotypes": [a.to_dict() for a in self.phenotypes]}
+
+    @classmethod
+    def from_dict(cls, record: Mapping) -> Partition:
+        """The inverse of :meth:`to_dict`."""
+        return cls(covariates=tuple(str(c) for c in record["covariates"]),
+                   batches=tuple(Batch.from_dict(b) for b in record["batches"]),
+                   phenotypes=tuple(PhenotypeAssignment.from_dict(a) for a in record["phenotypes"]))
+
+    def to_json(self) -> str:
+        """The text of ``partition.json``: the same partition gives the same bytes.
+
+        Each batch lists its ``chunks`` (kind ``decompose``) and its ``masked_chunks`` (kind
+        ``masked``) apart; each phenotype row has ``phenotype, status, n_observed, batch, chunk,
+        strategy`` (``null`` when not fitted).
+        """
+        return json.dumps(self.to_dict(), indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Partition:
+        """The partition of a ``partition.json`` text (:meth:`to_json`)."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> Partition:
+        """The partition of a ``partition.json`` file."""
+        with open(path, encoding="utf-8") as handle:
+            return cls.from_json(handle.read())
 
 
 def pattern_digest(missing_ids: Sequence[str]) -> str:
@@ -64,7 +319,7 @@ def partition_phenotypes(
     covariate_names: Sequence[str],
     max_batch_size: int | None = None,
     missing_strategy: str = "decompose",
-) -> dict:
+) -> Partition:
     """Batch the ``ok`` phenotypes by missing-data pattern and split batches into chunks.
 
     Parameters
@@ -84,16 +339,15 @@ def partition_phenotypes(
 
     Returns
     -------
-    dict
-        ``{"covariates": [...], "batches": [batch, ...], "phenotypes": [row, ...]}``. Each batch is
-        ``{"batch", "strategy", "n", "n_missing", "pattern", "missing_ids", "covariates_used",
-        "covariates_dropped", "n_phenotypes", "chunks": [{"chunk", "phenotypes"}],
-        "masked_chunks": [{"chunk", "phenotypes"}]}`` (``chunks`` empty for a ``schur`` batch,
-        ``masked_chunks`` non-empty only for the complete batch). Each phenotype row is
-        ``{"phenotype", "status", "n_observed", "batch", "chunk", "strategy"}`` (None when not
-        fitted), in input column order. A batch whose individuals are too few for its
-        covariates (``n <= p + 1``) gets no chunks and its phenotypes the status
-        ``too_few_observations``.
+    Partition
+        A ``schur`` batch has no chunks: its phenotypes are in the ``masked`` chunks of the
+        complete batch. A batch whose individuals are too few for its covariates
+        (``n <= p + 1``) gets no chunks and its phenotypes the status ``too_few_observations``.
+
+    Raises
+    ------
+    InputError
+        An unknown `missing_strategy`.
     """
     if missing_strategy not in STRATEGIES:
         raise InputError(f"Unknown missing_strategy {missing_strategy!r}; expected one of {', '.join(STRATEGIES)}.")
@@ -102,121 +356,122 @@ def partition_phenotypes(
     ids = [str(i) for i in ids]
     names = [str(c) for c in phenotype_names]
     x_names = [str(c) for c in covariate_names]
-    status = list(status)
+    status = [str(s) for s in status]
     limit = int(max_batch_size) if max_batch_size else 0
     observed = ~np.isnan(Y)
-    n_all = Y.shape[0]
 
-    order: list[bytes] = []
+    groups = group_by_pattern(observed, status)
+    batches = [_pattern_batch(f"b{b:03d}", [names[j] for j in cols], observed[:, cols[0]], ids, X, x_names, limit,
+                              missing_strategy) for b, cols in enumerate(groups, start=1)]
+    masked = sorted(j for b, cols in zip(batches, groups) if b.strategy == "schur" and not b.too_few_individuals
+                    for j in cols)
+    if masked:
+        batches = _with_masked_chunks(batches, [names[j] for j in masked], len(ids), x_names, limit)
+    rows = _assignments(names, status, observed.sum(axis=0), groups, batches)
+    return Partition(covariates=tuple(x_names), batches=tuple(batches), phenotypes=tuple(rows))
+
+
+def group_by_pattern(observed: np.ndarray, status: Sequence[str]) -> list[list[int]]:
+    """The ``ok`` columns grouped by missing-data pattern, groups in order of first appearance.
+
+    Parameters
+    ----------
+    observed : numpy.ndarray of bool, shape (n, m)
+    status : sequence of str, length m
+
+    Returns
+    -------
+    list of list of int
+        Column indices of each pattern, in column order.
+    """
     members: dict[bytes, list[int]] = {}
-    for j in range(Y.shape[1]):
-        if status[j] != "ok":
-            continue
-        key = np.packbits(observed[:, j]).tobytes()
-        if key not in members:
-            members[key] = []
-            order.append(key)
-        members[key].append(j)
+    for j in range(observed.shape[1]):
+        if status[j] == "ok":
+            members.setdefault(np.packbits(observed[:, j]).tobytes(), []).append(j)
+    return list(members.values())
 
-    def split(cols, prefix):
-        size = limit or len(cols)
-        return [{"chunk": f"{prefix}{c:03d}", "phenotypes": [names[j] for j in cols[start:start + size]]}
-                for c, start in enumerate(range(0, len(cols), size), start=1)]
 
-    batches = []
-    rows = [{"phenotype": names[j], "status": status[j], "n_observed": int(observed[:, j].sum()),
-             "batch": None, "chunk": None, "strategy": None} for j in range(Y.shape[1])]
-    masked_cols: list[int] = []
-    for b, key in enumerate(order, start=1):
-        cols = members[key]
-        mask = observed[:, cols[0]]
-        name = f"b{b:03d}"
-        missing = [i for i, o in zip(ids, mask) if not o]
-        dropped = [c for c, _ in dependent_columns(X[mask], x_names)]
-        used = [c for c in x_names if c not in dropped]
-        n = int(mask.sum())
-        k = n_all - n
-        if k == 0 or dropped or missing_strategy == "decompose":
-            strategy = "decompose"
-        elif missing_strategy == "schur":
-            strategy = "schur"
-        else:
-            strategy = choose_strategy(n_all, k, len(cols), len(x_names))
-        chunks = []
-        if n <= len(used) + 1:
-            for j in cols:
-                rows[j]["status"] = "too_few_observations"
-        elif strategy == "decompose":
-            chunks = split(cols, "c")
-        batches.append({
-            "batch": name,
-            "strategy": strategy,
-            "n": n,
-            "n_missing": len(missing),
-            "pattern": pattern_digest(missing),
-            "missing_ids": missing,
-            "covariates_used": used,
-            "covariates_dropped": dropped,
-            "n_phenotypes": len(cols),
-            "chunks": chunks,
-            "masked_chunks": [],
-        })
-        fitted = n > len(used) + 1
+def batch_strategy(missing_strategy: str, n_all: int, n_missing: int, n_phenotypes: int, n_covariates: int,
+                   covariates_dropped: Sequence[str]) -> str:
+    """The strategy of one batch: ``decompose`` when nobody is missing, a covariate was dropped, or
+    `missing_strategy` is ``decompose``; else ``schur``, or by the cost model when ``auto``."""
+    if n_missing == 0 or covariates_dropped or missing_strategy == "decompose":
+        return "decompose"
+    if missing_strategy == "schur":
+        return "schur"
+    return choose_strategy(n_all, n_missing, n_phenotypes, n_covariates)
+
+
+def split_into_chunks(phenotypes: Sequence[str], kind: str, limit: int) -> tuple[Chunk, ...]:
+    """`phenotypes` in order, in chunks of at most `limit` (0: one chunk), named by `kind`'s prefix."""
+    size = limit or len(phenotypes)
+    prefix = _CHUNK_PREFIX[kind]
+    return tuple(Chunk(f"{prefix}{c:03d}", kind, tuple(phenotypes[start:start + size]))
+                 for c, start in enumerate(range(0, len(phenotypes), size), start=1))
+
+
+def _pattern_batch(name: str, phenotypes: Sequence[str], mask: np.ndarray, ids: Sequence[str], X: np.ndarray,
+                   x_names: Sequence[str], limit: int, missing_strategy: str) -> Batch:
+    """The batch of the phenotypes observed on the individuals of `mask`: its covariates, its
+    strategy and (when decomposed and large enough) its chunks."""
+    missing = tuple(i for i, o in zip(ids, mask) if not o)
+    dropped = tuple(c for c, _ in dependent_columns(X[mask], list(x_names)))
+    used = tuple(c for c in x_names if c not in dropped)
+    strategy = batch_strategy(missing_strategy, len(ids), len(missing), len(phenotypes), len(x_names), dropped)
+    batch = Batch(name=name, strategy=strategy, n=int(mask.sum()), n_missing=len(missing),
+                  pattern=pattern_digest(missing), missing_ids=missing, covariates_used=used,
+                  covariates_dropped=dropped, n_phenotypes=len(phenotypes))
+    if strategy == "decompose" and not batch.too_few_individuals:
+        batch = replace(batch, chunks=split_into_chunks(phenotypes, "decompose", limit))
+    return batch
+
+
+def _with_masked_chunks(batches: list[Batch], phenotypes: Sequence[str], n_all: int, x_names: Sequence[str],
+                        limit: int) -> list[Batch]:
+    """`batches` with the ``masked`` chunks of `phenotypes` added to the complete batch (a new last
+    batch when no phenotype is complete)."""
+    batches = list(batches)
+    k = next((k for k, b in enumerate(batches) if b.n_missing == 0), None)
+    if k is None:
+        batches.append(Batch(name=f"b{len(batches) + 1:03d}", strategy="decompose", n=n_all, n_missing=0,
+                             pattern=pattern_digest([]), missing_ids=(), covariates_used=tuple(x_names),
+                             covariates_dropped=(), n_phenotypes=0))
+        k = len(batches) - 1
+    full = batches[k]
+    batches[k] = replace(full, chunks=full.chunks + split_into_chunks(phenotypes, "masked", limit))
+    return batches
+
+
+def _assignments(names: Sequence[str], status: Sequence[str], n_observed: np.ndarray,
+                 groups: Sequence[Sequence[int]], batches: Sequence[Batch]) -> list[PhenotypeAssignment]:
+    """One row per column: its batch, chunk and strategy, or its status when not fitted."""
+    rows = [PhenotypeAssignment(names[j], status[j], int(n_observed[j])) for j in range(len(names))]
+    chunk_of = {p: c.name for b in batches for c in b.chunks for p in c.phenotypes}
+    for b, cols in zip(batches, groups):
         for j in cols:
-            if fitted:
-                rows[j]["batch"], rows[j]["strategy"] = name, strategy
-        if fitted and strategy == "decompose":
-            where = {p: c["chunk"] for c in chunks for p in c["phenotypes"]}
-            for j in cols:
-                rows[j]["chunk"] = where[names[j]]
-        elif fitted:
-            masked_cols.extend(cols)
-
-    if masked_cols:
-        masked_cols.sort()
-        full = next((b for b in batches if b["n_missing"] == 0), None)
-        if full is None:
-            full = {"batch": f"b{len(batches) + 1:03d}", "strategy": "decompose", "n": n_all, "n_missing": 0,
-                    "pattern": pattern_digest([]), "missing_ids": [], "covariates_used": list(x_names),
-                    "covariates_dropped": [], "n_phenotypes": 0, "chunks": [], "masked_chunks": []}
-            batches.append(full)
-        full["masked_chunks"] = split(masked_cols, "m")
-        where = {p: c["chunk"] for c in full["masked_chunks"] for p in c["phenotypes"]}
-        for j in masked_cols:
-            rows[j]["chunk"] = where[names[j]]
-    return {"covariates": x_names, "batches": batches, "phenotypes": rows}
+            if b.too_few_individuals:
+                rows[j] = replace(rows[j], status="too_few_observations")
+            else:
+                rows[j] = replace(rows[j], batch=b.name, chunk=chunk_of[names[j]], strategy=b.strategy)
+    return rows
 
 
-def fit_jobs(partition: dict) -> list[tuple[str, str]]:
-    """``(batch, chunk)`` of every fit job: each batch's chunks, then its masked chunks."""
-    return [(b["batch"], c["chunk"]) for b in partition["batches"]
-            for c in b["chunks"] + b.get("masked_chunks", [])]
-
-
-def chunk_of(partition: dict, batch: str, chunk: str) -> dict:
-    """The batch record and the phenotypes of one fit job."""
-    record = next(b for b in partition["batches"] if b["batch"] == batch)
-    found = next(c for c in record["chunks"] + record.get("masked_chunks", []) if c["chunk"] == chunk)
-    return {"batch": record, "phenotypes": found["phenotypes"], "masked": chunk.startswith("m")}
-
-
-def chunk_table(partition: dict) -> pd.DataFrame:
+def chunk_table(partition: Partition) -> pd.DataFrame:
     """One row per fit job: ``batch, chunk, strategy, n, n_missing, n_phenotypes, pattern,
     covariates_dropped`` (dropped covariates joined by ``,``; ``n_phenotypes`` counts the chunk's;
-    a masked chunk's ``n``/``n_missing`` are those of the complete batch it uses)."""
-    records = []
-    for b in partition["batches"]:
-        for c, strategy in [(c, "decompose") for c in b["chunks"]] + [(c, "schur") for c in b.get("masked_chunks", [])]:
-            records.append({
-                "batch": b["batch"], "chunk": c["chunk"], "strategy": strategy, "n": b["n"],
-                "n_missing": b["n_missing"], "n_phenotypes": len(c["phenotypes"]), "pattern": b["pattern"],
-                "covariates_dropped": ",".join(b["covariates_dropped"]),
-            })
+    ``strategy`` is ``schur`` for a ``masked`` chunk, whose ``n``/``n_missing`` are those of the
+    complete batch it uses)."""
+    records = [{
+        "batch": b.name, "chunk": c.name, "strategy": "schur" if c.kind == "masked" else "decompose", "n": b.n,
+        "n_missing": b.n_missing, "n_phenotypes": len(c.phenotypes), "pattern": b.pattern,
+        "covariates_dropped": ",".join(b.covariates_dropped),
+    } for b, c in partition.fit_jobs()]
     return pd.DataFrame.from_records(records, columns=["batch", "chunk", "strategy", "n", "n_missing",
                                                        "n_phenotypes", "pattern", "covariates_dropped"])
 
 
-def phenotype_assignments(partition: dict) -> pd.DataFrame:
+def phenotype_assignments(partition: Partition) -> pd.DataFrame:
     """One row per phenotype, input order: ``phenotype, status, n_observed, batch, chunk, strategy``."""
     return pd.DataFrame.from_records(
-        partition["phenotypes"], columns=["phenotype", "status", "n_observed", "batch", "chunk", "strategy"])
+        [a.to_dict() for a in partition.phenotypes],
+        columns=["phenotype", "status", "n_observed", "batch", "chunk", "strategy"])

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from lmm.pipeline.partition import Partition
+
 __all__ = ["sha256_file", "software_versions", "blas_info", "provenance"]
 
 _PACKAGES = ("lmm-pipeline", "numpy", "scipy", "pandas", "matplotlib", "pyyaml", "snakemake",
@@ -63,7 +65,7 @@ def blas_info() -> list | dict:
 
 
 def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary: Mapping,
-               partition: Mapping, status_counts: Mapping[str, int],
+               partition: Partition, status_counts: Mapping[str, int],
                eigen: Mapping[str, Mapping] | None = None, genotypes: Mapping | None = None,
                kinship_record: Mapping | None = None, scan: Mapping | None = None) -> dict:
     """Assemble the provenance record.
@@ -77,8 +79,9 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
         plus the sidecar files of a ``.npy`` input (``"kinship_ids"``, ``"phenotypes_columns"``, ...).
     clean_summary : mapping
         The load stage's summary (counts, kinship scale, intercept).
-    partition : mapping
-        The partition (:func:`lmm.pipeline.partition.partition_phenotypes`).
+    partition : lmm.pipeline.partition.Partition
+        The partition (:func:`lmm.pipeline.partition.partition_phenotypes`): per batch its counts,
+        pattern, dropped covariates and number of ``decompose`` chunks.
     status_counts : mapping of str to int
         Phenotypes per final status.
     eigen : mapping of str to mapping, optional
@@ -96,8 +99,9 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
             continue
         files[role] = {"path": str(path), "bytes": os.path.getsize(path), "sha256": sha256_file(path)}
     eigen = eigen or {}
-    batches = [{k: b[k] for k in ("batch", "n", "n_missing", "pattern", "n_phenotypes", "covariates_dropped")}
-               | {"chunks": len(b["chunks"])} | dict(eigen.get(b["batch"], {})) for b in partition["batches"]]
+    batches = [{"batch": b.name, "n": b.n, "n_missing": b.n_missing, "pattern": b.pattern,
+                "n_phenotypes": b.n_phenotypes, "covariates_dropped": list(b.covariates_dropped),
+                "chunks": len(b.decomposed_chunks)} | dict(eigen.get(b.name, {})) for b in partition.batches]
     return {
         "software": software_versions(),
         "blas": blas_info(),
@@ -117,8 +121,8 @@ def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary:
         "intercept": clean_summary.get("intercept"),
         "counts": {
             **dict(clean_summary.get("counts", {})),
-            "batches": len(partition["batches"]),
-            "chunks": sum(len(b["chunks"]) for b in partition["batches"]),
+            "batches": len(partition.batches),
+            "chunks": sum(len(b.decomposed_chunks) for b in partition.batches),
             "phenotypes_by_final_status": {str(k): int(v) for k, v in status_counts.items()},
         },
         "batches": batches,

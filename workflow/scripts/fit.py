@@ -5,20 +5,18 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import json
-
     import numpy as np
 
     import lmm
-    from lmm.pipeline import atomic, batch, partition
+    from lmm.pipeline import atomic, batch
+    from lmm.pipeline.partition import Partition
 
     inp, out, par, wc = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
-    with open(inp.record, encoding="utf-8") as handle:
-        job = partition.chunk_of(json.load(handle), wc.batch, wc.chunk)
-    phenotypes = job["phenotypes"]
+    job = Partition.read(inp.record).chunk(wc.batch, wc.chunk)
+    phenotypes = list(job.phenotypes)
     options = dict(method=par.method, tol=par.tol, check_boundary=par.check_boundary,
                    compute_se=par.compute_se, profile_grid=par.profile_grid)
-    if not job["masked"]:
+    if job.kind == "decompose":
         with np.load(inp.rotated, allow_pickle=False) as data:
             rotated = batch.load_chunk(data, wc.chunk)
         table, profile = batch.fit_chunk(rotated, phenotypes, **options)

@@ -5,21 +5,19 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import json
     import os
 
     import numpy as np
-
     import pandas as pd
     import yaml
 
     from lmm.pipeline import atomic, provenance
+    from lmm.pipeline.partition import Partition
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     with open(inp.summary, encoding="utf-8") as handle:
         summary = yaml.safe_load(handle)
-    with open(inp.record, encoding="utf-8") as handle:
-        record = json.load(handle)
+    record = Partition.read(inp.record)
     table = pd.read_csv(inp.table, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
     inputs = {"kinship": inp.kinship, "phenotypes": inp.phenotypes,
               "covariates": inp.covariates[0] if len(inp.covariates) else None}

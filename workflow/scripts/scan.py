@@ -6,16 +6,14 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import json
-
     import numpy as np
 
     from lmm.pipeline import atomic, genome_scan
     from lmm.pipeline.genotype_store import open_intermediate
+    from lmm.pipeline.partition import Partition
 
     inp, out, par, wc = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
-    with open(inp.record, encoding="utf-8") as handle:
-        partition = json.load(handle)
+    partition = Partition.read(inp.record)
     chunk = genome_scan.scan_chunks(partition, par.chunk_size)[int(wc.chunk.lstrip("s")) - 1]
     store = open_intermediate(inp.store)
     with np.load(inp.data, allow_pickle=False) as data, np.load(inp.eigen[0], allow_pickle=False) as eigen:

@@ -7,16 +7,14 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import json
-
     import numpy as np
 
     from lmm.pipeline import atomic, genome_scan
     from lmm.pipeline.genotype_store import open_intermediate
+    from lmm.pipeline.partition import Partition
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
-    with open(inp.record, encoding="utf-8") as handle:
-        partition = json.load(handle)
+    partition = Partition.read(inp.record)
     chunks = genome_scan.scan_chunks(partition, par.chunk_size)
     phenotypes = [p for c in chunks for p in c]
     store = open_intermediate(inp.store)

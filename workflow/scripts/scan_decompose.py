@@ -6,15 +6,13 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import json
-
     import numpy as np
 
     from lmm.pipeline import atomic, genome_scan
+    from lmm.pipeline.partition import Partition
 
     inp, out, wc = snakemake.input, snakemake.output, snakemake.wildcards  # noqa: F821
-    with open(inp.record, encoding="utf-8") as handle:
-        partition = json.load(handle)
+    partition = Partition.read(inp.record)
     with np.load(inp.data, allow_pickle=False) as data:
         clean_ids = data["ids"].tolist()
         if wc.chrom == "all":  # no LOCO: the analysis kinship serves every chromosome

@@ -6,16 +6,14 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import json
-
     import numpy as np
     import pandas as pd
 
     from lmm.pipeline import atomic, genome_scan
+    from lmm.pipeline.partition import Partition
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
-    with open(inp.record, encoding="utf-8") as handle:
-        partition = json.load(handle)
+    partition = Partition.read(inp.record)
     chunks = genome_scan.scan_chunks(partition, par.chunk_size)
     phenotypes = [p for c in chunks for p in c]
     markers = pd.read_csv(inp.markers, sep="\t", keep_default_na=False, na_values=["NA"],
