@@ -65,8 +65,11 @@ def run_snakemake(workdir: Path, *args: str, check: bool = False, env: dict | No
 
 
 def read_result(path: Path) -> pd.DataFrame:
-    """Read a results table as the pipeline writes it (tab-separated, NA for missing)."""
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
+    """Read a results table as the pipeline writes it (tab-separated, NA for missing, names as text:
+    :func:`lmm.pipeline.io.read_results`)."""
+    from lmm.pipeline.io import read_results
+
+    return read_results(path)
 
 
 def write_csv(path: Path, frame: pd.DataFrame, index_label: str = "id") -> Path:

@@ -12,6 +12,7 @@ import lmm
 from lmm.pipeline import aggregate, atomic, batch, plots, provenance
 from lmm.pipeline.clean import clean_inputs
 from lmm.errors import InputError
+from lmm.pipeline.io import read_results
 from lmm.pipeline.partition import Batch, Chunk, Partition, partition_phenotypes, phenotype_assignments
 
 from conftest import random_kinship
@@ -144,6 +145,61 @@ def test_plots_return_figures(tmp_path):
                          "hsq": np.linspace(0, 1, 300), "hsq_ci_lower": 0.0, "hsq_ci_upper": 1.0,
                          "boundary": "none", "loglik": -1.0})
     assert "sorted by hsq (300)" in plots.plot_heritability(many).axes[0].get_xlabel()
+
+
+def test_a_phenotype_named_NA_goes_through_aggregate_and_both_plots(rng, tmp_path):
+    """The stages as the workflow's scripts chain them, files included: a phenotype named ``NA``
+    (fitted by a masked chunk) keeps its name through the fit tables, the final tables and the
+    figures, because every table is read back with lmm.pipeline.io.read_results."""
+    n = 30
+    ids = [f"i{k}" for k in range(n)]
+    K = random_kinship(rng, n)
+    Y = rng.multivariate_normal(np.zeros(n), K, size=2).T + rng.normal(size=(n, 2))
+    Y[[3, 7], 0] = np.nan
+    data = clean_inputs(np.array(ids), K, pd.DataFrame(Y, index=ids, columns=["NA", "bw"]), None)
+    part = partition_phenotypes(data.phenotypes, data.phenotype_names, data.phenotype_table["status"], data.ids,
+                                data.covariates, data.covariate_names, missing_strategy="schur")
+    assert [(a.phenotype, a.batch, a.chunk) for a in part.phenotypes] == [("NA", "b001", "m001"),
+                                                                           ("bw", "b002", "c001")]
+    atomic.write_tsv(tmp_path / "phenotypes.tsv", phenotype_assignments(part))
+    grid = [0.0, 0.5, 1.0]
+    names = list(data.phenotype_names)
+    for b, c in part.fit_jobs():  # rotate and fit, as workflow/scripts/rotate.py and fit.py
+        rotated = batch.rotate_batch(data.ids, data.kinship, data.phenotypes, names, data.covariates,
+                                     data.covariate_names, b)
+        if c.kind == "decompose":
+            table, profile = batch.fit_chunk(batch.load_chunk(rotated, c.name), c.phenotypes, profile_grid=grid)
+        else:
+            dec = lmm.EigenDecomposition(rotated["kva"], rotated["kve_t"], int(rotated["n_clipped"]),
+                                         float(rotated["min_eigenvalue"]))
+            y = data.phenotypes[:, [names.index(p) for p in c.phenotypes]]
+            table, profile = batch.fit_masked_chunk(dec, y, data.covariates, c.phenotypes, data.covariate_names,
+                                                    profile_grid=grid)
+        atomic.write_tsv(tmp_path / f"{b.name}.{c.name}.tsv", table)
+        atomic.write_tsv(tmp_path / f"{b.name}.{c.name}.profile.tsv", profile)
+    jobs = [f"{b.name}.{c.name}" for b, c in part.fit_jobs()]
+    # the aggregate stage, as workflow/scripts/aggregate.py
+    assignments = read_results(tmp_path / "phenotypes.tsv")
+    table = aggregate.heritability_table(assignments, [read_results(tmp_path / f"{j}.tsv") for j in jobs],
+                                         part.covariates, part.batches)
+    profile = aggregate.profile_table(assignments, [read_results(tmp_path / f"{j}.profile.tsv") for j in jobs])
+    atomic.write_tsv(tmp_path / "heritability.tsv", table, float_format=aggregate.FLOAT_FORMAT)
+    atomic.write_tsv(tmp_path / "profile_loglik.tsv", profile, float_format=aggregate.FLOAT_FORMAT)
+    lines = (tmp_path / "heritability.tsv").read_text().splitlines()
+    assert lines[1].startswith("NA\tok\tb001\tm001\tschur\t28\t") and lines[2].startswith("bw\tok\tb002\tc001\t")
+    assert "\ttrue\treml\t" in lines[1]
+    # the figures, as workflow/scripts/plot_heritability.py and plot_profiles.py
+    heritability = read_results(tmp_path / "heritability.tsv")
+    curves = read_results(tmp_path / "profile_loglik.tsv")
+    assert heritability["phenotype"].tolist() == ["NA", "bw"] and heritability["hsq"].notna().all()
+    assert curves["phenotype"].tolist() == ["NA"] * 3 + ["bw"] * 3
+    figure = plots.plot_heritability(heritability)
+    assert {t.get_text() for t in figure.axes[0].get_yticklabels()} == {"NA", "bw"}
+    panels = plots.plot_profiles(curves, heritability)
+    assert [ax.get_title() for ax in panels.axes if ax.get_visible() and ax.lines] == ["NA", "bw"]
+    atomic.save_figure(tmp_path / "heritability.png", figure)
+    atomic.save_figure(tmp_path / "profiles.png", panels)
+    assert (tmp_path / "profiles.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_provenance_record(tmp_path):

@@ -51,7 +51,8 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
     assignments : pandas.DataFrame
         :func:`lmm.pipeline.partition.phenotype_assignments`: ``phenotype, status, n_observed, batch, chunk``.
     fits : sequence of pandas.DataFrame
-        The tables of :func:`lmm.pipeline.batch.fit_chunk`, one per chunk.
+        The tables of :func:`lmm.pipeline.batch.fit_chunk`, one per chunk (``converged`` as the
+        text ``true``/``false`` or as booleans, as a table read back gives it).
     covariate_names : sequence of str
         All covariates (intercept included), in order; one ``beta_<name>`` column each.
     batches : sequence of lmm.pipeline.partition.Batch, optional
@@ -98,9 +99,17 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
               "loglik"] + beta_cols:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(np.float64)
     table["n"] = table["n"].astype(np.int64)
+    table["converged"] = table["converged"].map(_flag_text, na_action="ignore")
     for c in ["batch", "chunk", "strategy", "boundary", "converged", "method", "covariates_dropped"]:
         table[c] = table[c].astype(object).where(table[c].notna(), None)
     return table
+
+
+def _flag_text(value) -> str | None:
+    """A flag as the tables write it: ``true`` or ``false`` (a bool, or that text read back)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return value
 
 
 def profile_table(assignments: pd.DataFrame, profiles: Sequence[pd.DataFrame]) -> pd.DataFrame:

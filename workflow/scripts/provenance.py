@@ -8,17 +8,17 @@ with user_errors(log):
     import os
 
     import numpy as np
-    import pandas as pd
     import yaml
 
     from lmm.pipeline import atomic, provenance
+    from lmm.pipeline.io import read_results
     from lmm.pipeline.partition import Partition
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     with open(inp.summary, encoding="utf-8") as handle:
         summary = yaml.safe_load(handle)
     record = Partition.read(inp.record)
-    table = pd.read_csv(inp.table, sep="\t", keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
+    table = read_results(inp.table)
     inputs = {"kinship": inp.kinship, "phenotypes": inp.phenotypes,
               "covariates": inp.covariates[0] if len(inp.covariates) else None}
     # a .npy input's sidecar files are inputs too: kinship_ids, phenotypes_ids, phenotypes_columns, ...
@@ -43,8 +43,7 @@ with user_errors(log):
         for key, value in par.genotype_files.items():
             inputs[key] = value
     if len(inp.scan):
-        peaks = pd.read_csv(inp.scan[0], sep="\t",
-                            keep_default_na=False, na_values=["NA"], dtype={"phenotype": str})
+        peaks = read_results(inp.scan[0])
         scan = {"peaks": len(peaks), "phenotypes_with_peaks": int(peaks["phenotype"].nunique()),
                 "peak_threshold": par.config["peak_threshold"], "loco": par.config["loco"]}
     prov = provenance.provenance(par.config, inputs, summary, record, status_counts, eigen,
