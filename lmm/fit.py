@@ -29,7 +29,7 @@ DEFAULT_BLOCK_ELEMENTS = 1 << 19
 
 def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=False,
             compute_ci=True, *, x_names=None, block_elements=DEFAULT_BLOCK_ELEMENTS,
-            n_threads=1) -> FitResult:
+            n_threads=1, polish=False) -> FitResult:
     """Fit the linear mixed model to one or many phenotypes (lmmlite's ``fitLMM``).
 
     Parameters
@@ -61,6 +61,12 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
         its array operations). The blocks do not depend on ``n_threads``, so
         neither do the results, bit for bit, as long as the BLAS library is
         deterministic (pin its threads, as the workflow does).
+    polish : bool
+        After the Brent search, refine an interior optimum by safeguarded Newton steps on the
+        analytic score (:func:`lmm.search.polish`), to about 1e-14 relative: hsq then no longer
+        depends on ``tol``, on the units of y or on rounding in the search. The default
+        ``False`` stops where R's ``optimize`` (lmmlite) stops at ``tol``, so the numbers are
+        lmmlite's; the genome scan's null fits use ``True``.
 
     Returns
     -------
@@ -97,7 +103,7 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     def one(s):
         prep = prepare(kva, y2d[:, s:s + block], X)
         check_explained(prep, col0=s)
-        return search(RotatedEvaluator(prep, reml), check_boundary, tol, compute_se, compute_ci)
+        return search(RotatedEvaluator(prep, reml), check_boundary, tol, compute_se, compute_ci, polish)
 
     starts = range(0, m, block)
     if n_threads > 1 and len(starts) > 1:

@@ -317,7 +317,7 @@ def _outcome(fit: FitResult) -> SearchOutcome:
 
 def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol=1e-4,
                    compute_se=False, compute_ci=True, *, x_names=None,
-                   block_elements=DEFAULT_BLOCK_ELEMENTS) -> FitResult:
+                   block_elements=DEFAULT_BLOCK_ELEMENTS, polish=False) -> FitResult:
     """Fit phenotypes with missing values exactly, reusing one decomposition of K.
 
     Parameters
@@ -333,6 +333,12 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         As in :func:`lmm.fit_lmm`.
     block_elements : int
         Bound on the size of the arrays of one block of columns.
+    polish : bool
+        After the Brent search, refine an interior optimum by safeguarded Newton steps on the
+        analytic score (:func:`lmm.search.polish`), to about 1e-14 relative: hsq then no longer
+        depends on ``tol``, on the units of y or on rounding in the search. The default
+        ``False`` stops where R's ``optimize`` (lmmlite) stops at ``tol``, so the numbers are
+        lmmlite's; the genome scan's null fits use ``True``.
 
     Returns
     -------
@@ -383,7 +389,7 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
                 ev = MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y[:, cols], M, reml)
             except InputError as exc:
                 raise InputError(_renumber(str(exc), cols)) from None
-            parts.append(search(ev, check_boundary, tol, compute_se, compute_ci))
+            parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish))
             order.append(cols)
     order = np.concatenate(order)
     res = assemble(SearchOutcome.concatenate(parts, order), n - miss.sum(axis=0), p, reml)

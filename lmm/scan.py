@@ -628,7 +628,8 @@ def _null_hsq(decs, kins, y, X, reml, tol):
     for c, dec in enumerate(decs):
         key = id(kins[c])
         if key not in done:
-            fit = fit_lmm(dec.kva, dec.kve_t @ y, dec.kve_t @ X, reml=reml, tol=tol, compute_ci=False)
+            fit = fit_lmm(dec.kva, dec.kve_t @ y, dec.kve_t @ X, reml=reml, tol=tol, compute_ci=False,
+                          polish=True)
             done[key] = np.atleast_1d(fit.hsq)
         hsq[c] = done[key]
     return hsq
