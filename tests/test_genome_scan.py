@@ -104,3 +104,30 @@ def test_kinship_dir_round_trip(tmp_path):
     assert ids == ["a", "b", "c"] and np.array_equal(back, K.T)
     with pytest.raises(lmm.InputError, match="chromosome '7'"):
         gs.read_kinship_dir(str(tmp_path / "loco"), "7")
+
+
+def test_scan_groups_by_work_and_by_count():
+    chroms = [str(c) for c in range(1, 21)]
+    small = gs.scan_groups(chroms, {c: 2500 for c in chroms}, n=261, m=26)
+    assert small == [chroms]                                   # recla: one job
+    large = gs.scan_groups(chroms, {c: 5000 for c in chroms}, n=1000, m=2000)
+    assert large == [[c] for c in chroms]                      # one chromosome per job
+    assert gs.scan_groups(chroms, {c: 1 for c in chroms}, n=10, m=1, per_job=7) == [
+        chroms[:7], chroms[7:14], chroms[14:]]
+
+
+def test_group_results_round_trip(tmp_path):
+    groups = [["1", "2"], ["X"]]
+    files = []
+    for g, group in enumerate(groups):
+        for chunk in range(2):
+            arrays = {}
+            for k, chrom in enumerate(group):
+                arrays |= gs.prefixed({"lod": np.full((2, 1), float(len(files))), "tag": np.array([chrom])}, k)
+            files.append(tmp_path / f"{g}_{chunk}.npz")
+            np.savez(files[-1], **arrays)
+    out = gs.read_scan_results([str(f) for f in files], groups, 2)
+    assert [[r["tag"][0] for r in per_chr] for per_chr in out] == [["1", "1"], ["2", "2"], ["X", "X"]]
+    assert [r["lod"][0, 0] for r in out[2]] == [2.0, 3.0]
+    only = gs.read_scan_results([str(f) for f in files], groups, 2, keys=["lod"])
+    assert set(only[0][0]) == {"lod"}

@@ -60,6 +60,10 @@ __all__ = [
     "write_kinship_dir",
     "read_kinship_dir",
     "scan_chunks",
+    "scan_groups",
+    "prefixed",
+    "split_prefixed",
+    "read_scan_results",
     "decompose_chromosome",
     "scan_chunk",
     "scan_tables",
@@ -155,6 +159,85 @@ def read_kinship_dir(path: str, chromosome: str) -> tuple[list[str], np.ndarray]
     if not os.path.isfile(file):
         raise InputError(f"No LOCO kinship for chromosome {chromosome!r} in '{path}': rerun the kinship stage.")
     return ids, np.load(file)
+
+
+# --------------------------------------------------------------------------- jobs: chromosome groups
+
+#: Work of one scan job, in floating-point operations (a few seconds on one core): consecutive
+#: chromosomes are scanned by the same jobs while their estimated work stays under it, so that a
+#: small data set (recla: 20 chromosomes) is not split into jobs that cost more to start than to
+#: run, while a large one gets a job per chromosome.
+SCAN_JOB_FLOPS = 2e10
+
+
+def scan_groups(chromosomes: Sequence[str], columns: Mapping[str, int], n: int, m: int,
+                per_job: int = 0, budget: float = SCAN_JOB_FLOPS) -> list[list[str]]:
+    """Consecutive chromosomes scanned by the same jobs.
+
+    Parameters
+    ----------
+    chromosomes : sequence of str
+        Genome order.
+    columns : mapping
+        Genotype columns (markers × alleles) of each chromosome.
+    n, m : int
+        Individuals; phenotypes of a scan job (a chunk).
+    per_job : int
+        Chromosomes per group (config ``scan_chromosomes_per_job``); 0: by estimated work,
+        ``9·n³`` for a chromosome's decompositions plus ``16·n·columns·m`` for its scan, summed
+        until `budget` would be exceeded.
+
+    Returns
+    -------
+    list of lists of str
+    """
+    groups: list[list[str]] = []
+    work = 0.0
+    for chrom in chromosomes:
+        cost = 9.0 * n ** 3 + 16.0 * n * columns[chrom] * max(m, 1)
+        full = len(groups[-1]) >= per_job if per_job else work + cost > budget
+        if not groups or full:
+            groups.append([])
+            work = 0.0
+        groups[-1].append(chrom)
+        work += cost
+    return groups
+
+
+def prefixed(arrays: Mapping, k: int) -> dict:
+    """``{f"c{k}__{key}": value}``: the arrays of a group's ``k``-th chromosome in one ``.npz``."""
+    return {f"c{k}__{key}": value for key, value in arrays.items()}
+
+
+def split_prefixed(arrays: Mapping, k: int) -> dict:
+    """The arrays of the ``k``-th chromosome of a group's ``.npz`` (the inverse of :func:`prefixed`)."""
+    head = f"c{k}__"
+    return {key[len(head):]: arrays[key] for key in arrays.keys() if key.startswith(head)}
+
+
+def read_scan_results(files: Sequence[str], groups: Sequence[Sequence[str]], n_chunks: int,
+                      keys: Sequence[str] | None = None) -> list[list[dict]]:
+    """The scan jobs' results per chromosome (genome order), each a list per chunk.
+
+    Parameters
+    ----------
+    files : sequence of str
+        The jobs' ``.npz`` files, group-major then chunk (the order of the workflow's inputs).
+    groups : sequence of sequences of str
+        :func:`scan_groups`.
+    n_chunks : int
+    keys : sequence of str, optional
+        Only these arrays (e.g. ``["lod"]``); default all.
+    """
+    files = iter(files)
+    out = {chrom: [] for group in groups for chrom in group}
+    for group in groups:
+        for _ in range(n_chunks):
+            with np.load(next(files), allow_pickle=False) as data:
+                for k, chrom in enumerate(group):
+                    arrays = split_prefixed(data, k)
+                    out[chrom].append({key: arrays[key] for key in (keys or arrays)})
+    return list(out.values())
 
 
 # --------------------------------------------------------------------------- units and chunks

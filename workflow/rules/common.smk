@@ -154,7 +154,7 @@ onstart:
 wildcard_constraints:
     batch=r"b\d+",
     chunk=r"[cms]\d+",
-    chrom=r"[^/]+",
+    group=r"g\d+|all",
 
 
 # Every rule's `conda:` (used with --sdm conda). The environment gets the lmm package from
@@ -464,50 +464,67 @@ def analysis_kinship_ids():
 _STORE_CACHE = {}
 
 
-def scan_markers():
-    """The genotype intermediate's markers (after the load_genotypes checkpoint)."""
-    path = Path(checkpoints.load_genotypes.get().output.store) / "markers.tsv"
+def _store_info():
+    """The genotype intermediate's markers (chr, n_columns) and number of individuals."""
+    store = Path(checkpoints.load_genotypes.get().output.store)
+    path = store / "markers.tsv"
     key = (str(path), path.stat().st_mtime_ns)
     if key not in _STORE_CACHE:
         import pandas as pd
 
         _STORE_CACHE.clear()
-        _STORE_CACHE[key] = pd.read_csv(
-            path, sep="\t", usecols=["chr"], dtype={"chr": str}, keep_default_na=False
+        markers = pd.read_csv(
+            path,
+            sep="\t",
+            usecols=["chr", "n_columns"],
+            dtype={"chr": str},
+            keep_default_na=False,
         )
+        n = len((store / "ids.txt").read_text(encoding="utf-8").splitlines())
+        _STORE_CACHE[key] = (markers, n)
     return _STORE_CACHE[key]
 
 
-def scan_chromosomes():
-    """Chromosomes of the kept markers, in genome order."""
-    return list(dict.fromkeys(scan_markers()["chr"]))
+def scan_markers():
+    """The genotype intermediate's markers (after the load_genotypes checkpoint)."""
+    return _store_info()[0]
+
+
+def scan_group_map(wildcards=None):
+    """{g01: [chromosomes], ...}: the chromosomes each scan job covers (genome_scan.scan_groups)."""
+    from lmm.pipeline.genome_scan import scan_groups
+
+    markers, n = _store_info()
+    columns = markers.groupby("chr", sort=False)["n_columns"].sum().to_dict()
+    chunk = max((len(c) for c in _scan_chunks()), default=1)
+    groups = scan_groups(
+        list(columns), columns, n, chunk, config["scan_chromosomes_per_job"]
+    )
+    return {f"g{k:02d}": group for k, group in enumerate(groups, start=1)}
 
 
 def scan_chunk_names():
     """s001, s002, ...: the scan's chunks of phenotypes (lmm.pipeline.genome_scan.scan_chunks)."""
-    from lmm.pipeline.genome_scan import scan_chunks
-
-    chunks = scan_chunks(partition_record(), config["scan_chunk_size"])
-    return [f"s{k:03d}" for k in range(1, len(chunks) + 1)]
+    return [f"s{k:03d}" for k in range(1, len(_scan_chunks()) + 1)]
 
 
 def scan_results(wildcards):
-    """Every scan job's result, chromosome-major, in genome and chunk order."""
+    """Every scan job's result, group-major, in genome and chunk order."""
     return expand(
-        rules.scan.output.result, chrom=scan_chromosomes(), chunk=scan_chunk_names()
+        rules.scan.output.result, group=list(scan_group_map()), chunk=scan_chunk_names()
     )
 
 
 def scan_kinship_input(wildcards):
-    """The LOCO kinships (the 'all' unit uses the analysis kinship in the cleaned data)."""
-    return [rules.kinship.output.loco] if wildcards.chrom != "all" else []
+    """The LOCO kinships (the 'all' group uses the analysis kinship in the cleaned data)."""
+    return [rules.kinship.output.loco] if wildcards.group != "all" else []
 
 
 def scan_eigen_input(wildcards):
-    """The decompositions a scan job uses: its chromosome's, or the overall one without LOCO."""
+    """The decompositions a scan job uses: its group's, or the overall one without LOCO."""
     return expand(
         rules.scan_decompose.output.eigen,
-        chrom=wildcards.chrom if config["loco"] else "all",
+        group=wildcards.group if config["loco"] else "all",
     )
 
 

@@ -1,20 +1,21 @@
-# The genome scan: per chromosome, the decompositions of its kinship (LOCO) for each missing-data
-# batch; per chromosome and chunk of phenotypes, the null fits and the LOD of every marker; then the
-# tables, the full LOD matrix (scan_output: full) and the figures.
+# The genome scan: per group of chromosomes (lmm.pipeline.genome_scan.scan_groups: one chromosome
+# per group for large data, several for small), the decompositions of their kinships (LOCO) for
+# each missing-data batch; per group and chunk of phenotypes, the null fits and the LOD of every
+# marker; then the tables, the full LOD matrix (scan_output: full) and the figures.
 
 
 rule scan_decompose:
-    """Eigen-decompose one chromosome's kinship (the one leaving it out) for every missing-data batch."""
+    """Eigen-decompose the kinships of a group of chromosomes (each leaving its chromosome out) for every missing-data batch."""
     input:
         kinship=scan_kinship_input,
         data=rules.load_and_clean.output.data,
         record=rules.partition.output.record,
     output:
-        eigen="results/scan/eigen/{chrom}.npz",
+        eigen="results/scan/eigen/{group}.npz",
     log:
-        "logs/scan_decompose/{chrom}.log",
+        "logs/scan_decompose/{group}.log",
     benchmark:
-        "logs/benchmarks/scan_decompose/{chrom}.tsv"
+        "logs/benchmarks/scan_decompose/{group}.tsv"
     conda:
         ENV
     threads: 1
@@ -22,24 +23,25 @@ rule scan_decompose:
         mem_mb=scan_decompose_mem_mb,
         runtime=scan_decompose_runtime,
     params:
+        groups=scan_group_map,
         code=script_code("scan_decompose.py"),
     script:
         "../scripts/scan_decompose.py"
 
 
 rule scan:
-    """Null fits (hsq per phenotype on this chromosome's kinship) and the LOD of every marker of the chromosome."""
+    """Null fits (hsq per phenotype and chromosome) and the LOD of every marker, for a group of chromosomes and a chunk of phenotypes."""
     input:
         eigen=scan_eigen_input,
         store=rules.load_genotypes.output.store,
         data=rules.load_and_clean.output.data,
         record=rules.partition.output.record,
     output:
-        result="results/scan/chunks/{chrom}/{chunk}.npz",
+        result="results/scan/chunks/{group}/{chunk}.npz",
     log:
-        "logs/scan/{chrom}/{chunk}.log",
+        "logs/scan/{group}/{chunk}.log",
     benchmark:
-        "logs/benchmarks/scan/{chrom}/{chunk}.tsv"
+        "logs/benchmarks/scan/{group}/{chunk}.tsv"
     conda:
         ENV
     threads: 1
@@ -56,6 +58,8 @@ rule scan:
         permutations=lookup(dpath="scan_permutations", within=config),
         seed=lookup(dpath="scan_seed", within=config),
         keep_lod=scan_full_output,
+        groups=scan_group_map,
+        loco=lookup(dpath="loco", within=config),
         code=script_code("scan.py"),
     script:
         "../scripts/scan.py"
@@ -90,6 +94,7 @@ rule scan_aggregate:
     params:
         chunk_size=lookup(dpath="scan_chunk_size", within=config),
         threshold=lookup(dpath="peak_threshold", within=config),
+        groups=scan_group_map,
         code=script_code("scan_aggregate.py"),
     script:
         "../scripts/scan_aggregate.py"
@@ -115,6 +120,7 @@ rule scan_lod:
         runtime=30,
     params:
         chunk_size=lookup(dpath="scan_chunk_size", within=config),
+        groups=scan_group_map,
         code=script_code("scan_lod.py"),
     script:
         "../scripts/scan_lod.py"

@@ -1,4 +1,4 @@
-"""Snakemake adapter of a scan job: one chromosome, one chunk of phenotypes
+"""Snakemake adapter of a scan job: a group of chromosomes, one chunk of phenotypes
 (logic: lmm.pipeline.genome_scan.scan_chunk → lmm.scan.scan_rotated)."""
 
 from _stage import start, user_errors
@@ -16,15 +16,20 @@ with user_errors(log):
     partition = Partition.read(inp.record)
     chunk = genome_scan.scan_chunks(partition, par.chunk_size)[int(wc.chunk.lstrip("s")) - 1]
     store = open_intermediate(inp.store)
+    arrays = {}
     with np.load(inp.data, allow_pickle=False) as data, np.load(inp.eigen[0], allow_pickle=False) as eigen:
-        result = genome_scan.scan_chunk(
-            eigen, store, wc.chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
-            tile_columns=par.tile_columns, threshold=par.threshold, drop=par.drop, keep_lod=par.keep_lod,
-            n_perm=par.permutations, seed=par.seed)
-    log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
-             wc.chrom, wc.chunk, len(chunk), result["df"].shape[0], float(np.max(result["max_lod"], initial=0)),
-             result["peak_lod"].size, par.threshold)
-    for name, status in zip(result["phenotypes"].tolist(), result["null_status"].tolist()):
-        if status != "ok":
-            log.warning("phenotype '%s': null fit on chromosome %s: %s", name, wc.chrom, status)
-    atomic.write_npz(out.result, **result)
+        for k, chrom in enumerate(par.groups[wc.group]):
+            # with LOCO the group's own decompositions, else the one of the analysis kinship
+            units = genome_scan.split_prefixed(eigen, k if par.loco else 0)
+            result = genome_scan.scan_chunk(
+                units, store, chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
+                tile_columns=par.tile_columns, threshold=par.threshold, drop=par.drop,
+                keep_lod=par.keep_lod, n_perm=par.permutations, seed=par.seed)
+            log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
+                     chrom, wc.chunk, len(chunk), result["df"].shape[0],
+                     float(np.max(result["max_lod"], initial=0)), result["peak_lod"].size, par.threshold)
+            for name, status in zip(result["phenotypes"].tolist(), result["null_status"].tolist()):
+                if status != "ok":
+                    log.warning("phenotype '%s': null fit on chromosome %s: %s", name, chrom, status)
+            arrays |= genome_scan.prefixed(result, k)
+    atomic.write_npz(out.result, **arrays)

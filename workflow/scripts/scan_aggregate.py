@@ -7,8 +7,6 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import numpy as np
-
     from lmm.pipeline import atomic, genome_scan
     from lmm.pipeline.genotype_store import open_intermediate
     from lmm.pipeline.partition import Partition
@@ -18,9 +16,8 @@ with user_errors(log):
     chunks = genome_scan.scan_chunks(partition, par.chunk_size)
     phenotypes = [p for c in chunks for p in c]
     store = open_intermediate(inp.store)
-    chromosomes = store.chromosomes
-    files = iter(inp.results)
-    results = [[dict(np.load(next(files), allow_pickle=False)) for _ in chunks] for _ in chromosomes]
+    chromosomes = [c for group in par.groups.values() for c in group]
+    results = genome_scan.read_scan_results(inp.results, list(par.groups.values()), len(chunks))
     tables = genome_scan.scan_tables(store, chromosomes, results, phenotypes)
     atomic.write_tsv(out.markers, tables["markers"])
     atomic.write_tsv(out.hsq, tables["hsq"])

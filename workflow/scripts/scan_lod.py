@@ -6,7 +6,6 @@ from _stage import start, user_errors
 log = start(snakemake)  # noqa: F821
 
 with user_errors(log):
-    import numpy as np
     import pandas as pd
 
     from lmm.pipeline import atomic, genome_scan
@@ -18,9 +17,7 @@ with user_errors(log):
     phenotypes = [p for c in chunks for p in c]
     markers = pd.read_csv(inp.markers, sep="\t", keep_default_na=False, na_values=["NA"],
                           dtype={"marker": str, "chr": str})
-    n_chr = markers["chr"].nunique()
-    files = iter(inp.results)
-    results = [[{"lod": np.load(next(files), allow_pickle=False)["lod"]} for _ in chunks] for _ in range(n_chr)]
+    results = genome_scan.read_scan_results(inp.results, list(par.groups.values()), len(chunks), keys=["lod"])
     table = genome_scan.lod_table(markers, results, phenotypes)
     atomic.write_parquet(out.lod, table)
     log.info("LOD table: %d markers x %d phenotypes", len(table), len(phenotypes))
