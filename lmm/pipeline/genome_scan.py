@@ -195,8 +195,7 @@ def scan_groups(chromosomes: Sequence[str], columns: Mapping[str, int], n: int, 
     work = 0.0
     for chrom in chromosomes:
         cost = 9.0 * n ** 3 + 16.0 * n * columns[chrom] * max(m, 1)
-        full = len(groups[-1]) >= per_job if per_job else work + cost > budget
-        if not groups or full:
+        if not groups or (len(groups[-1]) >= per_job if per_job else work + cost > budget):
             groups.append([])
             work = 0.0
         groups[-1].append(chrom)
