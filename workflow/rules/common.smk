@@ -607,3 +607,25 @@ def genotype_provenance_files():
         if config.get(key):
             files[key] = config[key]
     return files
+
+
+# --- Threads of the eigen-decompositions (rotate, scan_decompose): O(n³), the one stage where
+# several BLAS threads pay off. From n = DECOMPOSE_THREADS_FROM individuals a job asks for
+# config 'decompose_threads' (Snakemake gives it at most --cores); the scripts pin BLAS to what
+# the job gets. Results are byte-identical between runs with the same threads per job; another
+# count changes the last bits (about 1e-13 relative in hsq), not the numbers that matter.
+DECOMPOSE_THREADS_FROM = 1000
+
+
+def _decompose_threads(n):
+    return config["decompose_threads"] if n >= DECOMPOSE_THREADS_FROM else 1
+
+
+def rotate_threads(wildcards):
+    """Threads of a batch's decomposition (rotate)."""
+    return _decompose_threads(batch_record(wildcards.batch).n)
+
+
+def scan_decompose_threads(wildcards):
+    """Threads of the scan's decompositions of a group of chromosomes."""
+    return _decompose_threads(_store_info()[1])

@@ -11,7 +11,7 @@ rule rotate:
         "logs/benchmarks/rotate/{batch}.tsv"
     conda:
         ENV
-    threads: 1
+    threads: rotate_threads
     resources:
         mem_mb=rotate_mem_mb,
         runtime=rotate_runtime,

@@ -18,7 +18,7 @@ rule scan_decompose:
         "logs/benchmarks/scan_decompose/{group}.tsv"
     conda:
         ENV
-    threads: 1
+    threads: scan_decompose_threads
     resources:
         mem_mb=scan_decompose_mem_mb,
         runtime=scan_decompose_runtime,
