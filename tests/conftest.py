@@ -43,6 +43,11 @@ def make_project(dest: Path, with_data: bool = True) -> Path:
     shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
     if with_data:
         shutil.copytree(RECLA, dest / "data" / "recla")
+    else:
+        # no bundled data: no bundled genotypes either (the tests give their own files)
+        config = dest / "config" / "config.yaml"
+        config.write_text(config.read_text(encoding="utf-8") + "\ngenotypes: null\ngenotype_map: null\n",
+                          encoding="utf-8")
     return dest
 
 

@@ -162,8 +162,15 @@ def slurm_cluster():
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory):
-    """One copy of the project that every run of this module starts from (same code in all)."""
-    return _copy_project(REPO, tmp_path_factory.mktemp("snapshot") / "project")
+    """One copy of the project that every run of this module starts from (same code in all).
+
+    Without the genome scan (``scan: false``): these tests are about the heritability stages'
+    SLURM jobs and their grouping; the scan's jobs run locally in tests/test_workflow_scan.py.
+    """
+    project = _copy_project(REPO, tmp_path_factory.mktemp("snapshot") / "project")
+    config = project / "config" / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nscan: false\n", encoding="utf-8")
+    return project
 
 
 @pytest.fixture(scope="module")

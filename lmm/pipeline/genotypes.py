@@ -508,7 +508,7 @@ def _check_range(values: np.ndarray, upper: float, path: str, ids: np.ndarray, c
         i_id, i_col = (r, c) if axis_ids == 0 else (c, r)
         raise InputError(
             f"The genotype file '{path}' has {len(where)} {what} outside [0, {upper:g}], e.g. "
-            f"{values[r, c]!r} for marker column '{columns[i_col]}', id '{ids[i_id]}'."
+            f"{float(values[r, c])!r} for marker column '{columns[i_col]}', id '{ids[i_id]}'."
         )
 
 
