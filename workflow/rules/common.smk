@@ -24,13 +24,26 @@ def check_config():
 
     Stops before any work with one line per error, naming the key (jsonschema's messages).
     """
-    # `--config covariates=null` arrives as the text "null": read it as "no covariate file"
-    if config.get("covariates") in ("", "null", "None", "none"):
-        config["covariates"] = None
     import yaml
     from jsonschema import Draft202012Validator
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    # `--config covariates=null scan=false` arrive as text: read "null" as none and
+    # "true"/"false" as booleans where the key's schema allows them
+    for key, spec in schema["properties"].items():
+        types = spec.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        value = config.get(key)
+        if (
+            isinstance(value, str)
+            and "null" in types
+            and value in ("", "null", "None", "none")
+        ):
+            config[key] = None
+        elif (
+            isinstance(value, str) and "boolean" in types and value in ("true", "false")
+        ):
+            config[key] = value == "true"
     errors = sorted(
         Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path)
     )
@@ -50,6 +63,10 @@ def check_config():
         raise WorkflowError(
             "config 'kinship' and 'genotypes' are both null: give a kinship matrix, or genotypes "
             "to compute it from (config/README.md, 'Genotypes and kinship')."
+        )
+    if config["scan"] is True and not config.get("genotypes"):
+        raise WorkflowError(
+            "config 'scan' is true but 'genotypes' is null: a genome scan needs genotype files."
         )
     genotypes = config.get("genotypes") or []
     for path in [genotypes] if isinstance(genotypes, str) else genotypes:
@@ -414,6 +431,11 @@ def genotypes_given():
     return bool(config.get("genotypes"))
 
 
+def genotypes_used():
+    """Whether the genotypes are read: for the kinship ('kinship' null) or for the scan."""
+    return genotypes_given() and (not config.get("kinship") or scan_enabled())
+
+
 def scan_enabled():
     """config 'scan': on when genotypes are given ('auto'), or as set."""
     if config["scan"] == "auto":
@@ -580,15 +602,15 @@ def scan_mem_mb(wildcards, input):
 
 
 def genotype_summary(wildcards):
-    """The genotype intermediate's record (for the provenance), when genotypes are given."""
-    if not genotypes_given():
+    """The genotype intermediate's record (for the provenance), when the genotypes are used."""
+    if not genotypes_used():
         return []
     return [Path(checkpoints.load_genotypes.get().output.store) / "genotypes.yaml"]
 
 
 def kinship_record(wildcards):
-    """The computed kinships' record, when genotypes are given."""
-    return [rules.kinship.output.record] if genotypes_given() else []
+    """The computed kinships' record, when the genotypes are used."""
+    return [rules.kinship.output.record] if genotypes_used() else []
 
 
 def scan_provenance_inputs(wildcards):
