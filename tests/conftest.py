@@ -33,8 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 RECLA = REPO / "data" / "recla"
 
 
-def make_project(dest: Path, with_data: bool = True) -> Path:
-    """Copy the workflow (and the bundled data) into `dest`; return `dest`."""
+def make_project(dest: Path, with_data: bool = True, scan: bool = False) -> Path:
+    """Copy the workflow (and the bundled data) into `dest`; return `dest`.
+
+    Without `scan` the project's config has ``scan: false``: the heritability stages only (the
+    tests of the genome scan, tests/test_workflow_scan.py, ask for it).
+    """
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "environment.yml", "environment.post-deploy.sh"):
         shutil.copy2(REPO / name, dest / name)
@@ -43,11 +47,11 @@ def make_project(dest: Path, with_data: bool = True) -> Path:
     shutil.copytree(REPO / "profiles" / "default", dest / "profiles" / "default")
     if with_data:
         shutil.copytree(RECLA, dest / "data" / "recla")
-    else:
-        # no bundled data: no bundled genotypes either (the tests give their own files)
-        config = dest / "config" / "config.yaml"
-        config.write_text(config.read_text(encoding="utf-8") + "\ngenotypes: null\ngenotype_map: null\n",
-                          encoding="utf-8")
+    extra = "" if scan else "\nscan: false\n"
+    if not with_data:  # no bundled data: no bundled genotypes either (the tests give their own)
+        extra += "\ngenotypes: null\ngenotype_map: null\n"
+    config = dest / "config" / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
     return dest
 
 

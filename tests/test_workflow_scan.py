@@ -4,6 +4,7 @@ computed from the genotypes, reruns and a bad genotype file."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -41,15 +42,19 @@ QTL2_HSQ = {
 LOD_TOL = {"VC_bottom_time_pct": 2e-6}
 
 
+RECLA_CONFIG = ("covariates=null", "kinship=null")
+
+
 def sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
 def recla_scan(tmp_path_factory):
-    """The bundled recla example as R/qtl2's reference scan: no covariates, LOCO, untransformed."""
-    project = make_project(tmp_path_factory.mktemp("recla_scan") / "project")
-    run_snakemake(project, "--cores", "2", "--config", "covariates=null", check=True)
+    """The bundled recla example as R/qtl2's reference scan: no covariates, LOCO, untransformed;
+    and no kinship file: the heritabilities use the kinship from the allele probabilities."""
+    project = make_project(tmp_path_factory.mktemp("recla_scan") / "project", scan=True)
+    run_snakemake(project, "--cores", "2", "--config", *RECLA_CONFIG, check=True)
     return project
 
 
@@ -85,15 +90,17 @@ def test_recla_lod_table_and_figures(recla_scan):
         assert (results / "plots" / f"{name}.png").stat().st_size > 20_000
     prov = yaml.safe_load((results / "provenance.yaml").read_text())
     assert prov["scan"]["loco"] is True and prov["genotypes"]["n_markers"] == 6394
-    assert prov["kinship"]["source"].startswith("given")
+    assert prov["kinship"]["source"] == "computed from the genotypes (shared_alleles)"
+    table = read_result(results / "heritability.tsv")
+    assert len(table) == 26 and set(table["status"]) == {"ok"}
 
 
 def test_recla_scan_rerun_does_nothing_and_forced_rerun_is_byte_identical(recla_scan):
-    proc = run_snakemake(recla_scan, "--cores", "2", "--config", "covariates=null", "-n")
+    proc = run_snakemake(recla_scan, "--cores", "2", "--config", *RECLA_CONFIG, "-n")
     assert "Nothing to be done" in proc.output, proc.output[-3000:]
     files = [recla_scan / "results" / "scan" / f for f in ("peaks.tsv", "max.tsv", "hsq.tsv", "lod.parquet")]
     before = [sha(f) for f in files]
-    run_snakemake(recla_scan, "--cores", "2", "--config", "covariates=null", "--forcerun", "scan", check=True)
+    run_snakemake(recla_scan, "--cores", "2", "--config", *RECLA_CONFIG, "--forcerun", "scan", check=True)
     assert [sha(f) for f in files] == before
 
 
@@ -103,7 +110,7 @@ def plink_project(tmp_path_factory):
     no kinship file: the kinship comes from the genotypes."""
     bed_reader = pytest.importorskip("bed_reader")
     rng = np.random.default_rng(7)
-    project = make_project(tmp_path_factory.mktemp("plink") / "project", with_data=False)
+    project = make_project(tmp_path_factory.mktemp("plink") / "project", with_data=False, scan=True)
     data = project / "data"
     data.mkdir()
     n, chroms, per = 150, ("1", "2", "3"), 200
@@ -122,9 +129,20 @@ def plink_project(tmp_path_factory):
     y2[:5] = np.nan
     pd.DataFrame({"id": ids, "trait": y, "other": y2}).to_csv(data / "pheno.csv", index=False)
     pd.DataFrame({"id": ids, "sex": sex}).to_csv(data / "covar.csv", index=False)
+    # the same dosages of A1 as BIMBAM mean genotypes (rs, A1, A0, one dosage per individual),
+    # with its annotation file (rs, pos, chr) and the ids in column order
+    with open(data / "geno.bimbam.txt", "w") as handle:
+        for k in range(freq.size):
+            dosages = ",".join("NA" if np.isnan(v) else f"{v:g}" for v in G[:, k])
+            handle.write(f"rs{k},A,G,{dosages}\n")
+    with open(data / "geno.annot.txt", "w") as handle:
+        for k in range(freq.size):
+            handle.write(f"rs{k},{(k % per + 1) * 1000},{chroms[k // per]}\n")
+    (data / "geno.ids.txt").write_text("".join(f"{i}\n" for i in ids))
     config = {
         "kinship": None, "phenotypes": "data/pheno.csv", "covariates": "data/covar.csv",
         "genotypes": "data/geno.bed", "map_position": None, "map_unit": "bp", "genotype_map": None,
+        "scan_permutations": 30,
     }
     (project / "config" / "plink.yaml").write_text(yaml.safe_dump(config))
     proc = run_snakemake(project, "--cores", "2", "--configfile", "config/plink.yaml", check=True)
@@ -151,7 +169,7 @@ def test_plink_kinship_from_genotypes_heritability_and_scan(plink_project):
 
 
 def test_bad_genotype_map_fails_with_a_message_and_writes_nothing(tmp_path):
-    project = make_project(tmp_path / "project")
+    project = make_project(tmp_path / "project", scan=True)
     gmap = pd.read_csv(project / "data" / "recla" / "genotypes" / "recla_map.csv")
     gmap.iloc[:-3].to_csv(project / "data" / "short_map.csv", index=False)
     proc = run_snakemake(project, "--cores", "2", "--config", "genotype_map=data/short_map.csv")
@@ -159,3 +177,30 @@ def test_bad_genotype_map_fails_with_a_message_and_writes_nothing(tmp_path):
     assert "short_map.csv" in proc.output and "Traceback" not in proc.output
     assert not (project / "results" / "genotypes").exists()
     assert not (project / "results" / "scan").exists()
+
+
+def test_bimbam_gives_the_plink_kinship_heritability_and_scan(plink_project, tmp_path):
+    project, _ = plink_project
+    bimbam = make_project(tmp_path / "bimbam", with_data=False, scan=True)
+    shutil.copytree(project / "data", bimbam / "data")
+    config = yaml.safe_load((project / "config" / "plink.yaml").read_text())
+    config |= {"genotypes": "data/geno.bimbam.txt", "genotype_map": "data/geno.annot.txt",
+               "genotype_ids": "data/geno.ids.txt"}
+    (bimbam / "config" / "bimbam.yaml").write_text(yaml.safe_dump(config))
+    run_snakemake(bimbam, "--cores", "2", "--configfile", "config/bimbam.yaml", check=True)
+    a, b = project / "results", bimbam / "results"
+    assert np.array_equal(np.load(a / "kinship" / "overall.npy"), np.load(b / "kinship" / "overall.npy"))
+    for name in ("heritability.tsv", "scan/peaks.tsv", "scan/hsq.tsv", "scan/thresholds.tsv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_permutation_thresholds_in_the_peaks_table(plink_project):
+    project, _ = plink_project
+    thresholds = read_result(project / "results" / "scan" / "thresholds.tsv")
+    assert list(thresholds["phenotype"]) == ["trait", "other"]
+    assert set(thresholds["n_permutations"]) == {30} and (thresholds["threshold"] > 1).all()
+    peaks = read_result(project / "results" / "scan" / "peaks.tsv")
+    expected = thresholds.set_index("phenotype")["threshold"]
+    assert np.array_equal(peaks["threshold"].to_numpy(), expected[peaks["phenotype"]].to_numpy())
+    top = peaks.loc[peaks["lod"].idxmax()]
+    assert top["lod"] > top["threshold"]            # the planted QTL is genome-wide significant

@@ -28,8 +28,8 @@ def check_config():
     from jsonschema import Draft202012Validator
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-    # `--config covariates=null scan=false` arrive as text: read "null" as none and
-    # "true"/"false" as booleans where the key's schema allows them
+    # `--config covariates=null scan=false` arrive as text: read null as none, and true and
+    # false as booleans, for the keys whose schema allows them
     for key, spec in schema["properties"].items():
         types = spec.get("type", [])
         types = [types] if isinstance(types, str) else types
