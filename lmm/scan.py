@@ -446,6 +446,11 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
     """
     collinear_rtol = check_tol(collinear_rtol)
     kva, y, X, hsq, G, d = _check_block_inputs(kva, y, X, hsq, G, n_cols)
+    zero = kva <= 0.0
+    at_one = hsq >= 1.0
+    if zero.any() and at_one.any():
+        return _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, collinear_rtol=collinear_rtol,
+                                    block_elements=block_elements, reduce=reduce, lod_dtype=lod_dtype)
     n, m = y.shape
     p = X.shape[1]
     q = G.shape[1] // d
@@ -474,6 +479,71 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
             best[j0:j1] = np.where(better, v, best[j0:j1])
             arg[j0:j1] = np.where(better, a + k0, arg[j0:j1])
     return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=best, argmax=arg)
+
+
+def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options) -> ScanResult:
+    """:func:`scan_rotated` where some phenotypes have ``hsq = 1`` and the kinship zero eigenvalues.
+
+    At ``hsq = 1`` the rotated observations ``Z`` of the zero eigenvalues have zero variance: both
+    fits must reproduce them exactly, ``y_Z = X_Z β + G_Z α``. When ``X_Z`` has full row rank
+    (the covariates explain those directions, as the intercept does for a kinship of centred
+    genotypes), ``β = X_Z⁺(y_Z − G_Z α) + N γ`` with ``N`` a basis of the null space of ``X_Z``,
+    and the constrained fits are the unconstrained weighted fits of the other rows ``R``:
+    ``y_R − X_R X_Z⁺ y_Z`` on ``X_R N`` and ``G_R − X_R X_Z⁺ G_Z``. This is the limit of the
+    scan as ``hsq → 1``; the LOD keeps all ``n`` observations, ``(n/2)·log10(RSS0/RSS1)``.
+    """
+    from scipy import linalg
+
+    n, m = y.shape
+    lod = None if options["reduce"] == "max" else np.empty((G.shape[1] // d, m), dtype=options["lod_dtype"])
+    df = None
+    max_lod = np.empty(m)
+    argmax = np.zeros(m, dtype=np.int64)
+    rss0 = np.empty(m)
+    parts = []
+    if (~at_one).any():
+        parts.append((~at_one, scan_rotated(kva, y[:, ~at_one], X, hsq[~at_one], G, d, **options), 1.0))
+    r = ~zero
+    Xz = X[zero]
+    if np.linalg.matrix_rank(Xz) < zero.sum():
+        raise InputError(
+            f"hsq is 1 for {int(at_one.sum())} phenotype(s) and the kinship has {int(zero.sum())} zero "
+            "eigenvalue(s) whose directions the covariates do not span: the likelihood has no maximum "
+            "there (see the heritability fit's status)")
+    P = np.linalg.pinv(Xz)
+    N = linalg.null_space(Xz)
+    y1 = y[r][:, at_one] - X[r] @ (P @ y[zero][:, at_one])
+    G1 = G[r] - X[r] @ (P @ G[zero])
+    X1 = X[r] @ N if N.shape[1] else np.zeros((int(r.sum()), 0))
+    if X1.shape[1] == 0:  # no covariate left: an all-zero column stands for none (nothing to fit)
+        res = _scan_no_covariates(kva[r], y1, G1, d, **options)
+    else:
+        res = scan_rotated(kva[r], y1, X1, np.ones(int(at_one.sum())), G1, d, **options)
+    parts.append((at_one, res, n / r.sum()))
+    for cols, res, scale in parts:
+        if lod is not None:
+            lod[:, cols] = res.lod * scale
+        max_lod[cols] = res.max_lod * scale
+        argmax[cols] = res.argmax
+        rss0[cols] = res.rss0
+        df = res.df if df is None else np.minimum(df, res.df)
+    return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
+
+
+def _scan_no_covariates(kva, y, G, d, **options) -> ScanResult:
+    """The scan with no covariate: the weighted fits of y on each marker's columns alone."""
+    # An orthonormal covariate orthogonal to every column adds nothing to either fit: append one
+    # row where it is 1 and everything else 0, with a unit eigenvalue (a finite weight).
+    n, m = y.shape
+    kva1 = np.append(kva, 1.0)
+    y1 = np.vstack([y, np.zeros((1, m))])
+    G1 = np.vstack([G, np.zeros((1, G.shape[1]))])
+    X1 = np.zeros((n + 1, 1))
+    X1[-1, 0] = 1.0
+    res = scan_rotated(kva1, y1, X1, np.ones(m), G1, d, **options)
+    scale = n / (n + 1)  # the extra row is not an observation
+    return ScanResult(lod=None if res.lod is None else res.lod * scale, df=res.df, rss0=res.rss0, n=n,
+                      max_lod=res.max_lod * scale, argmax=res.argmax)
 
 
 def rotate_genotypes(decomposition, G) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import lmm
 from lmm.errors import InputError
 from lmm.peaks import find_peaks, maxlod
 from lmm.rotation import eigen_decompose
@@ -392,3 +393,23 @@ def test_recla_matches_qtl2_peaks_and_hsq(recla_scan):
     for (ph, c), ref in QTL2_HSQ.items():
         assert res.hsq[chr_names.index(c), names.index(ph)] == pytest.approx(ref, abs=1e-6)
     assert (res.df == 7).all() or (res.df >= 6).all()
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_hsq_one_with_a_singular_kinship_is_the_limit(p):
+    """A kinship of centred genotypes has a zero eigenvalue (its direction: the intercept); at
+    hsq = 1 the scan is the limit of hsq → 1 (constrained fits), not an error."""
+    rng = np.random.default_rng(3)
+    n = 60
+    G = rng.integers(0, 3, (n, 300)).astype(float)
+    W = G - G.mean(axis=0)
+    dec = lmm.eigen_decompose(W @ W.T / 300)
+    assert dec.kva[0] == 0.0
+    X = dec.kve_t @ np.column_stack([np.ones(n), rng.integers(0, 2, n)])[:, :p]
+    y = dec.kve_t @ rng.normal(size=(n, 2))
+    Gr = dec.kve_t @ G[:, :8]
+    at_one = scan_rotated(dec.kva, y, X, [1.0, 0.4], Gr)
+    for eps in (1e-7, 1e-9):
+        near = scan_rotated(dec.kva, y, X, [1.0 - eps, 0.4], Gr)
+        np.testing.assert_allclose(at_one.lod, near.lod, atol=50 * eps, rtol=0)
+    np.testing.assert_allclose(at_one.lod[:, 1], scan_rotated(dec.kva, y[:, 1:], X, 0.4, Gr).lod[:, 0], rtol=1e-12)

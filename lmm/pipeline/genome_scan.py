@@ -378,54 +378,75 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     groups: dict[str, list[int]] = {}
     for j, p in enumerate(phenotypes):
         groups.setdefault(batch_of[p], []).append(j)
+    cpos_rows = {i: k for k, i in enumerate(clean_ids)}
+    Y = np.asarray(data["phenotypes"], dtype=float)
+    C = np.asarray(data["covariates"], dtype=float)
+    # the null fit of each batch, and what its scan needs, grouped by decomposition (unit)
+    units: dict[str, dict] = {}
     for batch, js in groups.items():
         record = partition.batch(batch)
         unit = batch if record.strategy == "decompose" else complete.name
-        unit_ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
-        kva, kve_t = eigen[f"kva__{unit}"], eigen[f"kve_t__{unit}"]
-        cpos_rows = {i: k for k, i in enumerate(clean_ids)}
-        rows = np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp)
-        srows = np.array([store_pos[i] for i in unit_ids], dtype=np.intp)
-        y = np.asarray(data["phenotypes"], dtype=float)[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
-        X = np.asarray(data["covariates"], dtype=float)[np.ix_(rows, [cpos[c] for c in record.covariates_used])]
+        if unit not in units:
+            unit_ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
+            units[unit] = {
+                "kva": eigen[f"kva__{unit}"], "kve_t": eigen[f"kve_t__{unit}"],
+                "rows": np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp),
+                "srows": np.array([store_pos[i] for i in unit_ids], dtype=np.intp), "batches": []}
+        u = units[unit]
+        kva, kve_t, rows = u["kva"], u["kve_t"], u["rows"]
+        y = Y[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
+        X = C[np.ix_(rows, [cpos[c] for c in record.covariates_used])]
         observed = ~np.isnan(y[:, 0])
-        dec = lmm.EigenDecomposition(kva, kve_t)
         if observed.all():
             fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
             X_scan, y_scan = X, y
         else:
-            fit = lmm.fit_lmm_masked(dec, y, X, reml=reml, tol=tol, compute_ci=False, polish=True)
+            fit = lmm.fit_lmm_masked(lmm.EigenDecomposition(kva, kve_t), y, X, reml=reml, tol=tol,
+                                     compute_ci=False, polish=True)
             missing = np.flatnonzero(~observed)
-            E = np.zeros((len(unit_ids), missing.size))
+            E = np.zeros((rows.size, missing.size))
             E[missing, np.arange(missing.size)] = 1.0
             X_scan = np.hstack([X, E])
             y_scan = np.where(observed[:, None], y, 0.0)
         h = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
-        hsq[js] = h
+        status = np.atleast_1d(np.asarray(fit.status, dtype=object))
         n_obs = int(observed.sum())
-        nobs[js] = n_obs
-        null_status[js] = np.atleast_1d(np.asarray(fit.status, dtype=object))
-        y_rot, X_rot = kve_t @ y_scan, kve_t @ X_scan
-        scale = n_obs / len(unit_ids)  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses n rows
-        obs_idx = np.flatnonzero(observed)
+        hsq[js], nobs[js], null_status[js] = h, n_obs, status
+        perms = None
         if n_perm:
             rng = np.random.default_rng([int(seed), int(batch.lstrip("b") or 0)])
             perms = np.stack([rng.permutation(n_obs) for _ in range(int(n_perm))])
-        step = max(width, (int(tile_columns) // width) * width)
-        for c0 in range(cols.start, cols.stop, step):
-            c1 = min(cols.stop, c0 + step)
-            k0 = (c0 - cols.start) // width
-            G = _design(store.genotypes[c0:c1].T[srows], width)
-            d = max(1, width - 1) if width > 1 else 1
-            res = scan_rotated(kva, y_rot, X_rot, h, kve_t @ G, d)
-            k1 = k0 + res.lod.shape[0]
-            lod[k0:k1, js] = res.lod * scale
-            df[k0:k1, js] = res.df[:, None]
-            if n_perm:
-                _permute(perm_max, js, perms, G, obs_idx, kva, kve_t, y_rot, X_rot, h, d, scale, len(unit_ids))
-    max_lod = lod.max(axis=0) if q else np.full(m, np.nan)
-    argmax = lod.argmax(axis=0) if q else np.zeros(m, dtype=np.int64)
-    peaks = find_peaks(lod, None, pos, threshold=threshold, drop=drop)
+        # a phenotype without a likelihood maximum (unbounded) has no LOD
+        ok = np.asarray(status == "ok") | np.asarray(status == "flat_likelihood")
+        u["batches"].append({
+            "js": np.asarray(js)[ok], "y_rot": (kve_t @ y_scan)[:, ok], "X_rot": kve_t @ X_scan, "h": h[ok],
+            "scale": n_obs / rows.size,  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
+            "obs_idx": np.flatnonzero(observed), "perms": perms})
+        lod[:, np.asarray(js)[~ok]] = np.nan
+    d = width - 1 if width > 1 else 1
+    step = max(width, (int(tile_columns) // width) * width)
+    for c0 in range(cols.start, cols.stop, step):
+        c1 = min(cols.stop, c0 + step)
+        k0 = (c0 - cols.start) // width
+        tile = store.genotypes[c0:c1].T
+        for u in units.values():
+            G = _design(tile[u["srows"]], width)
+            G_rot = u["kve_t"] @ G  # one rotation per decomposition and tile, shared by its batches
+            for b in u["batches"]:
+                if not b["js"].size:
+                    continue
+                res = scan_rotated(u["kva"], b["y_rot"], b["X_rot"], b["h"], G_rot, d)
+                k1 = k0 + res.lod.shape[0]
+                lod[k0:k1, b["js"]] = res.lod * b["scale"]
+                df[k0:k1, b["js"]] = res.df[:, None]
+                if n_perm:
+                    _permute(perm_max, b["js"], b["perms"], G, b["obs_idx"], u["kva"], u["kve_t"], b["y_rot"],
+                             b["X_rot"], b["h"], d, b["scale"], u["rows"].size)
+    scored = ~np.isnan(lod).all(axis=0) if q else np.zeros(m, dtype=bool)
+    filled = np.where(np.isnan(lod), -np.inf, lod)
+    max_lod = np.where(scored, filled.max(axis=0), np.nan) if q else np.full(m, np.nan)
+    argmax = filled.argmax(axis=0) if q else np.zeros(m, dtype=np.int64)
+    peaks = find_peaks(np.where(np.isnan(lod), 0.0, lod), None, pos, threshold=threshold, drop=drop)
     out = {
         "phenotypes": np.asarray(list(phenotypes), dtype=str),
         "hsq": hsq, "n": nobs, "null_status": np.asarray(null_status.astype(str), dtype=str),
