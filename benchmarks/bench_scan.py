@@ -33,7 +33,7 @@ import numpy as np
 import lmm
 from lmm.scan import _patterns, scan_rotated
 
-RECLA = Path("/work/shared/data/recla/genotypes")
+RECLA = Path(__file__).resolve().parents[1] / "data" / "recla" / "genotypes"
 PHENO = Path(__file__).resolve().parents[1] / "data" / "recla" / "pheno.csv"
 
 

@@ -25,7 +25,7 @@ from lmm.errors import InputError
 from lmm.kinship import METHODS, KinshipAccumulator, calc_kinship, mean_diagonal
 
 REPO = Path(__file__).resolve().parents[1]
-GENO_DIR = Path("/work/shared/data/recla/genotypes")
+GENO_DIR = Path(__file__).resolve().parents[1] / "data" / "recla" / "genotypes"
 if not GENO_DIR.exists():
     GENO_DIR = REPO / "data" / "recla" / "genotypes"
 

@@ -11,36 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from _qtl2_reference import HSQ_TOL, LOD_TOL, LOD_TOL_EXCEPTIONS, QTL2_HSQ, QTL2_PEAKS
 from conftest import make_project, read_result, run_snakemake
 
 pytestmark = pytest.mark.slow
-
-# data/recla/genotypes/README.md: R/qtl2 0.43-5, scan1 with calc_kinship(aprobs, "loco"), no
-# covariates, find_peaks(threshold = 6.5): phenotype, chromosome, position (cM), LOD.
-QTL2_PEAKS = [
-    ("OF_corner_pct", "13", 59.867, 6.63985935361347),
-    ("OF_immobile_pct", "2", 53.068, 10.0811142067186),
-    ("VC_top_time_pct", "12", 20.706, 6.56994358119858),
-    ("VC_top_velocity", "3", 49.9407, 6.66343983315041),
-    ("VC_bottom_distance_first4", "2", 71.016, 6.90891362012732),
-    ("VC_bottom_distance", "14", 12.7819, 6.75557398823713),
-    ("VC_bottom_time_pct", "12", 20.706, 6.64100084067522),
-    ("TS_frequency_climbing", "6", 45.0624, 8.33165926852275),
-    ("TS_frequency_climbing", "14", 21.1141, 7.22404422729799),
-    ("bw", "7", 13.73, 6.80450310698109),
-]
-# ... and the null hsq (REML, 2K) with the kinship leaving out chromosome 1 or 2.
-QTL2_HSQ = {
-    ("OF_immobile_pct", "1"): 0.554529385275652,
-    ("OF_immobile_pct", "2"): 0.466079846216682,
-    ("bw", "1"): 0.503510609656273,
-    ("bw", "2"): 0.454452936627259,
-}
-# qtl2's Brent search for VC_bottom_time_pct stopped 3.5e-7 from the REML optimum (where the
-# likelihood differs by 4e-12): its LOD is 1.6e-6 from the LOD at the optimum. Every other peak
-# agrees to 2.1e-7 (README, "Genome scan").
-LOD_TOL = {"VC_bottom_time_pct": 2e-6}
-
 
 RECLA_CONFIG = ("covariates=null", "kinship=null")
 
@@ -64,7 +38,7 @@ def test_recla_peaks_match_qtl2(recla_scan):
     assert len(high) == len(QTL2_PEAKS)
     for (pheno, chrom, pos, lod), row in zip(QTL2_PEAKS, high.itertuples(index=False)):
         assert (row.phenotype, row.chr, row.pos) == (pheno, chrom, pos)
-        assert abs(row.lod - lod) <= LOD_TOL.get(pheno, 1e-6), (pheno, row.lod, lod)
+        assert abs(row.lod - lod) <= LOD_TOL_EXCEPTIONS.get(pheno, LOD_TOL), (pheno, row.lod, lod)
         assert row.ci_lo <= row.pos <= row.ci_hi
         assert row.n == (261 if pheno in ("OF_corner_pct", "OF_immobile_pct", "bw") else row.n)
 
@@ -73,7 +47,7 @@ def test_recla_null_hsq_match_qtl2(recla_scan):
     hsq = read_result(recla_scan / "results" / "scan" / "hsq.tsv").astype({"chr": str})
     got = hsq.set_index(["phenotype", "chr"])["hsq"]
     for key, value in QTL2_HSQ.items():
-        assert abs(got[key] - value) <= 1e-6, (key, got[key], value)
+        assert abs(got[key] - value) <= HSQ_TOL, (key, got[key], value)
     assert len(hsq) == 26 * 20 and set(hsq["status"]) == {"ok"}
 
 
