@@ -49,7 +49,8 @@ def blas_info() -> list | dict:
     """The BLAS/LAPACK libraries numpy uses and their thread counts.
 
     From ``threadpoolctl.threadpool_info()`` when threadpoolctl is installed (library, version,
-    threading layer, number of threads), else from ``numpy.show_config(mode="dicts")``.
+    threading layer, number of threads; sorted, so that the record does not depend on which
+    module loaded its library first), else from ``numpy.show_config(mode="dicts")``.
     """
     try:
         from threadpoolctl import threadpool_info
@@ -61,7 +62,9 @@ def blas_info() -> list | dict:
         except Exception as exc:  # numpy < 1.26 has no mode="dicts"
             return {"unavailable": str(exc)}
     keys = ("user_api", "internal_api", "prefix", "version", "threading_layer", "architecture", "num_threads")
-    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+    libraries = [{k: info.get(k) for k in keys} for info in threadpool_info()]
+    # in a fixed order, not the order in which the process happened to load them
+    return sorted(libraries, key=lambda lib: tuple(str(lib[k]) for k in keys))
 
 
 def provenance(config: Mapping, inputs: Mapping[str, str | None], clean_summary: Mapping,
