@@ -131,3 +131,24 @@ def test_group_results_round_trip(tmp_path):
     assert [r["lod"][0, 0] for r in out[2]] == [2.0, 3.0]
     only = gs.read_scan_results([str(f) for f in files], groups, 2, keys=["lod"])
     assert set(only[0][0]) == {"lod"}
+
+
+def test_chunks_of_different_widths_give_the_same_tables(setup):
+    store, ids, Y, X = setup
+    names = [f"p{j}" for j in range(Y.shape[1])]
+    part = partition_phenotypes(Y, names, ["ok"] * len(names), ids, X, ["intercept", "sex"],
+                                missing_strategy="schur")
+    kin = gs.compute_kinships(store, "standardized", loco=True)
+    data = {"ids": np.array(ids), "phenotypes": Y, "phenotype_names": np.array(names), "covariates": X,
+            "covariate_names": np.array(["intercept", "sex"])}
+    tables = []
+    for size in (0, 4):
+        chunks = gs.scan_chunks(part, size)
+        results = []
+        for c in store.chromosomes:
+            eig = gs.decompose_chromosome(kin["loco"][c], ids, ids, part)
+            results.append([gs.scan_chunk(eig, store, c, data, part, ch) for ch in chunks])
+        tables.append(gs.scan_tables(store, store.chromosomes, results, [p for ch in chunks for p in ch]))
+        assert [len(ch) for ch in chunks] == ([6] if size == 0 else [4, 2])
+    for key in ("peaks", "max", "hsq", "markers"):
+        pd.testing.assert_frame_equal(tables[0][key], tables[1][key], check_exact=False, rtol=1e-12)

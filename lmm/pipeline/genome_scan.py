@@ -508,7 +508,8 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
         df_chr = None
         for res in results:
             names = [str(p) for p in res["phenotypes"].tolist()]
-            df_chr = res["df"] if df_chr is None else np.maximum(df_chr, res["df"])
+            d_max = res["df"].max(axis=1) if res["df"].shape[1] else np.zeros(res["df"].shape[0], dtype=int)
+            df_chr = d_max if df_chr is None else np.maximum(df_chr, d_max)  # chunks differ in width
             for j, p in enumerate(names):
                 k = int(res["argmax"][j])
                 maxima.append({"phenotype": p, "chr": chrom, "lod": float(res["max_lod"][j]),
@@ -525,7 +526,7 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
                               "ci_hi": float(res["peak_ci_hi"][t]), "hsq": float(res["hsq"][j]),
                               "n": int(res["n"][j])})
         marker_rows.append(pd.DataFrame({"marker": mk["marker"], "chr": chrom, "pos": mk["pos"].astype(float),
-                                         "df": df_chr.max(axis=1) if df_chr is not None and df_chr.size else 0}))
+                                         "df": df_chr if df_chr is not None else 0}))
     thresholds = {}
     for p, parts in perm_parts.items():
         allmax = np.max(np.stack(parts), axis=0) if parts and parts[0].size else np.empty(0)
