@@ -42,8 +42,8 @@ def setup(tmp_path_factory):
     return store, ids, Y, X
 
 
-@pytest.mark.parametrize("strategy", ["schur", "decompose"])
-def test_scan_chunk_equals_scan1(setup, strategy):
+def _inputs(setup, strategy):
+    """The partition, the LOCO kinships and the cleaned data of the synthetic set."""
     store, ids, Y, X = setup
     names = [f"p{j}" for j in range(Y.shape[1])]
     part = partition_phenotypes(Y, names, ["ok"] * len(names), ids, X, ["intercept", "sex"],
@@ -51,6 +51,14 @@ def test_scan_chunk_equals_scan1(setup, strategy):
     kin = gs.compute_kinships(store, "standardized", loco=True)
     data = {"ids": np.array(ids), "phenotypes": Y, "phenotype_names": np.array(names), "covariates": X,
             "covariate_names": np.array(["intercept", "sex"])}
+    return part, kin, data
+
+
+
+@pytest.mark.parametrize("strategy", ["schur", "decompose"])
+def test_scan_chunk_equals_scan1(setup, strategy):
+    store, ids, Y, X = setup
+    part, kin, data = _inputs(setup, strategy)
     chunk = gs.scan_chunks(part, 0)[0]
     results = []
     for c in store.chromosomes:
@@ -68,17 +76,12 @@ def test_scan_chunk_equals_scan1(setup, strategy):
     top = tables["peaks"].sort_values("lod").iloc[-1]
     assert (top["phenotype"], top["chr"], top["marker"]) == ("p0", "2", "snp40")
     assert top["ci_lo"] <= top["pos"] <= top["ci_hi"]
-    assert list(tables["hsq"]["phenotype"].unique()) == names
+    assert list(tables["hsq"]["phenotype"].unique()) == list(data["phenotype_names"])
 
 
 def test_permutations_same_on_every_chromosome_and_deterministic(setup):
     store, ids, Y, X = setup
-    names = [f"p{j}" for j in range(Y.shape[1])]
-    part = partition_phenotypes(Y, names, ["ok"] * len(names), ids, X, ["intercept", "sex"],
-                                missing_strategy="schur")
-    kin = gs.compute_kinships(store, "standardized", loco=True)
-    data = {"ids": np.array(ids), "phenotypes": Y, "phenotype_names": np.array(names), "covariates": X,
-            "covariate_names": np.array(["intercept", "sex"])}
+    part, kin, data = _inputs(setup, "schur")
     chunk = gs.scan_chunks(part, 0)[0]
     eig = gs.decompose_chromosome(kin["loco"]["1"], ids, ids, part)
     a = gs.scan_chunk(eig, store, "1", data, part, chunk, n_perm=7, seed=3)
@@ -135,12 +138,7 @@ def test_group_results_round_trip(tmp_path):
 
 def test_chunks_of_different_widths_give_the_same_tables(setup):
     store, ids, Y, X = setup
-    names = [f"p{j}" for j in range(Y.shape[1])]
-    part = partition_phenotypes(Y, names, ["ok"] * len(names), ids, X, ["intercept", "sex"],
-                                missing_strategy="schur")
-    kin = gs.compute_kinships(store, "standardized", loco=True)
-    data = {"ids": np.array(ids), "phenotypes": Y, "phenotype_names": np.array(names), "covariates": X,
-            "covariate_names": np.array(["intercept", "sex"])}
+    part, kin, data = _inputs(setup, "schur")
     tables = []
     for size in (0, 4):
         chunks = gs.scan_chunks(part, size)
