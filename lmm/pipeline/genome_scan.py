@@ -284,7 +284,6 @@ def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Seque
         Arrays for an ``.npz``: ``units``; for each unit ``u``: ``ids__u`` (its genotyped,
         observed individuals, cleaned order), ``kva__u`` and ``kve_t__u``.
     """
-    kpos = {i: k for k, i in enumerate(kin_ids)}
     out = {"units": np.asarray(scan_units(partition), dtype=str)}
     for unit in out["units"].tolist():
         rows, krows = _rows(clean_ids, kin_ids, partition.batch(unit).missing_ids)
@@ -297,7 +296,6 @@ def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Seque
         out[f"ids__{unit}"] = np.asarray(ids, dtype=str)
         out[f"kva__{unit}"] = dec.kva
         out[f"kve_t__{unit}"] = dec.kve_t
-    del kpos
     return out
 
 

@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 
 from lmm.errors import InputError
-from lmm.pipeline.io import DEFAULT_NA_VALUES, describe_ids, input_format, non_numeric_cells, read_table
+from lmm.pipeline.io import DEFAULT_NA_VALUES, describe_ids, duplicated, input_format, non_numeric_cells, read_table
 
 __all__ = [
     "FORMATS",
@@ -452,11 +452,7 @@ def _checked_id_list(ids: Sequence[str], path: str, what: str) -> np.ndarray:
     blank = [str(k + 1) for k, i in enumerate(ids) if i == ""]
     if blank:
         raise InputError(f"The {what} '{path}' has entries without an id (entries {describe_ids(blank)}).")
-    seen, dup = set(), []
-    for i in ids:
-        if i in seen and i not in dup:
-            dup.append(i)
-        seen.add(i)
+    dup = duplicated(ids)
     if dup:
         raise InputError(
             f"The {what} '{path}' has duplicated ids: {describe_ids(dup)}. Each individual must appear once."
@@ -831,11 +827,7 @@ def _parse_text_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[n
             )
         id_at = header.index(id_column)
         columns = header[:id_at] + header[id_at + 1:]
-        seen, dup = set(), []
-        for c in columns:
-            if c in seen:
-                dup.append(c)
-            seen.add(c)
+        dup = duplicated(columns)
         if dup:
             raise InputError(f"The genotype file '{path}' has duplicated column names: {describe_ids(dup)}.")
         bsep = sep.encode()

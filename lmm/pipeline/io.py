@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_NA_VALUES",
     "SYMMETRY_TOLERANCE",
     "describe_ids",
+    "duplicated",
     "input_format",
     "npy_sidecars",
     "non_numeric_cells",
@@ -70,6 +71,16 @@ _FORMATS_HINT = (
 
 #: Roles whose ``.npy`` matrix needs a column-name file (the kinship's columns are its rows).
 _NEEDS_COLUMN_FILE = ("phenotype", "covariate")
+
+
+def duplicated(values: Sequence) -> list:
+    """The values that occur more than once, each once, in order of their second occurrence."""
+    seen, repeated = set(), []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated
 
 
 def describe_ids(ids: Sequence, limit: int = 5) -> str:
@@ -247,14 +258,10 @@ def _check_column_names(names: Sequence[str], path: str, role: str, *, blank_id_
                 "Column names are used as they are, so they must be on one line, without tabs, and "
                 "without leading or trailing spaces: rename the column in the file."
             )
-    seen, duplicated = set(), []
-    for name in names:
-        if name in seen and name not in duplicated:
-            duplicated.append(name)
-        seen.add(name)
-    if duplicated:
+    repeated = duplicated(names)
+    if repeated:
         raise InputError(
-            f"The {role} file '{path}' has duplicated column names: {describe_ids(duplicated)}. "
+            f"The {role} file '{path}' has duplicated column names: {describe_ids(repeated)}. "
             "Every column must have its own name."
         )
 
