@@ -173,9 +173,24 @@ class _Null:
     rss0: np.ndarray     # (m,)
     W1: np.ndarray       # (m + 1, n): Wᵀ and a row of ones
     WEt: np.ndarray      # (m, n): (W ∘ E)ᵀ, contiguous
+    extras: "_Extras | None" = None
 
 
-def _null(kva, y, Q, hsq) -> _Null:
+@dataclass(frozen=True, eq=False)
+class _Extras:
+    """The phenotype-specific covariates of a block (``extra_used``), rows ordered by owner.
+
+    Row ``e`` belongs to phenotype ``owners[o]`` for ``starts[o] ≤ e < starts[o + 1]``.
+    """
+
+    owners: np.ndarray   # (n_own,) phenotypes (of the block) with extra covariates
+    starts: np.ndarray   # (n_own,) first row of each owner
+    WV1t: np.ndarray     # (R, n): W_j ∘ (the extras W-orthonormalised against Q and each other)
+    gidx: np.ndarray     # (R, kmax) extra columns entering the row's unweighted whitening
+    coef: np.ndarray     # (R, kmax) their coefficients (zero-padded)
+
+
+def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
     n = y.shape[0]
     a = hsq[None, :] * kva[:, None] + (1.0 - hsq)[None, :]
     if (a <= 0).any():
@@ -194,6 +209,9 @@ def _null(kva, y, Q, hsq) -> _Null:
     z = np.einsum("jkl,jl->jk", Linv, b)
     c = np.einsum("jlk,jl->jk", Linv, z)                   # A⁻¹ b
     E = yr - Q @ c.T
+    extras = None
+    if used is not None and used.any():
+        extras = _null_extras(Q, W, Linv, E, H, used, HH, QH)
     WE = W * E
     rss0 = np.einsum("ij,ij->j", WE, E)
     if (rss0 <= 0).any():
@@ -202,7 +220,60 @@ def _null(kva, y, Q, hsq) -> _Null:
     W1 = np.empty((W.shape[1] + 1, n))
     W1[:-1] = W.T
     W1[-1] = 1.0
-    return _Null(n, Q, W, WE, Linv, rss0, W1, np.ascontiguousarray(WE.T))
+    return _Null(n, Q, W, WE, Linv, rss0, W1, np.ascontiguousarray(WE.T), extras)
+
+
+def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> _Extras:
+    """Whiten each phenotype's extra covariates against ``Q`` and update its residual ``E`` in place.
+
+    For phenotype ``j`` with extra columns ``H_j`` (n, k): ``V0 = Q L⁻ᵀ`` is the W-orthonormal
+    basis of the covariates (``L Lᵀ = QᵀWQ``), ``M = V0ᵀ W H_j``, ``H_r = H_j − V0 M`` and
+    ``V1 = H_r L1⁻ᵀ`` with ``L1 L1ᵀ = H_rᵀ W H_r = H_jᵀWH_j − MᵀM``; then ``E ← E − V1 V1ᵀ W E``.
+    The unweighted whitening of ``(I − QQᵀ) H_j`` (for the collinearity rule) is
+    ``Lu⁻¹`` with ``Lu Luᵀ = H_jᵀH_j − (QᵀH_j)ᵀ(QᵀH_j)``. Phenotypes with the same number of extra
+    columns are processed together.
+    """
+    n = Q.shape[0]
+    owners = np.flatnonzero(used.any(axis=0))
+    ks = used[:, owners].sum(axis=0)
+    ej = np.nonzero(used[:, owners].T)[1]          # extra columns, owner-major, increasing
+    starts = np.concatenate([[0], np.cumsum(ks)[:-1]]).astype(np.intp)
+    R, kmax = int(ks.sum()), int(ks.max())
+    WV1t = np.empty((R, n))
+    gidx = np.zeros((R, kmax), dtype=np.intp)
+    coef = np.zeros((R, kmax))
+    for k in np.unique(ks).tolist():
+        g = np.flatnonzero(ks == k)
+        js = owners[g]
+        rows = starts[g][:, None] + np.arange(k)                    # (ng, k)
+        idx = ej[rows]                                              # (ng, k)
+        Hg = H[:, idx]                                              # (n, ng, k)
+        w = W[:, js]
+        Li = Linv[js]
+        M = np.einsum("glm,gmk->glk", Li, np.einsum("il,igk->glk", Q, w[:, :, None] * Hg))
+        Gw = np.einsum("ig,igk,igl->gkl", w, Hg, Hg) - np.einsum("gmk,gml->gkl", M, M)
+        QHg = QH[:, idx]                                            # (p, ng, k)
+        Gu = HH[idx[:, :, None], idx[:, None, :]] - np.einsum("lgk,lgm->gkm", QHg, QHg)
+        try:
+            L1inv = np.linalg.inv(np.linalg.cholesky(Gw))
+            Luinv = np.linalg.inv(np.linalg.cholesky(Gu))
+        except np.linalg.LinAlgError:
+            bad = [int(j) for j in js if not _positive_definite(Gw, Gu, js, j)]
+            raise InputError(f"phenotype column {bad[0] if bad else int(js[0])}: its extra covariates "
+                             "are collinear with each other or with X") from None
+        Hr = Hg - np.einsum("il,glk->igk", Q, np.einsum("gml,gmk->glk", Li, M))
+        V1 = np.einsum("igk,glk->igl", Hr, L1inv)                   # (n, ng, k)
+        c = np.einsum("igl,ig->gl", V1, w * E[:, js])
+        E[:, js] -= np.einsum("igl,gl->ig", V1, c)
+        WV1t[rows.ravel()] = (w[:, :, None] * V1).reshape(n, -1).T
+        gidx[rows.ravel(), :k] = np.repeat(idx, k, axis=0)
+        coef[rows.ravel(), :k] = Luinv.reshape(-1, k)
+    return _Extras(owners, starts, WV1t, gidx, coef)
+
+
+def _positive_definite(Gw, Gu, js, j) -> bool:
+    t = int(np.flatnonzero(js == j)[0])
+    return all(np.linalg.eigvalsh(A[t]).min() > 0 for A in (Gw, Gu))
 
 
 def _orthonormal_covariates(X) -> np.ndarray:
@@ -252,15 +323,14 @@ def _marker_columns(G, Q, d, rtol):
 def _keep_columns(C, frac_x, d, rtol):
     """Unweighted Gram–Schmidt with deletion of each marker's columns, vectorised over markers.
 
-    ``C`` (npairs, kb) holds the Gram entries ``⟨u_a, u_b⟩`` (unweighted) in
+    ``C`` (npairs, kb) holds the Gram entries ``⟨u_a, u_b⟩`` (unweighted) of the unit
+    columns left by the covariates (and by a phenotype's extra covariates), in
     :func:`_pairs` order. Column ``a`` is kept when ``frac_x[a]`` times the
     fraction of it left by the marker's earlier kept columns exceeds ``rtol``.
     Returns ``keep`` (d, kb) bool.
     """
     _, _, where = _pairs(d)
     keep = frac_x > rtol
-    if d == 1:
-        return keep
     L = {}
     for a in range(d):
         s = C[where[a, a]].copy()
@@ -277,10 +347,11 @@ def _keep_columns(C, frac_x, d, rtol):
     return keep
 
 
-def _scan_block(null: _Null, U, frac_x, d, rtol):
-    """LOD (m, kb) of one marker block against every phenotype of ``null``, and ``keep`` (d, kb).
+def _scan_block(null: _Null, U, frac_x, d, rtol, Au=None):
+    """LOD (m, kb) of one marker block against every phenotype of ``null``, and ``keep`` (m, d, kb).
 
-    Every array is phenotype-major: ``(m, [pair or column,] kb)``.
+    Every array is phenotype-major: ``(m, [pair or column,] kb)``. ``Au`` (r, d·kb) holds the
+    unweighted products ``Hᵀ U`` of the extra covariates (when ``null.extras``).
     """
     n, p = null.Q.shape
     kb = frac_x.shape[1]
@@ -299,7 +370,8 @@ def _scan_block(null: _Null, U, frac_x, d, rtol):
                         out=PP[:, t * kb:(t + 1) * kb])
     P = (null.W1 @ PP).reshape(m + 1, npair, kb)
     del PP
-    keep = _keep_columns(P[m], frac_x, d, rtol)
+    P_unweighted = P[m]
+    keep = _keep_columns(P_unweighted, frac_x, d, rtol)
     P = P[:m]
     r = (null.WEt @ U).reshape(m, d, kb)
     # ⟨x_l, g_a⟩ for every covariate, then Z_l = (L⁻¹ T)_l per phenotype, S = P − Σ_l Z_l Z_lᵀ
@@ -311,11 +383,14 @@ def _scan_block(null: _Null, U, frac_x, d, rtol):
         for k in range(1, l + 1):
             Zl += null.Linv[:, l, k][:, None, None] * T[k]
         S -= Zl[:, ia, :] * Zl[:, ib, :] if d > 1 else Zl * Zl
+    keep = np.broadcast_to(keep[None], (m, d, kb))
+    if null.extras is not None:
+        S, keep = _subtract_extras(null.extras, S, keep, U, Au, P_unweighted, frac_x, d, rtol)
     # dropped columns: unit diagonal, zero off-diagonal and score (they contribute nothing)
     if not keep.all():
-        kp = keep[ia] & keep[ib]
-        S = np.where(kp[None], S, (ia == ib)[None, :, None].astype(float))
-        r = np.where(keep[None], r, 0.0)
+        kp = keep[:, ia] & keep[:, ib]
+        S = np.where(kp, S, (ia == ib)[None, :, None].astype(float))
+        r = np.where(keep, r, 0.0)
     # Cholesky of the d×d matrices S and forward substitution, over all (phenotype, marker) pairs
     if d == 1:
         quad = r[:, 0, :] ** 2
@@ -348,6 +423,31 @@ def _scan_block(null: _Null, U, frac_x, d, rtol):
     return lod, keep
 
 
+def _subtract_extras(ex: _Extras, S, keep, U, Au, P_unweighted, frac_x, d, rtol):
+    """Remove the phenotype-specific covariates from ``S`` and apply their collinearity rule.
+
+    ``S_j −= Σ_e z_e z_eᵀ`` over phenotype ``j``'s whitened extras ``z_e = (W_j v1_e)ᵀ U`` (one
+    matrix product for all of them); the unweighted Gram entries left after the extras,
+    ``C − Σ_e t_e t_eᵀ`` with ``t = Lu⁻¹ H_jᵀ U``, decide which columns phenotype ``j`` keeps.
+    """
+    ia, ib, _ = _pairs(d)
+    kb = frac_x.shape[1]
+    R = ex.WV1t.shape[0]
+    Z = (ex.WV1t @ U).reshape(R, d, kb)
+    T = ex.coef[:, :1] * Au[ex.gidx[:, 0]]
+    for b in range(1, ex.gidx.shape[1]):
+        T += ex.coef[:, b:b + 1] * Au[ex.gidx[:, b]]
+    T = T.reshape(R, d, kb)
+    S[ex.owners] -= np.add.reduceat(Z[:, ia] * Z[:, ib], ex.starts, axis=0)
+    C = P_unweighted.reshape(-1, kb)[None] - np.add.reduceat(T[:, ia] * T[:, ib], ex.starts, axis=0)
+    n_own = ex.owners.size
+    kx = _keep_columns(C.transpose(1, 0, 2).reshape(-1, n_own * kb),
+                       np.tile(frac_x, (1, n_own)), d, rtol).reshape(d, n_own, kb)
+    keep = np.array(keep)
+    keep[ex.owners] = kx.transpose(1, 0, 2)
+    return S, keep
+
+
 def _check_block_inputs(kva, y, X, hsq, G, n_cols):
     kva = check_kva(kva)
     n = kva.shape[0]
@@ -377,14 +477,37 @@ def _check_block_inputs(kva, y, X, hsq, G, n_cols):
     return kva, y, X, hsq, G, d
 
 
-def _block_sizes(n, m, d, p, block_elements):
-    per_pair = d * (d + 1) // 2 + (p + 2) * d + d * (d + 1) // 2 + 4
+def _block_sizes(n, m, d, p, block_elements, r_max=0, r=0):
+    """Phenotypes ``mb`` and markers ``kb`` of a block, so that its temporaries hold about
+    `block_elements` values (``r_max``: most extra covariates of a phenotype; ``r``: all of them)."""
+    npair = d * (d + 1) // 2
+    per_pair = npair + (p + 2) * d + npair + 4 + r_max * (d + 2 * npair)
     mb = min(m, max(1, block_elements // (256 * per_pair)))
-    kb = max(1, block_elements // (n * (d + 1) + mb * per_pair))
+    kb = max(1, block_elements // (n * (d + 1) + r * d + mb * per_pair))
     return mb, kb
 
 
-def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
+def _check_extra(extra, extra_used, shape):
+    """``(H, used)`` validated (``(None, None)`` without extras or when no phenotype uses one)."""
+    if extra is None and extra_used is None:
+        return None, None
+    if extra is None or extra_used is None:
+        raise InputError("extra and extra_used go together")
+    n, m = shape
+    H = as_float_array(extra, "extra")
+    if H.ndim != 2 or H.shape[0] != n:
+        raise InputError(f"extra must be (n, r) with n = {n} rows, got shape {H.shape}")
+    check_finite(H, "extra")
+    used = np.asarray(extra_used)
+    if used.dtype != bool or used.shape != (H.shape[1], m):
+        raise InputError(f"extra_used must be a boolean ({H.shape[1]}, {m}) array (extra's columns by "
+                         f"phenotypes), got {used.dtype} {used.shape}")
+    if not used.any():
+        return None, None
+    return H, used
+
+
+def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, collinear_rtol=COLLINEAR_RTOL,
                  block_elements=DEFAULT_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64) -> ScanResult:
     """LOD scores of every marker for every phenotype, on eigen-rotated data, hsq fixed.
 
@@ -405,6 +528,17 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
     n_cols : int
         Design columns per marker ``d`` (1 for dosages; ``k − 1`` for ``k``
         allele probabilities with one column dropped).
+    extra : array_like, shape (n, r), optional
+        Rotated covariate columns that only some phenotypes have.
+    extra_used : array_like of bool, shape (r, m), optional
+        Phenotype ``j``'s covariates are ``X`` and ``extra[:, extra_used[:, j]]``
+        (both fits). With ``extra = kve_t[:, M]`` for a set ``M`` of individuals
+        and ``y`` zero where missing, ``extra_used[i, j]`` true when phenotype
+        ``j`` misses individual ``M[i]``, this is the scan of each phenotype's
+        complete cases (an indicator covariate fits its individual exactly; the
+        caller scales the LOD by ``n_j / n``): every phenotype in one set of
+        matrix products however many missing-data patterns there are, at
+        ``2nq·r_j`` more flops for a phenotype with ``r_j`` extras.
     collinear_rtol : float
         Relative tolerance for dropping a column (module notes).
     block_elements : int
@@ -418,7 +552,8 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
     Returns
     -------
     ScanResult
-        ``lod`` (q, m), ``df`` (q,), ``rss0`` (m,), ``max_lod`` and ``argmax`` (m,).
+        ``lod`` (q, m), ``df`` (q,) (``(q, m)`` with `extra`: each phenotype's
+        own), ``rss0`` (m,), ``max_lod`` and ``argmax`` (m,).
 
     Raises
     ------
@@ -446,31 +581,43 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
     """
     collinear_rtol = check_tol(collinear_rtol)
     kva, y, X, hsq, G, d = _check_block_inputs(kva, y, X, hsq, G, n_cols)
+    if reduce not in (None, "max"):
+        raise InputError(f"reduce must be None or 'max', got {reduce!r}")
+    H, used = _check_extra(extra, extra_used, y.shape)
     zero = kva <= 0.0
     at_one = hsq >= 1.0
+    options = dict(collinear_rtol=collinear_rtol, block_elements=block_elements, reduce=reduce, lod_dtype=lod_dtype)
     if zero.any() and at_one.any():
-        return _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, collinear_rtol=collinear_rtol,
-                                    block_elements=block_elements, reduce=reduce, lod_dtype=lod_dtype)
+        if used is not None:
+            return _scan_extras_at_upper_limit(kva, y, X, hsq, G, d, H, used, at_one, **options)
+        return _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options)
     n, m = y.shape
     p = X.shape[1]
     q = G.shape[1] // d
     Q = _orthonormal_covariates(X)
-    mb, kb = _block_sizes(n, m, d, p, block_elements)
+    r_max = 0 if used is None else int(used.sum(axis=0).max(initial=0))
+    mb, kb = _block_sizes(n, m, d, p, block_elements, r_max, 0 if H is None else H.shape[1])
     lod = None if reduce == "max" else np.empty((q, m), dtype=lod_dtype)
-    if reduce not in (None, "max"):
-        raise InputError(f"reduce must be None or 'max', got {reduce!r}")
-    df = np.empty(q, dtype=np.int64)
+    df = np.empty(q if used is None else (q, m), dtype=np.int64)
     best = np.full(m, -np.inf)
     arg = np.zeros(m, dtype=np.int64)
-    nulls = [(j0, _null(kva, y[:, j0:j0 + mb], Q, hsq[j0:j0 + mb])) for j0 in range(0, m, mb)]
+    HH = QH = None
+    if used is not None:
+        HH, QH = H.T @ H, Q.T @ H
+    nulls = [(j0, _null(kva, y[:, j0:j0 + mb], Q, hsq[j0:j0 + mb],
+                        H, None if used is None else used[:, j0:j0 + mb], HH, QH)) for j0 in range(0, m, mb)]
     rss0 = np.concatenate([nl.rss0 for _, nl in nulls])
     for k0 in range(0, q, kb):
         k1 = min(q, k0 + kb)
         U, frac_x = _marker_columns(G[:, k0 * d:k1 * d], Q, d, collinear_rtol)
+        Au = None if used is None else H.T @ U
         for j0, nl in nulls:
-            blk, keep = _scan_block(nl, U, frac_x, d, collinear_rtol)
-            df[k0:k1] = keep.sum(axis=0)
+            blk, keep = _scan_block(nl, U, frac_x, d, collinear_rtol, Au)
             j1 = j0 + blk.shape[0]
+            if used is None:
+                df[k0:k1] = keep[0].sum(axis=0)
+            else:
+                df[k0:k1, j0:j1] = keep.sum(axis=1).T
             if lod is not None:
                 lod[k0:k1, j0:j1] = blk.T
             a = np.argmax(blk, axis=1)
@@ -527,6 +674,27 @@ def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options) -> ScanR
         argmax[cols] = res.argmax
         rss0[cols] = res.rss0
         df = res.df if df is None else np.minimum(df, res.df)
+    return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
+
+
+def _scan_extras_at_upper_limit(kva, y, X, hsq, G, d, H, used, at_one, **options) -> ScanResult:
+    """:func:`scan_rotated` with extras where some phenotypes have ``hsq = 1`` and K is singular:
+    those phenotypes one by one, their extras as ordinary covariates (:func:`_scan_at_upper_limit`)."""
+    n, m = y.shape
+    q = G.shape[1] // d
+    lod = None if options["reduce"] == "max" else np.empty((q, m), dtype=options["lod_dtype"])
+    df = np.empty((q, m), dtype=np.int64)
+    max_lod, argmax, rss0 = np.empty(m), np.zeros(m, dtype=np.int64), np.empty(m)
+    parts = [(np.flatnonzero(~at_one), scan_rotated(kva, y[:, ~at_one], X, hsq[~at_one], G, d, extra=H,
+                                                    extra_used=used[:, ~at_one], **options))]
+    for j in np.flatnonzero(at_one).tolist():
+        Xj = np.hstack([X, H[:, used[:, j]]])
+        parts.append((np.array([j]), scan_rotated(kva, y[:, [j]], Xj, hsq[[j]], G, d, **options)))
+    for cols, res in parts:
+        if lod is not None:
+            lod[:, cols] = res.lod
+        df[:, cols] = res.df if res.df.ndim == 2 else res.df[:, None]
+        max_lod[cols], argmax[cols], rss0[cols] = res.max_lod, res.argmax, res.rss0
     return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
 
 

@@ -397,3 +397,92 @@ def test_hsq_one_with_a_singular_kinship_is_the_limit(p):
         near = scan_rotated(dec.kva, y, X, [1.0 - eps, 0.4], Gr)
         np.testing.assert_allclose(at_one.lod, near.lod, atol=50 * eps, rtol=0)
     np.testing.assert_allclose(at_one.lod[:, 1], scan_rotated(dec.kva, y[:, 1:], X, 0.4, Gr).lod[:, 0], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- phenotype-specific covariates
+
+
+def _missing_case(rng, n, m, d):
+    """A kinship, covariates, phenotypes with scattered missing values, and markers (two of
+    them collinear with the covariates among one phenotype's complete cases only)."""
+    K = _kinship(rng, n, 40)
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n)])
+    G = rng.integers(0, 3, (n, 30)).astype(float) if d == 1 else _allele_probs(rng, n, 30, d + 1)[:, :, 1:].reshape(n, -1)
+    y = rng.normal(size=(n, m)) + 0.5 * G[:, :1]
+    miss = np.zeros((n, m), dtype=bool)
+    miss[[0, 5], 1] = True
+    miss[7, 2] = True
+    miss[[3, 4, 9], 4] = True
+    miss[0, 6] = True
+    # marker 5 is non-zero only where phenotype 4 is missing: nothing left among its complete cases
+    G[:, 5 * d:6 * d] = 0.0
+    G[[3, 4], 5 * d] = [1.0, 2.0]
+    if d > 1:  # marker 6's second column equals its first among phenotype 4's complete cases
+        G[:, 6 * d + 1] = G[:, 6 * d]
+        G[[3, 9], 6 * d + 1] += [0.3, -0.2]
+    return K, X, G, y, miss
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_extra_covariates_give_each_phenotypes_complete_case_scan(d):
+    """Indicator covariates (extra columns kve_t[:, i]) for each phenotype's missing individuals:
+    the LOD (× n_j/n) and df equal the scan of its complete cases with its own decomposition,
+    whatever the block size, and markers collinear among the complete cases get df 0 / fewer."""
+    rng = np.random.default_rng(11 + d)
+    n, m = 60, 7
+    K, X, G, y, miss = _missing_case(rng, n, m, d)
+    hsq = rng.uniform(0.1, 0.9, m)
+    dec = eigen_decompose(K)
+    union = np.flatnonzero(miss.any(axis=1))
+    args = (dec.kva, dec.kve_t @ np.where(miss, 0.0, y), dec.kve_t @ X, hsq, dec.kve_t @ G, d)
+    res = scan_rotated(*args, extra=dec.kve_t[:, union], extra_used=miss[union])
+    tiny = scan_rotated(*args, extra=dec.kve_t[:, union], extra_used=miss[union], block_elements=1)
+    assert res.df.shape == (30, m)
+    np.testing.assert_allclose(tiny.lod, res.lod, rtol=0, atol=1e-12)
+    for j in range(m):
+        obs = ~miss[:, j]
+        dj = eigen_decompose(K[np.ix_(obs, obs)])
+        own = scan_rotated(dj.kva, dj.kve_t @ y[obs, j], dj.kve_t @ X[obs], hsq[j], dj.kve_t @ G[obs], d)
+        ref = oracle_lod(dj.kva, dj.kve_t, y[obs][:, [j]], X[obs], hsq[[j]], G[obs], d)[:, 0]
+        np.testing.assert_allclose(res.lod[:, j] * obs.sum() / n, ref, rtol=1e-9, atol=1e-10)
+        np.testing.assert_array_equal(res.df[:, j], own.df)
+    assert res.df[5, 4] == 0 and res.lod[5, 4] == 0.0
+    assert (res.df[5, [0, 1, 2, 3, 5, 6]] == 1).all()
+    if d > 1:
+        assert res.df[6, 4] == d - 1 and (res.df[6, [0, 1, 2, 3, 5, 6]] == d).all()
+
+
+def test_extra_covariates_at_the_upper_limit():
+    """hsq = 1 with a singular kinship and extras: each such phenotype as a scan with its extras
+    as ordinary covariates; the others unchanged."""
+    rng = np.random.default_rng(5)
+    n = 50
+    G = rng.integers(0, 3, (n, 200)).astype(float)
+    W = G - G.mean(axis=0)
+    dec = eigen_decompose(W @ W.T / 200)
+    X = dec.kve_t @ np.ones((n, 1))
+    y = dec.kve_t @ rng.normal(size=(n, 3))
+    H = dec.kve_t[:, [2, 7]]
+    used = np.array([[True, False, True], [False, False, True]])
+    Gr = dec.kve_t @ G[:, :6]
+    res = scan_rotated(dec.kva, y, X, [1.0, 0.3, 0.6], Gr, extra=H, extra_used=used)
+    one = scan_rotated(dec.kva, y[:, [0]], np.hstack([X, H[:, :1]]), [1.0], Gr)
+    np.testing.assert_allclose(res.lod[:, 0], one.lod[:, 0], rtol=1e-12)
+    rest = scan_rotated(dec.kva, y[:, 1:], X, [0.3, 0.6], Gr, extra=H, extra_used=used[:, 1:])
+    np.testing.assert_allclose(res.lod[:, 1:], rest.lod, rtol=1e-12)
+
+
+def test_extra_covariates_refused_when_wrong():
+    rng = np.random.default_rng(2)
+    n = 30
+    dec = eigen_decompose(_kinship(rng, n))
+    y, X = rng.normal(size=(n, 2)), dec.kve_t @ np.ones((n, 1))
+    G = dec.kve_t @ rng.integers(0, 3, (n, 4)).astype(float)
+    H = dec.kve_t[:, [1, 2]]
+    with pytest.raises(InputError, match="go together"):
+        scan_rotated(dec.kva, y, X, [0.5, 0.5], G, extra=H)
+    with pytest.raises(InputError, match="boolean"):
+        scan_rotated(dec.kva, y, X, [0.5, 0.5], G, extra=H, extra_used=np.ones((2, 3), bool))
+    with pytest.raises(InputError, match="phenotype column 1: its extra covariates are collinear"):
+        scan_rotated(dec.kva, y, X, [0.5, 0.5], G, extra=np.hstack([H, H[:, :1]]),
+                     extra_used=np.array([[False, True], [False, False], [False, True]]))

@@ -20,6 +20,11 @@ complete cases, through its missing-data batch of :mod:`lmm.pipeline.partition`:
   individuals), so ``RSS0`` and ``RSS1`` are the complete-case ones and the LOD is
   ``(n_obs/2)·log10(RSS0/RSS1)``: exact, not an approximation.
 
+All batches that share a decomposition and their covariates are scanned in one call of
+:func:`lmm.scan.scan_rotated`, the indicators as phenotype-specific covariates (``extra``): the
+matrix products are shared by every missing-data pattern, and the cost grows with the number of
+missing values, not with the number of patterns.
+
 Kinship of each chromosome
 --------------------------
 With ``loco: true`` the kinship of chromosome ``c`` leaves ``c``'s markers out
@@ -417,10 +422,14 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         # a phenotype without a likelihood maximum (unbounded) has no LOD
         ok = np.asarray(status == "ok") | np.asarray(status == "flat_likelihood")
         u["batches"].append({
-            "js": np.asarray(js)[ok], "y_rot": (kve_t @ y_scan)[:, ok], "X_rot": kve_t @ X_scan, "h": h[ok],
+            "js": np.asarray(js)[ok], "y_rot": (kve_t @ y_scan)[:, ok], "h": h[ok],
+            "X_rot": kve_t @ X_scan if n_perm else None, "covariates": tuple(record.covariates_used),
+            "X": X, "missing": np.flatnonzero(~observed),
             "scale": n_obs / rows.size,  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
             "obs_idx": np.flatnonzero(observed), "perms": perms})
         lod[:, np.asarray(js)[~ok]] = np.nan
+    for u in units.values():
+        u["scans"] = _merged_scans(u["kve_t"], u["batches"])
     d = width - 1 if width > 1 else 1
     step = max(width, (int(tile_columns) // width) * width)
     for c0 in range(cols.start, cols.stop, step):
@@ -430,14 +439,16 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         for u in units.values():
             G = _design(tile[u["srows"]], width)
             G_rot = u["kve_t"] @ G  # one rotation per decomposition and tile, shared by its batches
-            for b in u["batches"]:
-                if not b["js"].size:
-                    continue
-                res = scan_rotated(u["kva"], b["y_rot"], b["X_rot"], b["h"], G_rot, d)
+            for sc in u["scans"]:
+                res = scan_rotated(u["kva"], sc["y_rot"], sc["X_rot"], sc["h"], G_rot, d,
+                                   extra=sc["extra"], extra_used=sc["extra_used"])
                 k1 = k0 + res.lod.shape[0]
-                lod[k0:k1, b["js"]] = res.lod * b["scale"]
-                df[k0:k1, b["js"]] = res.df[:, None]
-                if n_perm:
+                lod[k0:k1, sc["js"]] = res.lod * sc["scale"]
+                df[k0:k1, sc["js"]] = res.df if res.df.ndim == 2 else res.df[:, None]
+            if not n_perm:
+                continue
+            for b in u["batches"]:
+                if b["js"].size:
                     _permute(perm_max, b["js"], b["perms"], G, b["obs_idx"], u["kva"], u["kve_t"], b["y_rot"],
                              b["X_rot"], b["h"], d, b["scale"], u["rows"].size)
     scored = ~np.isnan(lod).all(axis=0) if q else np.zeros(m, dtype=bool)
@@ -455,6 +466,31 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     if keep_lod:
         out["lod"] = lod
     return out
+
+
+def _merged_scans(kve_t: np.ndarray, batches: Sequence[Mapping]) -> list[dict]:
+    """One scan per set of covariates for all batches of a decomposition: a batch's missing
+    individuals become indicator covariates of its phenotypes (``extra = kve_t[:, union]``,
+    ``extra_used``), so every missing-data pattern shares the same matrix products."""
+    merged: dict[tuple, list[Mapping]] = {}
+    for b in batches:
+        if b["js"].size:
+            merged.setdefault(b["covariates"], []).append(b)
+    scans = []
+    for group in merged.values():
+        union = np.unique(np.concatenate([b["missing"] for b in group]))
+        used = np.zeros((union.size, sum(b["js"].size for b in group)), dtype=bool)
+        j = 0
+        for b in group:
+            used[np.searchsorted(union, b["missing"]), j:j + b["js"].size] = True
+            j += b["js"].size
+        scans.append({
+            "js": np.concatenate([b["js"] for b in group]),
+            "y_rot": np.hstack([b["y_rot"] for b in group]), "X_rot": kve_t @ group[0]["X"],
+            "h": np.concatenate([b["h"] for b in group]),
+            "scale": np.concatenate([np.full(b["js"].size, b["scale"]) for b in group]),
+            "extra": kve_t[:, union] if union.size else None, "extra_used": used if union.size else None})
+    return scans
 
 
 def _permute(perm_max, js, perms, G, obs_idx, kva, kve_t, y_rot, X_rot, h, d, scale, n_unit,
