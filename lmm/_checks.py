@@ -18,6 +18,10 @@ covariates full rank      pivoted QR of the columns scaled to unit norm: a diago
                           (:func:`rank_deficient_columns`)
 explained by covariates   least-squares residual ``‖r‖ ≤ EXPLAINED_RTOL · ‖y‖`` (``1e-13``)
                           after scaling ``y`` by a power of two (:func:`explained_columns`)
+observed block singular   with a singular K, ``K_oo`` (a phenotype's observed individuals)
+                          is singular when ``λ_min(I − N_oᵀK̃_oo⁻¹N_o) ≤ SINGULAR_SCHUR_RTOL``
+                          (``1e-8``; N: K's null eigenvectors, ``K̃ = K + NNᵀ``;
+                          :mod:`lmm.missing`)
 ========================  ==============================================================
 
 Each criterion is relative, so none depends on the units of ``K``, ``y`` or a covariate.
@@ -36,6 +40,7 @@ __all__ = [
     "ZERO_EIGENVALUE_RTOL",
     "RANK_RTOL",
     "EXPLAINED_RTOL",
+    "SINGULAR_SCHUR_RTOL",
     "as_float_array",
     "check_finite",
     "check_kva",
@@ -60,6 +65,10 @@ ZERO_EIGENVALUE_RTOL = float(np.finfo(float).eps)
 RANK_RTOL = 1e-8
 #: A phenotype is explained exactly by the covariates when ``‖residual‖ ≤ EXPLAINED_RTOL·‖y‖``.
 EXPLAINED_RTOL = 1e-13
+
+#: With a singular K, the observed block ``K_oo`` of a phenotype counts as singular (and gets its
+#: own decomposition) when ``I − N_oᵀK̃_oo⁻¹N_o`` has an eigenvalue at most this (:mod:`lmm.missing`).
+SINGULAR_SCHUR_RTOL = 1e-8
 
 
 def _first(items, k=5):

@@ -49,14 +49,24 @@ With ``G₁`` the Gram matrix of ``[r, Q]`` in the metric ``V_oo⁻¹D_ooV_oo⁻
 
 as in :mod:`lmm.evaluators` (to which it reduces for ``k = 0``).
 
-A singular K (zero eigenvalues: replicates of inbred strains, a duplicated
-individual) makes ``P = V⁻¹`` infinite at ``hsq = 1``, where the Schur complement
-above has no limit that can be evaluated in floating point, although ``K_oo``
-may be non-singular and ``ℓ(1)`` finite. The incomplete columns are then fitted
-from one decomposition of ``K_oo`` per missing-data pattern (``K_oo`` is formed
-from the decomposition of K), whose ``ℓ(1)`` is the exact limit of
-:mod:`lmm.likelihood`: the answer is exact at the cost of one ``O(n³)``
-decomposition per pattern.
+A singular K (zero eigenvalues: a kinship of centred genotypes, replicates of
+inbred strains, a duplicated individual) makes ``P = V⁻¹`` infinite at
+``hsq = 1``, where the Schur complement above cannot be evaluated, although
+``K_oo`` may be regular and ``ℓ(1)`` finite. With ``N`` (n, z) the null
+eigenvectors of K, ``K̃ = K + NNᵀ`` has the same eigenvectors and the
+eigenvalues ``λ̃`` (zeros replaced by ones), so ``K̃_oo⁻¹`` and ``log|K̃_oo|``
+come from the Schur complement above with ``a = λ̃``; then, with ``N_o`` the
+observed rows of ``N`` and ``C = I − N_oᵀK̃_oo⁻¹N_o`` (z × z), Woodbury's
+identity and the matrix determinant lemma give::
+
+    V_oo⁻¹ = K̃_oo⁻¹ + K̃_oo⁻¹N_o C⁻¹ N_oᵀK̃_oo⁻¹,     log|V_oo| = log|K̃_oo| + log|C|
+
+at ``hsq = 1`` (``V_oo = K_oo = K̃_oo − N_oN_oᵀ``): the same ``O(k²n)`` per
+evaluation. ``K_oo`` is singular exactly when ``C`` is (``λ_min(C) ≤
+SINGULAR_SCHUR_RTOL``, :mod:`lmm._checks`: for example both copies of a
+duplicated individual observed); only those columns are fitted from a
+decomposition of ``K_oo`` per missing-data pattern (``K_oo`` formed from the
+decomposition of K), whose ``ℓ(1)`` is the exact limit of :mod:`lmm.likelihood`.
 """
 
 from __future__ import annotations
@@ -65,7 +75,7 @@ import re
 
 import numpy as np
 
-from ._checks import EXPLAINED_RTOL, as_float_array, check_tol, check_X, pow2_scale
+from ._checks import EXPLAINED_RTOL, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale
 from .errors import InputError
 from .fit import fit_lmm
 from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
@@ -77,6 +87,7 @@ __all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "DEFAULT_BLOCK
 
 #: Elements of the per-block arrays (``c·(k + p + 1)·n``) at most.
 DEFAULT_BLOCK_ELEMENTS = 1 << 21
+
 
 
 def _check_masked(decomposition, y, X, x_names):
@@ -178,11 +189,59 @@ class MaskedEvaluator:
         Z[:, :, 1:] = Qrot[None] - np.einsum("ckn,ckp->cnp", UM, QM)
         self.Z, self.UM = Z, UM
         self.m = c
+        # a singular K: hsq = 1 through K̃ = K + N Nᵀ (module notes); `regular` marks the columns
+        # whose K_oo is regular (the others need their own decomposition)
+        self.zero = np.flatnonzero(lam == 0.0)
+        self.regular = np.ones(c, dtype=bool)
+        if self.zero.size:
+            z = self.zero.size
+            Nh = -np.einsum("ckn,ckz->cnz", UM, UM[:, :, self.zero])     # Uᵀ(N, rows M zeroed)
+            Nh[:, self.zero, np.arange(z)] += 1.0
+            self.Nh = Nh
+            self.lam1 = np.where(lam == 0.0, 1.0, lam)
+            G, _ = self._tilde_parts(np.arange(c), with_z=False)
+            C = np.eye(z)[None] - G
+            self.regular = np.linalg.eigvalsh(C)[:, 0] > SINGULAR_SCHUR_RTOL
+
+    def _tilde_parts(self, idx, with_z=True):
+        """Gram matrix of ``[r, Q, N]`` (``N`` only without `with_z`) in the ``K̃_oo⁻¹`` metric
+        (``K̃ = K + NNᵀ``, N the null eigenvectors, rows M zeroed) and ``log|K̃_oo|``."""
+        Y = np.concatenate([self.Z[idx], self.Nh[idx]], axis=2) if with_z else self.Nh[idx]
+        UM = self.UM[idx]
+        s = 1.0 / self.lam1
+        Ys = Y * s[None, :, None]
+        G = np.matmul(Y.transpose(0, 2, 1), Ys)
+        logdet = np.full(len(idx), np.log(self.lam1).sum())
+        if self.k:
+            Pmm = np.matmul(UM * s[None, None, :], UM.transpose(0, 2, 1))
+            L = np.linalg.cholesky(Pmm)
+            T = np.linalg.solve(L, np.matmul(UM, Ys))
+            G = G - np.matmul(T.transpose(0, 2, 1), T)
+            logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        return G, logdet
+
+    def _parts_at_one(self, idx):
+        """:meth:`_parts` at ``hsq = 1`` with a singular K: ``V_oo = K̃_oo − N_oN_oᵀ`` by Woodbury
+        and the matrix determinant lemma (module notes)."""
+        G, logdet = self._tilde_parts(idx)
+        w = 1 + self.p
+        C = np.eye(self.zero.size)[None] - G[:, w:, w:]
+        Lc = np.linalg.cholesky(C)
+        Tc = np.linalg.solve(Lc, G[:, w:, :w])
+        return (G[:, :w, :w] + np.matmul(Tc.transpose(0, 2, 1), Tc),
+                logdet + 2.0 * np.log(np.diagonal(Lc, axis1=1, axis2=2)).sum(axis=1))
 
     def _parts(self, h, idx=None, derivative=False):
         """Gram matrix of [r, Q] in the V_oo⁻¹ metric, and log|V_oo|, for columns ``idx``;
         with ``derivative``, also ``G₁`` (the Gram matrix in the metric V_oo⁻¹D_ooV_oo⁻¹) and
         ``d log|V_oo|/dhsq`` (module notes)."""
+        if self.zero.size and not derivative and (h >= 1.0).any():
+            cols = np.arange(self.m) if idx is None else np.asarray(idx)
+            at1 = h >= 1.0
+            G, logdet = self._parts(np.where(at1, 0.5, h), cols)
+            G1, logdet1 = self._parts_at_one(cols[at1])
+            G[at1], logdet[at1] = G1, logdet1
+            return G, logdet
         Z = self.Z if idx is None else self.Z[idx]
         UM = self.UM if idx is None else self.UM[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -227,7 +286,8 @@ class MaskedEvaluator:
             if self.reml:
                 lq = self.logdet_qtq if idx is None else self.logdet_qtq[idx]
                 ll = ll + 0.5 * (p * (LOG_2PI + np.log(sigmasq)) + lq - logdet_xsx)
-        ll = np.where((h * self.lam_min + (1.0 - h) <= 0.0) | ~np.isfinite(ll) | (sign <= 0), -np.inf, ll)
+        singular_v = (h * self.lam_min + (1.0 - h) <= 0.0) & ~(h >= 1.0)
+        ll = np.where(singular_v | ~np.isfinite(ll) | (sign <= 0), -np.inf, ll)
         return ll, bq, rss, sigmasq, logdet_xsx
 
     def __call__(self, u, idx):
@@ -351,8 +411,8 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     Columns with no missing value are rotated and fitted by :func:`lmm.fit_lmm`;
     the others, grouped by their number ``k`` of missing values, with the Schur
     complement of the module notes (:class:`MaskedEvaluator`), or, when K is
-    singular, from a decomposition of ``K_oo`` per missing-data pattern (module
-    notes). ``hsq_se`` from the Schur complement comes from central differences
+    singular and so is a column's ``K_oo``, from a decomposition of ``K_oo`` per
+    missing-data pattern (module notes). ``hsq_se`` from the Schur complement comes from central differences
     of ``ℓ`` (Richardson-extrapolated), not the analytic derivative.
     """
     tol = check_tol(tol)
@@ -368,32 +428,45 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     for k, cols in _groups(miss, block_elements, n, p):
         if k == 0:
             fit = fit_lmm(decomposition.kva, kve_t @ y[:, cols], Qrot, reml, check_boundary, tol,
-                          compute_se, compute_ci)
+                          compute_se, compute_ci, polish=polish)
             out = _outcome(fit)
             out = SearchOutcome(**{**out.__dict__, "beta": np.linalg.solve(R, fit.beta)})
             parts.append(out)
             order.append(cols)
-        elif singular:
-            for obs, group in _patterns(miss, cols):
+        else:
+            ev, cols, irregular = _evaluator(U, decomposition.kva, Qrot, Q, R, y, miss, cols, k, reml)
+            if cols.size:
+                parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish))
+                order.append(cols)
+            for obs, group in _patterns(miss, irregular):
                 rot = _observed_rotation(decomposition, obs, y[:, group], X)
                 try:
                     fit = fit_lmm(rot.kva, rot.y, rot.X, reml, check_boundary, tol, compute_se,
-                                  compute_ci)
+                                  compute_ci, polish=polish)
                 except InputError as exc:
                     raise InputError(_renumber(str(exc), group)) from None
                 parts.append(_outcome(fit))
                 order.append(group)
-        else:
-            M = np.sort(np.nonzero(miss[:, cols].T)[1].reshape(cols.size, k), axis=1)
-            try:
-                ev = MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y[:, cols], M, reml)
-            except InputError as exc:
-                raise InputError(_renumber(str(exc), cols)) from None
-            parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish))
-            order.append(cols)
     order = np.concatenate(order)
     res = assemble(SearchOutcome.concatenate(parts, order), n - miss.sum(axis=0), p, reml)
     return res.column(0) if one_y else res
+
+
+def _evaluator(U, lam, Qrot, Q, R, y, miss, cols, k, reml):
+    """The :class:`MaskedEvaluator` of columns ``cols`` (k missing each) whose ``K_oo`` is regular,
+    those columns, and the others (a singular K only: module notes)."""
+    def build(cc):
+        M = np.sort(np.nonzero(miss[:, cc].T)[1].reshape(cc.size, k), axis=1)
+        try:
+            return MaskedEvaluator(U, lam, Qrot, Q, R, y[:, cc], M, reml)
+        except InputError as exc:
+            raise InputError(_renumber(str(exc), cc)) from None
+
+    ev = build(cols)
+    if ev.regular.all():
+        return ev, cols, cols[:0]
+    good, bad = cols[ev.regular], cols[~ev.regular]
+    return (build(good) if good.size else None), good, bad
 
 
 def _renumber(msg, cols):
@@ -437,22 +510,20 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     # columns grouped by their number of missing values: each grid point is one evaluation
     # of a whole block
     for k, cols in _groups(miss, DEFAULT_BLOCK_ELEMENTS, n, p):
-        if k == 0 or singular:
-            for obs, group in _patterns(miss, cols):
-                rot = (decomposition.rotate(y2[:, group], X) if k == 0
-                       else _observed_rotation(decomposition, obs, y2[:, group], X))
-                try:
-                    sol = calc_ll(h, rot.kva, rot.y, rot.X, reml)
-                except InputError as exc:
-                    raise InputError(_renumber(str(exc), group)) from None
-                ll[:, group], sigmasq[:, group], rss[:, group] = sol.loglik, sol.sigmasq, sol.rss
-                beta[:, :, group] = sol.beta
+        ev, own = None, cols
+        if k:
+            ev, cols, own = _evaluator(U, decomposition.kva, Qrot, Q, R, y2, miss, cols, k, reml)
+        for obs, group in _patterns(miss, own):
+            rot = (decomposition.rotate(y2[:, group], X) if k == 0
+                   else _observed_rotation(decomposition, obs, y2[:, group], X))
+            try:
+                sol = calc_ll(h, rot.kva, rot.y, rot.X, reml)
+            except InputError as exc:
+                raise InputError(_renumber(str(exc), group)) from None
+            ll[:, group], sigmasq[:, group], rss[:, group] = sol.loglik, sol.sigmasq, sol.rss
+            beta[:, :, group] = sol.beta
+        if ev is None:
             continue
-        M = np.sort(np.nonzero(miss[:, cols].T)[1].reshape(cols.size, k), axis=1)
-        try:
-            ev = MaskedEvaluator(U, decomposition.kva, Qrot, Q, R, y2[:, cols], M, reml)
-        except InputError as exc:
-            raise InputError(_renumber(str(exc), cols)) from None
         for g, hv in enumerate(h):
             sol = ev.solution(np.full(cols.size, hv))
             ll[g, cols], sigmasq[g, cols], rss[g, cols] = sol.loglik, sol.sigmasq, sol.rss

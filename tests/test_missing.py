@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import lmm
+from lmm.missing import MaskedEvaluator
 from _core_data import dense_loglik, ml_constant, random_kinship, random_X, reml_constant, simulate_y
 
 N = 120
@@ -117,3 +118,72 @@ def test_masked_input_checks(data):
     y[:3] = np.nan
     with pytest.raises(lmm.InputError, match="collinear on the observed individuals of column 1"):
         lmm.fit_lmm_masked(dec, np.column_stack([Y[:, 0], y]), Xc)
+
+
+# --------------------------------------------------------------------------- singular K
+
+
+def _centred_kinship(rng, n, q=400):
+    """A kinship of centred genotypes (GEMMA's -gk 1): K·1 = 0, one zero eigenvalue."""
+    G = rng.integers(0, 3, (n, q)).astype(float)
+    W = G - G.mean(axis=0)
+    return W @ W.T / q
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_singular_kinship_masked_fit_equals_redecomposition(reml):
+    """With K singular, hsq = 1 goes through K̃ = K + NNᵀ (Woodbury, determinant lemma) instead of
+    one decomposition per pattern: ℓ over the whole grid (hsq = 1 included) and the fit equal the
+    decomposition of K_oo; phenotypes near hsq = 1 reach the upper boundary the same way."""
+    rng = np.random.default_rng(8)
+    n = 90
+    K = _centred_kinship(rng, n)
+    dec = lmm.eigen_decompose(K)
+    assert dec.n_clipped == 1
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n)])
+    hsq = [0.0, 0.3, 0.7, 0.97, 1.0, 1.0]
+    L = np.linalg.cholesky(K + 1e-9 * np.eye(n))
+    Y = np.column_stack([np.sqrt(h) * L @ rng.normal(size=n) + np.sqrt(1 - h) * rng.normal(size=n)
+                         for h in hsq]) + 3.0
+    for j in range(Y.shape[1]):
+        Y[rng.choice(n, 1 + j % 3, replace=False), j] = np.nan
+    fit = lmm.fit_lmm_masked(dec, Y, X, reml=reml, polish=True)
+    grid = np.array([0.0, 0.5, 0.999, 1.0])
+    ll = lmm.calc_ll_masked(grid, dec, Y, X, reml=reml).loglik
+    for j in range(Y.shape[1]):
+        ref, rot = _redecomposed(K, Y[:, j], X, reml, polish=True)
+        assert fit.hsq[j] == pytest.approx(ref.hsq, abs=1e-8)
+        assert fit.boundary[j] == ref.boundary
+        assert fit.loglik[j] == pytest.approx(ref.loglik, rel=1e-10)
+        np.testing.assert_allclose(ll[:, j], lmm.calc_ll(grid, rot.kva, rot.y, rot.X, reml).loglik, rtol=1e-9)
+        o = ~np.isnan(Y[:, j])
+        dense = dense_loglik(K[np.ix_(o, o)], Y[o, j], X[o], 1.0, reml)
+        const = reml_constant(o.sum(), X.shape[1]) if reml else ml_constant(o.sum())
+        assert ll[-1, j] - const == pytest.approx(dense, rel=1e-9)
+    assert (fit.boundary == "upper").any() and (fit.boundary == "none").any()
+
+
+def test_singular_observed_block_gets_its_own_decomposition():
+    """K singular with a duplicated individual: a phenotype observed on both copies has a singular
+    K_oo (I − N_oᵀK̃_oo⁻¹N_o singular) and is fitted from its own decomposition; one that misses a
+    copy goes through the Schur complement; both equal the re-decomposition."""
+    rng = np.random.default_rng(4)
+    n = 60
+    K0 = random_kinship(rng, n)
+    idx = np.r_[np.arange(n), 0]
+    K = K0[np.ix_(idx, idx)]
+    dec = lmm.eigen_decompose(K)
+    assert dec.n_clipped == 1
+    X = np.ones((n + 1, 1))
+    Y = rng.normal(size=(n + 1, 2)) + np.linalg.cholesky(K + 1e-9 * np.eye(n + 1)) @ rng.normal(size=(n + 1, 2))
+    Y[5, 0] = np.nan          # both copies observed: K_oo singular
+    Y[-1, 1] = np.nan         # the copy missing: K_oo regular
+    Y[0, 0] = Y[-1, 0] + 0.5  # the copies differ: ℓ(1) = −∞, an interior optimum
+    ev = MaskedEvaluator(np.ascontiguousarray(dec.kve_t.T), dec.kva, dec.kve_t @ np.linalg.qr(X)[0],
+                             *np.linalg.qr(X), Y, np.array([[5], [n]]), True)
+    np.testing.assert_array_equal(ev.regular, [False, True])
+    fit = lmm.fit_lmm_masked(dec, Y, X, polish=True)
+    for j in range(2):
+        ref, _ = _redecomposed(K, Y[:, j], X, True, polish=True)
+        assert fit.hsq[j] == pytest.approx(ref.hsq, abs=1e-8)
+        assert fit.loglik[j] == pytest.approx(ref.loglik, rel=1e-10)
