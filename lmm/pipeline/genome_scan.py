@@ -384,8 +384,9 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     cpos_rows = {i: k for k, i in enumerate(clean_ids)}
     Y = np.asarray(data["phenotypes"], dtype=float)
     C = np.asarray(data["covariates"], dtype=float)
-    # the null fit of each batch, and what its scan needs, grouped by decomposition (unit)
+    # the batches, grouped by decomposition (unit)
     units: dict[str, dict] = {}
+    batches = []
     for batch, js in groups.items():
         record = partition.batch(batch)
         unit = batch if record.strategy == "decompose" else complete.name
@@ -395,39 +396,49 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
                 "kva": eigen[f"kva__{unit}"], "kve_t": eigen[f"kve_t__{unit}"],
                 "rows": np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp),
                 "srows": np.array([store_pos[i] for i in unit_ids], dtype=np.intp), "batches": []}
-        u = units[unit]
-        kva, kve_t, rows = u["kva"], u["kve_t"], u["rows"]
+        rows = units[unit]["rows"]
         y = Y[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
-        X = C[np.ix_(rows, [cpos[c] for c in record.covariates_used])]
-        observed = ~np.isnan(y[:, 0])
-        if observed.all():
-            fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
-            X_scan, y_scan = X, y
-        else:
+        batches.append({"batch": batch, "unit": unit, "js": np.asarray(js), "y": y,
+                        "X": C[np.ix_(rows, [cpos[c] for c in record.covariates_used])],
+                        "covariates": tuple(record.covariates_used)})
+    # the null fits: one call per decomposition and set of covariates (fit_lmm_masked fits every
+    # missing-data pattern of it together, grouped by the number of missing values)
+    fitted: dict[tuple, list[dict]] = {}
+    for b in batches:
+        fitted.setdefault((b["unit"], b["covariates"]), []).append(b)
+    for (unit, _), members in fitted.items():
+        u = units[unit]
+        kva, kve_t = u["kva"], u["kve_t"]
+        y, X = np.hstack([b["y"] for b in members]), members[0]["X"]
+        if np.isnan(y).any():
             fit = lmm.fit_lmm_masked(lmm.EigenDecomposition(kva, kve_t), y, X, reml=reml, tol=tol,
                                      compute_ci=False, polish=True)
-            missing = np.flatnonzero(~observed)
-            E = np.zeros((rows.size, missing.size))
-            E[missing, np.arange(missing.size)] = 1.0
-            X_scan = np.hstack([X, E])
-            y_scan = np.where(observed[:, None], y, 0.0)
-        h = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
-        status = np.atleast_1d(np.asarray(fit.status, dtype=object))
-        n_obs = int(observed.sum())
-        hsq[js], nobs[js], null_status[js] = h, n_obs, status
-        perms = None
-        if n_perm:
-            rng = np.random.default_rng([int(seed), int(batch.lstrip("b") or 0)])
-            perms = np.stack([rng.permutation(n_obs) for _ in range(int(n_perm))])
-        # a phenotype without a likelihood maximum (unbounded) has no LOD
-        ok = np.asarray(status == "ok") | np.asarray(status == "flat_likelihood")
-        u["batches"].append({
-            "js": np.asarray(js)[ok], "y_rot": (kve_t @ y_scan)[:, ok], "h": h[ok],
-            "X_rot": kve_t @ X_scan if n_perm else None, "covariates": tuple(record.covariates_used),
-            "X": X, "missing": np.flatnonzero(~observed),
-            "scale": n_obs / rows.size,  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
-            "obs_idx": np.flatnonzero(observed), "perms": perms})
-        lod[:, np.asarray(js)[~ok]] = np.nan
+        else:
+            fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
+        h_all = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
+        status_all = np.atleast_1d(np.asarray(fit.status, dtype=object))
+        offsets = np.cumsum([0] + [b["js"].size for b in members])
+        for b, a0, a1 in zip(members, offsets[:-1], offsets[1:]):
+            js, h, status = b["js"], h_all[a0:a1], status_all[a0:a1]
+            observed = ~np.isnan(b["y"][:, 0])
+            n_obs = int(observed.sum())
+            y_scan = np.where(observed[:, None], b["y"], 0.0)
+            hsq[js], nobs[js], null_status[js] = h, n_obs, status
+            perms = X_rot = None
+            if n_perm:
+                rng = np.random.default_rng([int(seed), int(b["batch"].lstrip("b") or 0)])
+                perms = np.stack([rng.permutation(n_obs) for _ in range(int(n_perm))])
+                E = np.zeros((observed.size, int((~observed).sum())))
+                E[np.flatnonzero(~observed), np.arange(E.shape[1])] = 1.0
+                X_rot = kve_t @ np.hstack([b["X"], E])
+            # a phenotype without a likelihood maximum (unbounded) has no LOD
+            ok = np.asarray(status == "ok") | np.asarray(status == "flat_likelihood")
+            u["batches"].append({
+                "js": js[ok], "y_rot": (kve_t @ y_scan)[:, ok], "h": h[ok], "X_rot": X_rot,
+                "covariates": b["covariates"], "X": b["X"], "missing": np.flatnonzero(~observed),
+                "scale": n_obs / observed.size,  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
+                "obs_idx": np.flatnonzero(observed), "perms": perms})
+            lod[:, js[~ok]] = np.nan
     for u in units.values():
         u["scans"] = _merged_scans(u["kve_t"], u["batches"])
     d = width - 1 if width > 1 else 1
