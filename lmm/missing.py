@@ -85,8 +85,12 @@ from .search import CI_GRID, SearchOutcome, Solution, search
 
 __all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "DEFAULT_BLOCK_ELEMENTS"]
 
-#: Elements of the per-block arrays (``c·(k + p + 1)·n``) at most.
-DEFAULT_BLOCK_ELEMENTS = 1 << 21
+#: Elements of the per-block arrays (``c·(k + p + 1)·n``, and the packed products) at most.
+DEFAULT_BLOCK_ELEMENTS = 1 << 23
+
+#: The evaluator packs the products of its columns (:meth:`MaskedEvaluator._pack`) when they
+#: take at most this many times the memory of the columns themselves.
+PACK_MEMORY_RATIO = 4
 
 
 
@@ -189,6 +193,7 @@ class MaskedEvaluator:
         Z[:, :, 1:] = Qrot[None] - np.einsum("ckn,ckp->cnp", UM, QM)
         self.Z, self.UM = Z, UM
         self.m = c
+        self._pack(Z, UM)
         # a singular K: hsq = 1 through K̃ = K + N Nᵀ (module notes); `regular` marks the columns
         # whose K_oo is regular (the others need their own decomposition)
         self.zero = np.flatnonzero(lam == 0.0)
@@ -202,6 +207,63 @@ class MaskedEvaluator:
             G, _ = self._tilde_parts(np.arange(c), with_z=False)
             C = np.eye(z)[None] - G
             self.regular = np.linalg.eigvalsh(C)[:, 0] > SINGULAR_SCHUR_RTOL
+
+    def _pack(self, Z, UM):
+        """Precompute the elementwise products whose weighted sums an evaluation needs.
+
+        ``⟨u, v⟩_s = Σᵢ sᵢ uᵢ vᵢ`` for the pairs of columns of ``Z`` = [Uᵀr, UᵀQ_o] (the
+        Gram matrix), of the rows of ``U_M`` (``P_MM``) and of ``U_M`` with ``Z`` (``U_M Zs``):
+        an evaluation is then one batched product of these ``(c, R, n)`` rows with ``s = 1/a``.
+        Kept only when they take at most :data:`PACK_MEMORY_RATIO` times the memory of ``Z`` and
+        ``U_M`` (a few missing values); otherwise :meth:`_parts` forms them per evaluation.
+        """
+        w, k = Z.shape[2], self.k
+        iw, jw = np.triu_indices(w)
+        ik, jk = np.triu_indices(k)
+        R = iw.size + ik.size + k * w
+        self.packed = None
+        if R > PACK_MEMORY_RATIO * (w + k):
+            return
+        c, n = Z.shape[0], Z.shape[1]
+        packed = np.empty((c, R, n))
+        Zt = Z.transpose(0, 2, 1)                               # (c, w, n) view
+        np.multiply(Zt[:, iw], Zt[:, jw], out=packed[:, :iw.size])
+        if k:
+            o = iw.size
+            np.multiply(UM[:, ik], UM[:, jk], out=packed[:, o:o + ik.size])
+            o += ik.size
+            packed[:, o:] = (UM[:, :, None, :] * Zt[:, None, :, :]).reshape(c, k * w, n)
+        self.packed = packed
+
+        def sym(d, off):
+            pos = np.empty((d, d), dtype=np.intp)
+            i, j = np.triu_indices(d)
+            pos[i, j] = pos[j, i] = off + np.arange(i.size)
+            return pos.ravel()
+
+        self._g_pos = sym(w, 0)
+        self._p_pos = sym(k, iw.size) if k else None
+        self._b_pos = iw.size + ik.size + np.arange(k * w)
+
+    def _packed_parts(self, s, idx):
+        """:meth:`_parts` from the packed products (no derivative)."""
+        if idx is None:
+            v = np.matmul(self.packed, s[:, :, None])[:, :, 0]  # (c, R)
+        elif 3 * len(idx) >= self.m:  # most columns: cheaper than copying their products
+            s_all = np.ones((self.m, s.shape[1]))
+            s_all[idx] = s
+            v = np.matmul(self.packed, s_all[:, :, None])[idx, :, 0]
+        else:
+            v = np.matmul(self.packed[idx], s[:, :, None])[:, :, 0]
+        c, w, k = v.shape[0], 1 + self.p, self.k
+        G = v[:, self._g_pos].reshape(c, w, w)
+        logdet = np.log(1.0 / s).sum(axis=1)
+        if k:
+            L = np.linalg.cholesky(v[:, self._p_pos].reshape(c, k, k))
+            T = np.linalg.solve(L, v[:, self._b_pos].reshape(c, k, w))
+            G = G - np.matmul(T.transpose(0, 2, 1), T)
+            logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        return G, logdet
 
     def _tilde_parts(self, idx, with_z=True):
         """Gram matrix of ``[r, Q, N]`` (``N`` only without `with_z`) in the ``K̃_oo⁻¹`` metric
@@ -242,6 +304,9 @@ class MaskedEvaluator:
             G1, logdet1 = self._parts_at_one(cols[at1])
             G[at1], logdet[at1] = G1, logdet1
             return G, logdet
+        if self.packed is not None and not derivative:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return self._packed_parts(1.0 / (h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]), idx)
         Z = self.Z if idx is None else self.Z[idx]
         UM = self.UM if idx is None else self.UM[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -346,7 +411,10 @@ def _groups(miss, block_elements, n, p):
     k_all = miss.sum(axis=0)
     for k in np.unique(k_all):
         cols = np.flatnonzero(k_all == k)
-        size = max(1, int(block_elements // ((int(k) + p + 1) * n)))
+        w = p + 1
+        packed = w * (w + 1) // 2 + int(k) * (int(k) + 1) // 2 + int(k) * w
+        per_column = (int(k) + w) * (1 + (PACK_MEMORY_RATIO if packed <= PACK_MEMORY_RATIO * (int(k) + w) else 0))
+        size = max(1, int(block_elements // (per_column * n)))
         for s in range(0, cols.size, size):
             yield int(k), cols[s:s + size]
 

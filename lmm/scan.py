@@ -109,6 +109,7 @@ from scipy import stats
 from ._checks import as_float_array, check_finite, check_hsq, check_kva, check_tol, check_X
 from .errors import InputError
 from .fit import fit_lmm
+from .missing import fit_lmm_masked
 from .rotation import EigenDecomposition, eigen_decompose
 
 __all__ = [
@@ -588,9 +589,7 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
     at_one = hsq >= 1.0
     options = dict(collinear_rtol=collinear_rtol, block_elements=block_elements, reduce=reduce, lod_dtype=lod_dtype)
     if zero.any() and at_one.any():
-        if used is not None:
-            return _scan_extras_at_upper_limit(kva, y, X, hsq, G, d, H, used, at_one, **options)
-        return _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options)
+        return _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H, used, **options)
     n, m = y.shape
     p = X.shape[1]
     q = G.shape[1] // d
@@ -628,7 +627,7 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
     return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=best, argmax=arg)
 
 
-def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options) -> ScanResult:
+def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H=None, used=None, **options) -> ScanResult:
     """:func:`scan_rotated` where some phenotypes have ``hsq = 1`` and the kinship zero eigenvalues.
 
     At ``hsq = 1`` the rotated observations ``Z`` of the zero eigenvalues have zero variance: both
@@ -638,18 +637,22 @@ def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options) -> ScanR
     and the constrained fits are the unconstrained weighted fits of the other rows ``R``:
     ``y_R − X_R X_Z⁺ y_Z`` on ``X_R N`` and ``G_R − X_R X_Z⁺ G_Z``. This is the limit of the
     scan as ``hsq → 1``; the LOD keeps all ``n`` observations, ``(n/2)·log10(RSS0/RSS1)``.
+    Phenotype-specific covariates ``H`` enter the constraint as ``G`` does (``H_R − X_R X_Z⁺ H_Z``)
+    and stay phenotype-specific.
     """
     from scipy import linalg
 
     n, m = y.shape
-    lod = None if options["reduce"] == "max" else np.empty((G.shape[1] // d, m), dtype=options["lod_dtype"])
-    df = None
+    q = G.shape[1] // d
+    lod = None if options["reduce"] == "max" else np.empty((q, m), dtype=options["lod_dtype"])
+    df = None if used is None else np.empty((q, m), dtype=np.int64)
     max_lod = np.empty(m)
     argmax = np.zeros(m, dtype=np.int64)
     rss0 = np.empty(m)
     parts = []
     if (~at_one).any():
-        parts.append((~at_one, scan_rotated(kva, y[:, ~at_one], X, hsq[~at_one], G, d, **options), 1.0))
+        extra = {} if used is None else {"extra": H, "extra_used": used[:, ~at_one]}
+        parts.append((~at_one, scan_rotated(kva, y[:, ~at_one], X, hsq[~at_one], G, d, **extra, **options), 1.0))
     r = ~zero
     Xz = X[zero]
     if np.linalg.matrix_rank(Xz) < zero.sum():
@@ -662,10 +665,13 @@ def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options) -> ScanR
     y1 = y[r][:, at_one] - X[r] @ (P @ y[zero][:, at_one])
     G1 = G[r] - X[r] @ (P @ G[zero])
     X1 = X[r] @ N if N.shape[1] else np.zeros((int(r.sum()), 0))
+    extra = {}
+    if used is not None:
+        extra = {"extra": H[r] - X[r] @ (P @ H[zero]), "extra_used": used[:, at_one]}
     if X1.shape[1] == 0:  # no covariate left: an all-zero column stands for none (nothing to fit)
-        res = _scan_no_covariates(kva[r], y1, G1, d, **options)
+        res = _scan_no_covariates(kva[r], y1, G1, d, **extra, **options)
     else:
-        res = scan_rotated(kva[r], y1, X1, np.ones(int(at_one.sum())), G1, d, **options)
+        res = scan_rotated(kva[r], y1, X1, np.ones(int(at_one.sum())), G1, d, **extra, **options)
     parts.append((at_one, res, n / r.sum()))
     for cols, res, scale in parts:
         if lod is not None:
@@ -673,32 +679,14 @@ def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, **options) -> ScanR
         max_lod[cols] = res.max_lod * scale
         argmax[cols] = res.argmax
         rss0[cols] = res.rss0
-        df = res.df if df is None else np.minimum(df, res.df)
+        if used is not None:
+            df[:, cols] = res.df if res.df.ndim == 2 else res.df[:, None]
+        else:
+            df = res.df if df is None else np.minimum(df, res.df)
     return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
 
 
-def _scan_extras_at_upper_limit(kva, y, X, hsq, G, d, H, used, at_one, **options) -> ScanResult:
-    """:func:`scan_rotated` with extras where some phenotypes have ``hsq = 1`` and K is singular:
-    those phenotypes one by one, their extras as ordinary covariates (:func:`_scan_at_upper_limit`)."""
-    n, m = y.shape
-    q = G.shape[1] // d
-    lod = None if options["reduce"] == "max" else np.empty((q, m), dtype=options["lod_dtype"])
-    df = np.empty((q, m), dtype=np.int64)
-    max_lod, argmax, rss0 = np.empty(m), np.zeros(m, dtype=np.int64), np.empty(m)
-    parts = [(np.flatnonzero(~at_one), scan_rotated(kva, y[:, ~at_one], X, hsq[~at_one], G, d, extra=H,
-                                                    extra_used=used[:, ~at_one], **options))]
-    for j in np.flatnonzero(at_one).tolist():
-        Xj = np.hstack([X, H[:, used[:, j]]])
-        parts.append((np.array([j]), scan_rotated(kva, y[:, [j]], Xj, hsq[[j]], G, d, **options)))
-    for cols, res in parts:
-        if lod is not None:
-            lod[:, cols] = res.lod
-        df[:, cols] = res.df if res.df.ndim == 2 else res.df[:, None]
-        max_lod[cols], argmax[cols], rss0[cols] = res.max_lod, res.argmax, res.rss0
-    return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
-
-
-def _scan_no_covariates(kva, y, G, d, **options) -> ScanResult:
+def _scan_no_covariates(kva, y, G, d, extra=None, extra_used=None, **options) -> ScanResult:
     """The scan with no covariate: the weighted fits of y on each marker's columns alone."""
     # An orthonormal covariate orthogonal to every column adds nothing to either fit: append one
     # row where it is 1 and everything else 0, with a unit eigenvalue (a finite weight).
@@ -708,7 +696,9 @@ def _scan_no_covariates(kva, y, G, d, **options) -> ScanResult:
     G1 = np.vstack([G, np.zeros((1, G.shape[1]))])
     X1 = np.zeros((n + 1, 1))
     X1[-1, 0] = 1.0
-    res = scan_rotated(kva1, y1, X1, np.ones(m), G1, d, **options)
+    if extra is not None:
+        extra = np.vstack([extra, np.zeros((1, extra.shape[1]))])
+    res = scan_rotated(kva1, y1, X1, np.ones(m), G1, d, extra=extra, extra_used=extra_used, **options)
     scale = n / (n + 1)  # the extra row is not an observation
     return ScanResult(lod=None if res.lod is None else res.lod * scale, df=res.df, rss0=res.rss0, n=n,
                       max_lod=res.max_lod * scale, argmax=res.argmax)
@@ -860,14 +850,19 @@ def _decompositions(kins, rows, cache):
 
 
 def _null_hsq(decs, kins, y, X, reml, tol):
-    """hsq (n_chr, m) of the null fits, one fit per distinct kinship."""
+    """hsq (n_chr, m) of the null fits, one fit per distinct kinship (``y`` with NaN: each column
+    on its observed individuals, :func:`lmm.fit_lmm_masked`)."""
     hsq = np.empty((len(decs), y.shape[1]))
     done = {}
+    masked = bool(np.isnan(y).any())
     for c, dec in enumerate(decs):
         key = id(kins[c])
         if key not in done:
-            fit = fit_lmm(dec.kva, dec.kve_t @ y, dec.kve_t @ X, reml=reml, tol=tol, compute_ci=False,
-                          polish=True)
+            if masked:
+                fit = fit_lmm_masked(dec, y, X, reml=reml, tol=tol, compute_ci=False, polish=True)
+            else:
+                fit = fit_lmm(dec.kva, dec.kve_t @ y, dec.kve_t @ X, reml=reml, tol=tol, compute_ci=False,
+                              polish=True)
             done[key] = np.atleast_1d(fit.hsq)
         hsq[c] = done[key]
     return hsq
@@ -918,10 +913,16 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
 
     Notes
     -----
-    Phenotypes are grouped by missing-data pattern; each pattern's kinships
-    are restricted to its individuals and decomposed again (exact, simple).
-    ``hsq`` is estimated for each phenotype and distinct kinship with
-    :func:`lmm.fit_lmm`, then held fixed along that chromosome.
+    Phenotypes are grouped by missing-data pattern. A pattern that misses
+    ``k`` individuals in ``m_p`` phenotypes with ``k·m_p ≤ n`` (its indicator
+    columns cost no more than rotating the genotypes again) shares the
+    decomposition of all ``n`` individuals with the complete phenotypes: its
+    null fit is :func:`lmm.fit_lmm_masked` and its scan has one indicator
+    covariate per missing individual (``extra`` of :func:`scan_rotated`), which
+    gives the complete-case fits exactly. Any other pattern's kinships are
+    restricted to its individuals and decomposed again. ``hsq`` is estimated
+    for each phenotype and distinct kinship (polished to the exact optimum),
+    then held fixed along that chromosome.
     """
     tol = check_tol(tol)
     y, X, designs, d, kins = _setup(genotypes, kinship, pheno, covar, n_alleles, drop_allele)
@@ -934,16 +935,35 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
     hsq = np.empty((n_chr, m))
     nobs = np.zeros(m, dtype=np.int64)
     cache = {}
-    for rows, cols in _patterns(~np.isnan(y)):
+    obs = ~np.isnan(y)
+    shared, own = [], []
+    for rows, cols in _patterns(obs):
         if rows.size <= X.shape[1] + 1:
             raise InputError(f"phenotype column {int(cols[0])} has {rows.size} complete cases: too few")
+        check_X(X[rows], rows.size)
+        nobs[cols] = rows.size
+        (shared if (n - rows.size) * cols.size <= n else own).append((rows, cols))
+    if shared:
+        cols = np.sort(np.concatenate([c for _, c in shared]))
+        rows = np.arange(n)
+        miss = ~obs[:, cols]
+        union = np.flatnonzero(miss.any(axis=1))
+        ys = np.where(miss, 0.0, y[:, cols])
+        decs = _decompositions(kins, rows, cache)
+        h = _null_hsq(decs, kins, y[:, cols], X, reml, tol)
+        hsq[:, cols] = h
+        for c, dec in enumerate(decs):
+            res = scan_rotated(dec.kva, dec.kve_t @ ys, dec.kve_t @ X, h[c], dec.kve_t @ designs[c], d,
+                               extra=dec.kve_t[:, union], extra_used=miss[union],
+                               collinear_rtol=collinear_rtol, block_elements=block_elements)
+            lod[starts[c]:starts[c + 1], cols] = res.lod * (nobs[cols] / n)
+            dfs[starts[c]:starts[c + 1], cols] = res.df if res.df.ndim == 2 else res.df[:, None]
+    for rows, cols in own:
         Xs = X[rows]
-        check_X(Xs, rows.size)
         ys = y[np.ix_(rows, cols)]
         decs = _decompositions(kins, rows, cache)
         h = _null_hsq(decs, kins, ys, Xs, reml, tol)
         hsq[:, cols] = h
-        nobs[cols] = rows.size
         for c, dec in enumerate(decs):
             res = scan_rotated(dec.kva, dec.kve_t @ ys, dec.kve_t @ Xs, h[c],
                                dec.kve_t @ designs[c][rows], d, collinear_rtol=collinear_rtol,
