@@ -130,7 +130,7 @@ __all__ = [
 COLLINEAR_RTOL = 1e-12
 
 #: Bound on the doubles held by the per-block arrays of a scan (≈ 8 bytes each).
-DEFAULT_BLOCK_ELEMENTS = 1 << 20
+DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
 _LN10 = float(np.log(10.0))
 
@@ -173,7 +173,7 @@ class _Null:
     Linv: np.ndarray     # (m, p, p) inverse Cholesky factor of A = QᵀWQ
     rss0: np.ndarray     # (m,)
     W1: np.ndarray       # (m + 1, n): Wᵀ and a row of ones
-    WEt: np.ndarray      # (m, n): (W ∘ E)ᵀ, contiguous
+    A: np.ndarray        # (m(1 + p) + R, n): (W ∘ E)ᵀ, then W ∘ V0_l for each l, then the extras' W ∘ V1
     extras: "_Extras | None" = None
 
 
@@ -221,7 +221,21 @@ def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
     W1 = np.empty((W.shape[1] + 1, n))
     W1[:-1] = W.T
     W1[-1] = 1.0
-    return _Null(n, Q, W, WE, Linv, rss0, W1, np.ascontiguousarray(WE.T), extras)
+    # the left factors of every product with a marker block but the Gram entries, stacked: one
+    # matrix product gives r = ⟨g, e⟩ and Z_l = ⟨g, v0_l⟩ with V0 = Q L⁻ᵀ (W-orthonormal
+    # covariates), and the extras' Z
+    m, p = W.shape[1], Q.shape[1]
+    A = np.empty((m * (1 + p) + (0 if extras is None else extras.WV1t.shape[0]), n))
+    A[:m] = WE.T
+    Wt = W1[:m]
+    for l in range(p):
+        V = A[m * (1 + l):m * (2 + l)]
+        np.multiply(Wt, (Linv[:, l, 0][:, None] * Q[:, 0][None, :]), out=V)
+        for k in range(1, l + 1):
+            V += Wt * (Linv[:, l, k][:, None] * Q[:, k][None, :])
+    if extras is not None:
+        A[m * (1 + p):] = extras.WV1t
+    return _Null(n, Q, W, WE, Linv, rss0, W1, A, extras)
 
 
 def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> _Extras:
@@ -374,19 +388,16 @@ def _scan_block(null: _Null, U, frac_x, d, rtol, Au=None):
     P_unweighted = P[m]
     keep = _keep_columns(P_unweighted, frac_x, d, rtol)
     P = P[:m]
-    r = (null.WEt @ U).reshape(m, d, kb)
-    # ⟨x_l, g_a⟩ for every covariate, then Z_l = (L⁻¹ T)_l per phenotype, S = P − Σ_l Z_l Z_lᵀ
-    Wt = null.W1[:m]
-    T = [(Wt @ (null.Q[:, l:l + 1] * U)).reshape(m, d, kb) for l in range(p)]
-    S = P.copy() if p > 1 else P
+    # r = ⟨g_a, e⟩ and Z_l = ⟨g_a, v0_l⟩ (W-orthonormal covariates) in one product; S = P − Σ_l Z_l Z_lᵀ
+    B = null.A @ U
+    r = B[:m].reshape(m, d, kb)
+    S = P
     for l in range(p):
-        Zl = null.Linv[:, l, 0][:, None, None] * T[0]
-        for k in range(1, l + 1):
-            Zl += null.Linv[:, l, k][:, None, None] * T[k]
+        Zl = B[m * (1 + l):m * (2 + l)].reshape(m, d, kb)
         S -= Zl[:, ia, :] * Zl[:, ib, :] if d > 1 else Zl * Zl
     keep = np.broadcast_to(keep[None], (m, d, kb))
     if null.extras is not None:
-        S, keep = _subtract_extras(null.extras, S, keep, U, Au, P_unweighted, frac_x, d, rtol)
+        S, keep = _subtract_extras(null.extras, S, keep, B[m * (1 + p):], Au, P_unweighted, frac_x, d, rtol)
     # dropped columns: unit diagonal, zero off-diagonal and score (they contribute nothing)
     if not keep.all():
         kp = keep[:, ia] & keep[:, ib]
@@ -424,17 +435,17 @@ def _scan_block(null: _Null, U, frac_x, d, rtol, Au=None):
     return lod, keep
 
 
-def _subtract_extras(ex: _Extras, S, keep, U, Au, P_unweighted, frac_x, d, rtol):
+def _subtract_extras(ex: _Extras, S, keep, Zx, Au, P_unweighted, frac_x, d, rtol):
     """Remove the phenotype-specific covariates from ``S`` and apply their collinearity rule.
 
-    ``S_j −= Σ_e z_e z_eᵀ`` over phenotype ``j``'s whitened extras ``z_e = (W_j v1_e)ᵀ U`` (one
-    matrix product for all of them); the unweighted Gram entries left after the extras,
-    ``C − Σ_e t_e t_eᵀ`` with ``t = Lu⁻¹ H_jᵀ U``, decide which columns phenotype ``j`` keeps.
+    ``S_j −= Σ_e z_e z_eᵀ`` over phenotype ``j``'s whitened extras ``z_e = (W_j v1_e)ᵀ U``
+    (``Zx``, rows of the block's stacked product); the unweighted Gram entries left after the
+    extras, ``C − Σ_e t_e t_eᵀ`` with ``t = Lu⁻¹ H_jᵀ U``, decide which columns phenotype ``j`` keeps.
     """
     ia, ib, _ = _pairs(d)
     kb = frac_x.shape[1]
     R = ex.WV1t.shape[0]
-    Z = (ex.WV1t @ U).reshape(R, d, kb)
+    Z = Zx.reshape(R, d, kb)
     T = ex.coef[:, :1] * Au[ex.gidx[:, 0]]
     for b in range(1, ex.gidx.shape[1]):
         T += ex.coef[:, b:b + 1] * Au[ex.gidx[:, b]]
@@ -486,6 +497,11 @@ def _block_sizes(n, m, d, p, block_elements, r_max=0, r=0):
     mb = min(m, max(1, block_elements // (256 * per_pair)))
     kb = max(1, block_elements // (n * (d + 1) + r * d + mb * per_pair))
     return mb, kb
+
+
+def _df_dtype(d):
+    """The smallest integer type that holds a marker's degrees of freedom."""
+    return np.int16 if d < np.iinfo(np.int16).max else np.int64
 
 
 def _check_extra(extra, extra_used, shape):
@@ -596,8 +612,9 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
     Q = _orthonormal_covariates(X)
     r_max = 0 if used is None else int(used.sum(axis=0).max(initial=0))
     mb, kb = _block_sizes(n, m, d, p, block_elements, r_max, 0 if H is None else H.shape[1])
-    lod = None if reduce == "max" else np.empty((q, m), dtype=lod_dtype)
-    df = np.empty(q if used is None else (q, m), dtype=np.int64)
+    # phenotype-major storage (the blocks' layout); returned as (q, m) views
+    lod_t = None if reduce == "max" else np.empty((m, q), dtype=lod_dtype)
+    df_t = np.empty((1 if used is None else m, q), dtype=_df_dtype(d))
     best = np.full(m, -np.inf)
     arg = np.zeros(m, dtype=np.int64)
     HH = QH = None
@@ -614,17 +631,18 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
             blk, keep = _scan_block(nl, U, frac_x, d, collinear_rtol, Au)
             j1 = j0 + blk.shape[0]
             if used is None:
-                df[k0:k1] = keep[0].sum(axis=0)
+                df_t[0, k0:k1] = keep[0].sum(axis=0)
             else:
-                df[k0:k1, j0:j1] = keep.sum(axis=1).T
-            if lod is not None:
-                lod[k0:k1, j0:j1] = blk.T
+                df_t[j0:j1, k0:k1] = keep.sum(axis=1)
+            if lod_t is not None:
+                lod_t[j0:j1, k0:k1] = blk
             a = np.argmax(blk, axis=1)
             v = blk[np.arange(blk.shape[0]), a]
             better = v > best[j0:j1]
             best[j0:j1] = np.where(better, v, best[j0:j1])
             arg[j0:j1] = np.where(better, a + k0, arg[j0:j1])
-    return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=best, argmax=arg)
+    return ScanResult(lod=None if lod_t is None else lod_t.T, df=df_t[0] if used is None else df_t.T,
+                      rss0=rss0, n=n, max_lod=best, argmax=arg)
 
 
 def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H=None, used=None, **options) -> ScanResult:
@@ -644,8 +662,9 @@ def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H=None, used=None, 
 
     n, m = y.shape
     q = G.shape[1] // d
-    lod = None if options["reduce"] == "max" else np.empty((q, m), dtype=options["lod_dtype"])
-    df = None if used is None else np.empty((q, m), dtype=np.int64)
+    lod_t = None if options["reduce"] == "max" else np.empty((m, q), dtype=options["lod_dtype"])
+    df_t = None if used is None else np.empty((m, q), dtype=_df_dtype(d))
+    df = None
     max_lod = np.empty(m)
     argmax = np.zeros(m, dtype=np.int64)
     rss0 = np.empty(m)
@@ -674,16 +693,17 @@ def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H=None, used=None, 
         res = scan_rotated(kva[r], y1, X1, np.ones(int(at_one.sum())), G1, d, **extra, **options)
     parts.append((at_one, res, n / r.sum()))
     for cols, res, scale in parts:
-        if lod is not None:
-            lod[:, cols] = res.lod * scale
+        if lod_t is not None:
+            lod_t[cols] = res.lod.T * scale
         max_lod[cols] = res.max_lod * scale
         argmax[cols] = res.argmax
         rss0[cols] = res.rss0
         if used is not None:
-            df[:, cols] = res.df if res.df.ndim == 2 else res.df[:, None]
+            df_t[cols] = res.df.T if res.df.ndim == 2 else res.df[None, :]
         else:
             df = res.df if df is None else np.minimum(df, res.df)
-    return ScanResult(lod=lod, df=df, rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
+    return ScanResult(lod=None if lod_t is None else lod_t.T, df=df if used is None else df_t.T,
+                      rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
 
 
 def _scan_no_covariates(kva, y, G, d, extra=None, extra_used=None, **options) -> ScanResult:
@@ -869,7 +889,7 @@ def _null_hsq(decs, kins, y, X, reml, tol):
 
 
 def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, reml=True,
-          tol=1e-12, collinear_rtol=COLLINEAR_RTOL, block_elements=DEFAULT_BLOCK_ELEMENTS) -> Scan1Result:
+          tol=1e-4, collinear_rtol=COLLINEAR_RTOL, block_elements=DEFAULT_BLOCK_ELEMENTS) -> Scan1Result:
     """Genome scan of many phenotypes with a (LOCO) kinship, R/qtl2's ``scan1`` model.
 
     Parameters
@@ -897,7 +917,10 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
     reml : bool
         REML (default) or ML for the null ``hsq``.
     tol : float
-        Tolerance of the Brent search for ``hsq`` (default ``1e-12``).
+        Tolerance of the Brent stage of the ``hsq`` search (default ``1e-4``);
+        an interior optimum is then polished by Newton steps on the score to
+        about ``1e-14`` (:func:`lmm.fit_lmm` ``polish=True``), at least as
+        precise as Brent alone at ``1e-12`` (R/qtl2's) in half the evaluations.
     collinear_rtol, block_elements
         See :func:`scan_rotated`.
 
@@ -977,7 +1000,7 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
 
 
 def scan_permutations(genotypes, kinship, pheno, covar=None, *, n_perm=1000, seed=0, n_alleles=1,
-                      drop_allele=0, reml=True, tol=1e-12, collinear_rtol=COLLINEAR_RTOL,
+                      drop_allele=0, reml=True, tol=1e-4, collinear_rtol=COLLINEAR_RTOL,
                       block_elements=DEFAULT_BLOCK_ELEMENTS) -> np.ndarray:
     """Genome-wide maximum LOD of each phenotype under permuted genotypes (R/qtl2 ``scan1perm``).
 

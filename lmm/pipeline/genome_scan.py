@@ -317,7 +317,7 @@ def _design(block: np.ndarray, n_alleles: int) -> np.ndarray:
 
 
 def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Partition,
-               phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-12,
+               phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-4,
                tile_columns: int = 20000, threshold: float = 3.0, drop: float = 1.5,
                keep_lod: bool = True, n_perm: int = 0, seed: int = 1) -> dict:
     """Null fits and LOD scores of one chunk of phenotypes on one chromosome.
@@ -337,7 +337,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     phenotypes : sequence of str
         The chunk (all fitted phenotypes of the partition).
     reml, tol
-        The null fit (REML by default; Brent tolerance, default 1e-12 as R/qtl2).
+        The null fit (REML by default; tolerance of the Brent stage, default 1e-4, before the
+        Newton polish to about 1e-14).
     tile_columns : int
         Genotype columns scanned at once: bounds memory at about ``8·n·tile_columns`` bytes
         for the designs plus the block temporaries of :func:`lmm.scan.scan_rotated`.
@@ -374,8 +375,9 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     hsq = np.full(m, np.nan)
     nobs = np.zeros(m, dtype=np.int64)
     null_status = np.empty(m, dtype=object)
-    lod = np.zeros((q, m))
-    df = np.zeros((q, m), dtype=np.int16)
+    lod_t = np.zeros((m, q))               # phenotype-major: a phenotype's markers are contiguous
+    df_t = np.zeros((m, q), dtype=np.int16)
+    lod, df = lod_t.T, df_t.T              # (q, m) views
     perm_max = np.full((int(n_perm), m), -np.inf)
 
     groups: dict[str, list[int]] = {}
@@ -415,6 +417,7 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
                                      compute_ci=False, polish=True)
         else:
             fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
+        y_rot_all = kve_t @ np.where(np.isnan(y), 0.0, y)   # one product for all the batches
         h_all = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
         status_all = np.atleast_1d(np.asarray(fit.status, dtype=object))
         offsets = np.cumsum([0] + [b["js"].size for b in members])
@@ -422,7 +425,6 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
             js, h, status = b["js"], h_all[a0:a1], status_all[a0:a1]
             observed = ~np.isnan(b["y"][:, 0])
             n_obs = int(observed.sum())
-            y_scan = np.where(observed[:, None], b["y"], 0.0)
             hsq[js], nobs[js], null_status[js] = h, n_obs, status
             perms = X_rot = None
             if n_perm:
@@ -434,11 +436,11 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
             # a phenotype without a likelihood maximum (unbounded) has no LOD
             ok = np.asarray(status == "ok") | np.asarray(status == "flat_likelihood")
             u["batches"].append({
-                "js": js[ok], "y_rot": (kve_t @ y_scan)[:, ok], "h": h[ok], "X_rot": X_rot,
+                "js": js[ok], "y_rot": y_rot_all[:, a0:a1][:, ok], "h": h[ok], "X_rot": X_rot,
                 "covariates": b["covariates"], "X": b["X"], "missing": np.flatnonzero(~observed),
                 "scale": n_obs / observed.size,  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
                 "obs_idx": np.flatnonzero(observed), "perms": perms})
-            lod[:, js[~ok]] = np.nan
+            lod_t[js[~ok]] = np.nan
     for u in units.values():
         u["scans"] = _merged_scans(u["kve_t"], u["batches"])
     d = width - 1 if width > 1 else 1
@@ -454,19 +456,21 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
                 res = scan_rotated(u["kva"], sc["y_rot"], sc["X_rot"], sc["h"], G_rot, d,
                                    extra=sc["extra"], extra_used=sc["extra_used"])
                 k1 = k0 + res.lod.shape[0]
-                lod[k0:k1, sc["js"]] = res.lod * sc["scale"]
-                df[k0:k1, sc["js"]] = res.df if res.df.ndim == 2 else res.df[:, None]
+                lod_t[sc["js"], k0:k1] = res.lod.T * sc["scale"][:, None]
+                df_t[sc["js"], k0:k1] = res.df.T if res.df.ndim == 2 else res.df[None, :]
             if not n_perm:
                 continue
             for b in u["batches"]:
                 if b["js"].size:
                     _permute(perm_max, b["js"], b["perms"], G, b["obs_idx"], u["kva"], u["kve_t"], b["y_rot"],
                              b["X_rot"], b["h"], d, b["scale"], u["rows"].size)
-    scored = ~np.isnan(lod).all(axis=0) if q else np.zeros(m, dtype=bool)
-    filled = np.where(np.isnan(lod), -np.inf, lod)
-    max_lod = np.where(scored, filled.max(axis=0), np.nan) if q else np.full(m, np.nan)
-    argmax = filled.argmax(axis=0) if q else np.zeros(m, dtype=np.int64)
-    peaks = find_peaks(np.where(np.isnan(lod), 0.0, lod), None, pos, threshold=threshold, drop=drop)
+    nan = np.isnan(lod_t)
+    scored = ~nan.all(axis=1) if q else np.zeros(m, dtype=bool)
+    gaps = nan.any()
+    filled_t = np.where(nan, -np.inf, lod_t) if gaps else lod_t
+    max_lod = np.where(scored, filled_t.max(axis=1), np.nan) if q else np.full(m, np.nan)
+    argmax = filled_t.argmax(axis=1) if q else np.zeros(m, dtype=np.int64)
+    peaks = find_peaks(np.where(nan, 0.0, lod_t).T if gaps else lod, None, pos, threshold=threshold, drop=drop)
     out = {
         "phenotypes": np.asarray(list(phenotypes), dtype=str),
         "hsq": hsq, "n": nobs, "null_status": np.asarray(null_status.astype(str), dtype=str),
