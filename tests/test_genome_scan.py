@@ -150,3 +150,12 @@ def test_chunks_of_different_widths_give_the_same_tables(setup):
         assert [len(ch) for ch in chunks] == ([6] if size == 0 else [4, 2])
     for key in ("peaks", "max", "hsq", "markers"):
         pd.testing.assert_frame_equal(tables[0][key], tables[1][key], check_exact=False, rtol=1e-12)
+
+
+def test_chunk_size_auto_bounds_the_lod_matrix():
+    """scan_chunk_size 'auto': phenotypes × the largest chromosome's markers × 8 bytes within
+    SCAN_CHUNK_LOD_BYTES; an integer is used as given (0: one chunk)."""
+    assert gs.resolve_chunk_size("auto", 5000) == gs.SCAN_CHUNK_LOD_BYTES // 40000
+    assert gs.resolve_chunk_size("auto", 5000) * 5000 * 8 <= gs.SCAN_CHUNK_LOD_BYTES
+    assert gs.resolve_chunk_size("auto", 10**12) == 1
+    assert gs.resolve_chunk_size(250, 5000) == 250 and gs.resolve_chunk_size(0, 5000) == 0

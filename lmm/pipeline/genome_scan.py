@@ -65,6 +65,7 @@ __all__ = [
     "write_kinship_dir",
     "read_kinship_dir",
     "scan_chunks",
+    "resolve_chunk_size",
     "scan_groups",
     "prefixed",
     "split_prefixed",
@@ -251,6 +252,20 @@ def scan_units(partition: Partition) -> list[str]:
     """Batches whose decomposition the scan needs: those with a fit job (fitted ``decompose``
     batches, and the complete batch when it holds the ``masked`` chunks of ``schur`` batches)."""
     return [b.name for b in partition.rotated_batches()]
+
+
+#: ``scan_chunk_size: auto``: a scan job's LOD matrix (markers of a chromosome × phenotypes,
+#: float64) takes at most this many bytes (the job's peak is about three times it).
+SCAN_CHUNK_LOD_BYTES = 1 << 29
+
+
+def resolve_chunk_size(configured, max_markers: int) -> int:
+    """The phenotypes per scan job: config ``scan_chunk_size`` (an int, 0 for no limit) or, for
+    ``auto``, as many as keep the LOD matrix of the largest chromosome (`max_markers`) within
+    :data:`SCAN_CHUNK_LOD_BYTES`."""
+    if configured == "auto":
+        return max(1, SCAN_CHUNK_LOD_BYTES // (8 * max(1, int(max_markers))))
+    return int(configured)
 
 
 def scan_chunks(partition: Partition, size: int) -> list[list[str]]:

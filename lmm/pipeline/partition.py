@@ -34,6 +34,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -228,12 +229,16 @@ class Partition:
     batches: tuple[Batch, ...]
     phenotypes: tuple[PhenotypeAssignment, ...]
 
+    @cached_property
+    def _by_name(self) -> dict:
+        return {b.name: b for b in self.batches} | {("phenotype", a.phenotype): a for a in self.phenotypes}
+
     def batch(self, name: str) -> Batch:
         """The batch `name` (``KeyError`` if there is none)."""
-        for b in self.batches:
-            if b.name == name:
-                return b
-        raise KeyError(f"unknown batch {name!r}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"unknown batch {name!r}") from None
 
     def chunk(self, batch: str, name: str) -> Chunk:
         """Chunk `name` of batch `batch`."""
@@ -254,10 +259,10 @@ class Partition:
 
     def assignment(self, phenotype: str) -> PhenotypeAssignment:
         """The row of phenotype `phenotype` (``KeyError`` if it is not an input column)."""
-        for a in self.phenotypes:
-            if a.phenotype == phenotype:
-                return a
-        raise KeyError(f"unknown phenotype {phenotype!r}")
+        try:
+            return self._by_name[("phenotype", phenotype)]
+        except KeyError:
+            raise KeyError(f"unknown phenotype {phenotype!r}") from None
 
     def fitted_phenotypes(self) -> list[str]:
         """The phenotypes that a fit job fits, in input order."""

@@ -51,7 +51,7 @@ rule scan:
     params:
         method=lookup(dpath="method", within=config),
         tol=lookup(dpath="scan_tol", within=config),
-        chunk_size=lookup(dpath="scan_chunk_size", within=config),
+        chunk_size=scan_chunk_size,
         tile_columns=lookup(dpath="scan_tile_columns", within=config),
         threshold=lookup(dpath="peak_threshold", within=config),
         drop=lookup(dpath="peak_drop", within=config),
@@ -92,7 +92,7 @@ rule scan_aggregate:
         mem_mb=input_mem_mb(500, 2),
         runtime=30,
     params:
-        chunk_size=lookup(dpath="scan_chunk_size", within=config),
+        chunk_size=scan_chunk_size,
         threshold=lookup(dpath="peak_threshold", within=config),
         groups=scan_group_map,
         code=script_code("scan_aggregate.py"),
@@ -119,7 +119,7 @@ rule scan_lod:
         mem_mb=input_mem_mb(500, 3),
         runtime=30,
     params:
-        chunk_size=lookup(dpath="scan_chunk_size", within=config),
+        chunk_size=scan_chunk_size,
         groups=scan_group_map,
         code=script_code("scan_lod.py"),
     script:
