@@ -39,11 +39,26 @@ complement) identities, for a marker with columns ``g_1 .. g_d``::
 Every ``⟨·,·⟩`` over all markers and phenotypes of a block is one matrix
 product of a (markers × n) by an (n × phenotypes) matrix:
 ``r = G̃ᵀ (W ∘ E)``, ``⟨g_a, g_b⟩ = (g̃_a ∘ g̃_b)ᵀ W`` for the ``d(d+1)/2``
-column pairs, ``⟨g_a, x_l⟩ = (x̃_l ∘ G̃)ᵀ W`` for each covariate ``l``. A 1-df
-scan is thus ``2 + p`` GEMMs followed by elementwise algebra; the ``d × d``
+column pairs, and ``Z_l = G̃ᵀ (W ∘ v_l)`` with ``V = Q L⁻ᵀ`` the covariates
+made W-orthonormal per phenotype (``L Lᵀ = A``), so that
+``⟨g_a, X⟩ A⁻¹ ⟨X, g_b⟩ = Σ_l Z_la Z_lb``. The left factors of ``r`` and of
+every ``Z_l`` are stacked into one matrix, so a 1-df scan is two GEMMs worth
+``2 + p`` phenotype-by-marker products, followed by elementwise algebra; the ``d × d``
 matrices ``S`` of all (marker, phenotype) pairs are factored together by a
 Cholesky written over the stacked arrays (a loop over the ``d(d+1)/2``
 entries, never over markers or phenotypes).
+
+Phenotype-specific covariates
+-----------------------------
+``scan_rotated(..., extra=H, extra_used=used)`` gives phenotype ``j`` the
+covariates ``[X, H_j]`` (``H_j`` the columns of ``H`` it uses): its extras are
+made W-orthonormal against ``V`` and each other (``V1_j``), ``E`` and ``S``
+lose their part (``S_j −= Σ_e z_e z_eᵀ``, ``z_e = G̃ᵀ(W_j ∘ v1_e)``, rows
+added to the stacked product), and the collinearity rule below is applied
+per phenotype after them. With ``H = Uᵀ[e_i]`` for the individuals ``i`` a
+phenotype misses (and ``y`` zero there), the indicator ``e_i`` fits its
+individual exactly and the fits are those of the complete cases, with every
+missing-data pattern sharing one decomposition and one set of products.
 
 Numerical care
 --------------
