@@ -141,6 +141,13 @@ class MaskedEvaluator:
     M : ndarray (c, k) of int
         The missing rows of each column.
     reml : bool
+
+    Attributes
+    ----------
+    regular : ndarray of bool, shape (c,)
+        With a singular K, whether each column's ``K_oo`` is regular (module
+        notes); a column that is not cannot be evaluated at ``hsq = 1`` here
+        and needs its own decomposition (:func:`fit_lmm_masked` does that).
     """
 
     def __init__(self, U, lam, Qrot, Q, R, y, M, reml):
