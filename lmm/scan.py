@@ -158,7 +158,7 @@ class ScanResult:
     ----------
     lod : ndarray, shape (q, m)
         LOD of marker ``k`` for phenotype ``j`` (``None`` when ``reduce='max'``).
-    df : ndarray of int, shape (q,)
+    df : ndarray of int, shape (q,), or (q, m) with phenotype-specific covariates
         Design columns kept for each marker (its degrees of freedom); 0 means
         the marker is collinear with the covariates and its LOD is 0.
     rss0 : ndarray, shape (m,)
