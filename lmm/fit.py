@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-
 from ._checks import check_tol
 from .evaluators import RotatedEvaluator
 from .likelihood import check_explained, checked_inputs, prepare

@@ -81,7 +81,7 @@ from .fit import fit_lmm
 from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
 from .result import FitResult, assemble
 from .rotation import EigenDecomposition, eigen_decompose
-from .search import CI_GRID, SearchOutcome, Solution, search
+from .search import SearchOutcome, Solution, search
 
 __all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "DEFAULT_BLOCK_ELEMENTS"]
 
@@ -498,8 +498,7 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     kve_t = decomposition.kve_t
     U = np.ascontiguousarray(kve_t.T)
     Qrot = kve_t @ Q
-    singular = bool((decomposition.kva == 0).any())
-    parts, order, n_obs = [], [], []
+    parts, order = [], []
     for k, cols in _groups(miss, block_elements, n, p):
         if k == 0:
             fit = fit_lmm(decomposition.kva, kve_t @ y[:, cols], Qrot, reml, check_boundary, tol,
@@ -577,7 +576,6 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     Q, R = np.linalg.qr(X)
     U = np.ascontiguousarray(decomposition.kve_t.T)
     Qrot = decomposition.kve_t @ Q
-    singular = bool((decomposition.kva == 0).any())
     ll = np.empty((h.size, m))
     beta = np.empty((p, h.size, m))
     sigmasq = np.empty((h.size, m))

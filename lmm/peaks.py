@@ -177,12 +177,10 @@ def find_peaks(lod, chr_start=None, pos=None, *, threshold=3.0, peakdrop=np.inf,
     inf_sel = ~fin[cand_j]
     if inf_sel.any():
         cc, jj = cand_c[inf_sel], cand_j[inf_sel]
-        seg_len = np.diff(cs)
         first = np.empty(cc.size, dtype=np.int64)
         for c in np.unique(cc):                            # one vectorised argmax per chromosome
             s = cc == c
             first[s] = cs[c] + np.argmax(lod[cs[c]:cs[c + 1]][:, jj[s]] == mx[c, jj[s]][None, :], axis=0)
-        del seg_len
         rows_j.append(jj)
         rows_c.append(cc)
         rows_i.append(first)

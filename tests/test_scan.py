@@ -8,7 +8,6 @@ recla data (``data/recla/genotypes/README.md``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
