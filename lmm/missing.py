@@ -93,6 +93,14 @@ DEFAULT_BLOCK_ELEMENTS = 1 << 23
 PACK_MEMORY_RATIO = 4
 
 
+def _packed_rows(w, k):
+    """Rows of products packed per column (:meth:`MaskedEvaluator._pack`) for ``w = 1 + p``
+    columns and ``k`` missing values; 0 when they would take more than
+    :data:`PACK_MEMORY_RATIO` times the memory of the columns (then they are not packed)."""
+    rows = w * (w + 1) // 2 + k * (k + 1) // 2 + k * w
+    return rows if rows <= PACK_MEMORY_RATIO * (w + k) else 0
+
+
 
 def _check_masked(decomposition, y, X, x_names):
     if not isinstance(decomposition, EigenDecomposition):
@@ -227,9 +235,9 @@ class MaskedEvaluator:
         w, k = Z.shape[2], self.k
         iw, jw = np.triu_indices(w)
         ik, jk = np.triu_indices(k)
-        R = iw.size + ik.size + k * w
+        R = _packed_rows(w, k)
         self.packed = None
-        if R > PACK_MEMORY_RATIO * (w + k):
+        if not R:
             return
         c, n = Z.shape[0], Z.shape[1]
         packed = np.empty((c, R, n))
@@ -418,9 +426,7 @@ def _groups(miss, block_elements, n, p):
     k_all = miss.sum(axis=0)
     for k in np.unique(k_all):
         cols = np.flatnonzero(k_all == k)
-        w = p + 1
-        packed = w * (w + 1) // 2 + int(k) * (int(k) + 1) // 2 + int(k) * w
-        per_column = (int(k) + w) * (1 + (PACK_MEMORY_RATIO if packed <= PACK_MEMORY_RATIO * (int(k) + w) else 0))
+        per_column = int(k) + p + 1 + _packed_rows(p + 1, int(k))
         size = max(1, int(block_elements // (per_column * n)))
         for s in range(0, cols.size, size):
             yield int(k), cols[s:s + size]
@@ -464,16 +470,10 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         missing value. Column ``j`` is fitted on its observed individuals.
     X : array_like, shape (n, p), optional
         Covariates, not rotated, complete; ``None`` means an intercept.
-    reml, check_boundary, tol, compute_se, compute_ci
+    reml, check_boundary, tol, compute_se, compute_ci, polish
         As in :func:`lmm.fit_lmm`.
     block_elements : int
         Bound on the size of the arrays of one block of columns.
-    polish : bool
-        After the Brent search, refine an interior optimum by safeguarded Newton steps on the
-        analytic score (:func:`lmm.search.polish`), to about 1e-14 relative: hsq then no longer
-        depends on ``tol``, on the units of y or on rounding in the search. The default
-        ``False`` stops where R's ``optimize`` (lmmlite) stops at ``tol``, so the numbers are
-        lmmlite's; the genome scan's null fits use ``True``.
 
     Returns
     -------

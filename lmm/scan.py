@@ -201,7 +201,6 @@ class _Extras:
 
     owners: np.ndarray   # (n_own,) phenotypes (of the block) with extra covariates
     starts: np.ndarray   # (n_own,) first row of each owner
-    WV1t: np.ndarray     # (R, n): W_j ∘ (the extras W-orthonormalised against Q and each other)
     gidx: np.ndarray     # (R, kmax) extra columns entering the row's unweighted whitening
     coef: np.ndarray     # (R, kmax) their coefficients (zero-padded)
 
@@ -225,9 +224,9 @@ def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
     z = np.einsum("jkl,jl->jk", Linv, b)
     c = np.einsum("jlk,jl->jk", Linv, z)                   # A⁻¹ b
     E = yr - Q @ c.T
-    extras = None
+    extras, WV1t = None, np.empty((0, n))
     if used is not None and used.any():
-        extras = _null_extras(Q, W, Linv, E, H, used, HH, QH)
+        extras, WV1t = _null_extras(Q, W, Linv, E, H, used, HH, QH)
     WE = W * E
     rss0 = np.einsum("ij,ij->j", WE, E)
     if (rss0 <= 0).any():
@@ -240,7 +239,7 @@ def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
     # matrix product gives r = ⟨g, e⟩ and Z_l = ⟨g, v0_l⟩ with V0 = Q L⁻ᵀ (W-orthonormal
     # covariates), and the extras' Z
     m, p = W.shape[1], Q.shape[1]
-    A = np.empty((m * (1 + p) + (0 if extras is None else extras.WV1t.shape[0]), n))
+    A = np.empty((m * (1 + p) + WV1t.shape[0], n))
     A[:m] = WE.T
     Wt = W1[:m]
     for l in range(p):
@@ -248,13 +247,13 @@ def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
         np.multiply(Wt, (Linv[:, l, 0][:, None] * Q[:, 0][None, :]), out=V)
         for k in range(1, l + 1):
             V += Wt * (Linv[:, l, k][:, None] * Q[:, k][None, :])
-    if extras is not None:
-        A[m * (1 + p):] = extras.WV1t
+    A[m * (1 + p):] = WV1t
     return _Null(n, Q, W, WE, Linv, rss0, W1, A, extras)
 
 
-def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> _Extras:
-    """Whiten each phenotype's extra covariates against ``Q`` and update its residual ``E`` in place.
+def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> tuple[_Extras, np.ndarray]:
+    """Whiten each phenotype's extra covariates against ``Q`` and update its residual ``E`` in place;
+    returns the extras' record and their left factors ``W_j ∘ v1_e`` (R, n), owner-major.
 
     For phenotype ``j`` with extra columns ``H_j`` (n, k): ``V0 = Q L⁻ᵀ`` is the W-orthonormal
     basis of the covariates (``L Lᵀ = QᵀWQ``), ``M = V0ᵀ W H_j``, ``H_r = H_j − V0 M`` and
@@ -298,7 +297,7 @@ def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> _Extras:
         WV1t[rows.ravel()] = (w[:, :, None] * V1).reshape(n, -1).T
         gidx[rows.ravel(), :k] = np.repeat(idx, k, axis=0)
         coef[rows.ravel(), :k] = Luinv.reshape(-1, k)
-    return _Extras(owners, starts, WV1t, gidx, coef)
+    return _Extras(owners, starts, gidx, coef), WV1t
 
 
 def _positive_definite(Gw, Gu, js, j) -> bool:
@@ -459,7 +458,7 @@ def _subtract_extras(ex: _Extras, S, keep, Zx, Au, P_unweighted, frac_x, d, rtol
     """
     ia, ib, _ = _pairs(d)
     kb = frac_x.shape[1]
-    R = ex.WV1t.shape[0]
+    R = Zx.shape[0]
     Z = Zx.reshape(R, d, kb)
     T = ex.coef[:, :1] * Au[ex.gidx[:, 0]]
     for b in range(1, ex.gidx.shape[1]):

@@ -412,7 +412,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
             units[unit] = {
                 "kva": eigen[f"kva__{unit}"], "kve_t": eigen[f"kve_t__{unit}"],
                 "rows": np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp),
-                "srows": np.array([store_pos[i] for i in unit_ids], dtype=np.intp), "batches": []}
+                "srows": np.array([store_pos[i] for i in unit_ids], dtype=np.intp), "scans": [],
+                "batches": []}
         rows = units[unit]["rows"]
         y = Y[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
         batches.append({"batch": batch, "unit": unit, "js": np.asarray(js), "y": y,
@@ -427,37 +428,44 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         u = units[unit]
         kva, kve_t = u["kva"], u["kve_t"]
         y, X = np.hstack([b["y"] for b in members]), members[0]["X"]
-        if np.isnan(y).any():
+        miss = np.isnan(y)
+        if miss.any():
             fit = lmm.fit_lmm_masked(lmm.EigenDecomposition(kva, kve_t), y, X, reml=reml, tol=tol,
                                      compute_ci=False, polish=True)
         else:
             fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
-        y_rot_all = kve_t @ np.where(np.isnan(y), 0.0, y)   # one product for all the batches
+        y_rot = kve_t @ np.where(miss, 0.0, y)   # one product for all the batches
         h_all = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
         status_all = np.atleast_1d(np.asarray(fit.status, dtype=object))
+        js_all = np.concatenate([b["js"] for b in members])
+        n_obs = (~miss).sum(axis=0)
+        hsq[js_all], nobs[js_all], null_status[js_all] = h_all, n_obs, status_all
+        # a phenotype without a likelihood maximum (unbounded) has no LOD
+        ok = (status_all == "ok") | (status_all == "flat_likelihood")
+        lod_t[js_all[~ok]] = np.nan
+        if ok.any():
+            # one scan for all the batches: a batch's missing individuals are indicator covariates
+            # of its phenotypes (extra = kve_t[:, union], extra_used)
+            union = np.flatnonzero(miss[:, ok].any(axis=1))
+            u["scans"].append({
+                "js": js_all[ok], "y_rot": y_rot[:, ok], "X_rot": kve_t @ X, "h": h_all[ok],
+                "scale": n_obs[ok] / y.shape[0],  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
+                "extra": kve_t[:, union] if union.size else None,
+                "extra_used": miss[np.ix_(union, np.flatnonzero(ok))] if union.size else None})
+        if not n_perm:
+            continue
         offsets = np.cumsum([0] + [b["js"].size for b in members])
         for b, a0, a1 in zip(members, offsets[:-1], offsets[1:]):
-            js, h, status = b["js"], h_all[a0:a1], status_all[a0:a1]
-            observed = ~np.isnan(b["y"][:, 0])
-            n_obs = int(observed.sum())
-            hsq[js], nobs[js], null_status[js] = h, n_obs, status
-            perms = X_rot = None
-            if n_perm:
-                rng = np.random.default_rng([int(seed), int(b["batch"].lstrip("b") or 0)])
-                perms = np.stack([rng.permutation(n_obs) for _ in range(int(n_perm))])
-                E = np.zeros((observed.size, int((~observed).sum())))
-                E[np.flatnonzero(~observed), np.arange(E.shape[1])] = 1.0
-                X_rot = kve_t @ np.hstack([b["X"], E])
-            # a phenotype without a likelihood maximum (unbounded) has no LOD
-            ok = np.asarray(status == "ok") | np.asarray(status == "flat_likelihood")
+            observed = ~miss[:, a0]
+            keep = ok[a0:a1]
+            rng = np.random.default_rng([int(seed), int(b["batch"].lstrip("b") or 0)])
+            E = np.zeros((observed.size, int((~observed).sum())))
+            E[np.flatnonzero(~observed), np.arange(E.shape[1])] = 1.0
             u["batches"].append({
-                "js": js[ok], "y_rot": y_rot_all[:, a0:a1][:, ok], "h": h[ok], "X_rot": X_rot,
-                "covariates": b["covariates"], "X": b["X"], "missing": np.flatnonzero(~observed),
-                "scale": n_obs / observed.size,  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
-                "obs_idx": np.flatnonzero(observed), "perms": perms})
-            lod_t[js[~ok]] = np.nan
-    for u in units.values():
-        u["scans"] = _merged_scans(u["kve_t"], u["batches"])
+                "js": b["js"][keep], "y_rot": y_rot[:, a0:a1][:, keep], "h": h_all[a0:a1][keep],
+                "X_rot": kve_t @ np.hstack([X, E]), "scale": n_obs[a0] / observed.size,
+                "obs_idx": np.flatnonzero(observed),
+                "perms": np.stack([rng.permutation(int(n_obs[a0])) for _ in range(int(n_perm))])})
     d = width - 1 if width > 1 else 1
     step = max(width, (int(tile_columns) // width) * width)
     for c0 in range(cols.start, cols.stop, step):
@@ -496,31 +504,6 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     if keep_lod:
         out["lod"] = lod
     return out
-
-
-def _merged_scans(kve_t: np.ndarray, batches: Sequence[Mapping]) -> list[dict]:
-    """One scan per set of covariates for all batches of a decomposition: a batch's missing
-    individuals become indicator covariates of its phenotypes (``extra = kve_t[:, union]``,
-    ``extra_used``), so every missing-data pattern shares the same matrix products."""
-    merged: dict[tuple, list[Mapping]] = {}
-    for b in batches:
-        if b["js"].size:
-            merged.setdefault(b["covariates"], []).append(b)
-    scans = []
-    for group in merged.values():
-        union = np.unique(np.concatenate([b["missing"] for b in group]))
-        used = np.zeros((union.size, sum(b["js"].size for b in group)), dtype=bool)
-        j = 0
-        for b in group:
-            used[np.searchsorted(union, b["missing"]), j:j + b["js"].size] = True
-            j += b["js"].size
-        scans.append({
-            "js": np.concatenate([b["js"] for b in group]),
-            "y_rot": np.hstack([b["y_rot"] for b in group]), "X_rot": kve_t @ group[0]["X"],
-            "h": np.concatenate([b["h"] for b in group]),
-            "scale": np.concatenate([np.full(b["js"].size, b["scale"]) for b in group]),
-            "extra": kve_t[:, union] if union.size else None, "extra_used": used if union.size else None})
-    return scans
 
 
 def _permute(perm_max, js, perms, G, obs_idx, kva, kve_t, y_rot, X_rot, h, d, scale, n_unit,

@@ -562,15 +562,17 @@ def scan_full_output(wildcards=None):
     return len(scan_markers()) * n_phenotypes <= SCAN_FULL_LIMIT
 
 
+def _largest_chromosome():
+    """Markers of the largest chromosome of the genotype intermediate (0 without markers)."""
+    markers = scan_markers()
+    return int(markers["chr"].value_counts().max()) if len(markers) else 0
+
+
 def scan_chunk_size(wildcards=None):
     """Phenotypes per scan job: config 'scan_chunk_size', 'auto' from the largest chromosome."""
     from lmm.pipeline.genome_scan import resolve_chunk_size
 
-    markers = scan_markers()
-    return resolve_chunk_size(
-        config["scan_chunk_size"],
-        markers["chr"].value_counts().max() if len(markers) else 1,
-    )
+    return resolve_chunk_size(config["scan_chunk_size"], _largest_chromosome())
 
 
 def _scan_chunks():
@@ -610,10 +612,8 @@ def scan_decompose_runtime(wildcards, input):
 def scan_mem_mb(wildcards, input):
     """The decompositions, one tile of genotypes and the LOD of the chunk (three copies of
     markers of the largest chromosome x phenotypes of the largest chunk, float64)."""
-    markers = scan_markers()
-    per_chr = int(markers["chr"].value_counts().max()) if len(markers) else 0
     chunk = max((len(c) for c in _scan_chunks()), default=0)
-    return int(1000 + 3 * input.size_mb + 3 * 8e-6 * per_chr * chunk)
+    return int(1000 + 3 * input.size_mb + 3 * 8e-6 * _largest_chromosome() * chunk)
 
 
 def genotype_summary(wildcards):
