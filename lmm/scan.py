@@ -124,6 +124,7 @@ from scipy import stats
 from ._checks import as_float_array, check_finite, check_hsq, check_kva, check_tol, check_X
 from .errors import InputError
 from .fit import fit_lmm
+from .missing import _patterns as missing_patterns
 from .missing import fit_lmm_masked
 from .rotation import EigenDecomposition, eigen_decompose
 
@@ -831,11 +832,8 @@ def _as_marker_design(Gc, n_alleles, drop_allele):
 
 
 def _patterns(obs):
-    """Group columns by missing-data pattern: list of (rows, columns)."""
-    keys = {}
-    for j in range(obs.shape[1]):
-        keys.setdefault(obs[:, j].tobytes(), []).append(j)
-    return [(np.flatnonzero(obs[:, cols[0]]), np.array(cols)) for cols in keys.values()]
+    """Group columns by missing-data pattern: list of (observed rows, columns)."""
+    return list(missing_patterns(~obs, range(obs.shape[1])))
 
 
 def _setup(genotypes, kinship, pheno, covar, n_alleles, drop_allele):
