@@ -17,7 +17,7 @@ Modules: :mod:`lmm.rotation` (decomposition, rotation), :mod:`lmm.likelihood`
 :class:`~lmm.search.Evaluator` protocol), :mod:`lmm.evaluators` (the evaluator of
 rotated data), :mod:`lmm.missing` (the Schur-complement evaluator),
 :mod:`lmm.result` (:class:`FitResult`), :mod:`lmm.fit` (:func:`fit_lmm`),
-:mod:`lmm._checks` (argument checks and the tolerances of every numerical rule);
+:mod:`lmm.checks` (argument checks and the tolerances of every numerical rule);
 :mod:`lmm.kinship` (kinship from genotypes: R/qtl2's shared alleles, GEMMA's centred and
 standardised, overall and leave-one-chromosome-out), :mod:`lmm.scan` (the genome scan: LOD of
 every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks` (``find_peaks``).

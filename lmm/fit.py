@@ -12,21 +12,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ._checks import check_tol
+from .checks import FIT_BLOCK_ELEMENTS, check_tol
 from .evaluators import RotatedEvaluator
 from .likelihood import check_explained, checked_inputs, prepare
 from .result import FitResult, assemble
 from .search import CHI2_95, CHI2_MIX_95, SearchOutcome, search
 
-__all__ = ["FitResult", "fit_lmm", "CHI2_95", "CHI2_MIX_95", "DEFAULT_BLOCK_ELEMENTS"]
+__all__ = ["FitResult", "fit_lmm", "CHI2_95", "CHI2_MIX_95"]
 
-#: Columns fitted together in one lockstep search (a *block*): bounds memory at about
-#: ``10 * n * block`` doubles and keeps the arrays cache-sized.
-DEFAULT_BLOCK_ELEMENTS = 1 << 19
 
 
 def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=False,
-            compute_ci=True, *, x_names=None, block_elements=DEFAULT_BLOCK_ELEMENTS,
+            compute_ci=True, *, x_names=None, block_elements=FIT_BLOCK_ELEMENTS,
             n_threads=1, polish=False) -> FitResult:
     """Fit the linear mixed model to one or many phenotypes (lmmlite's ``fitLMM``).
 
@@ -78,7 +75,7 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     InputError
         Shapes that disagree, non-finite values, ``X`` missing or rank-deficient,
         ``n ≤ p``, ``tol ≤ 0``, or a phenotype column that the covariates explain
-        exactly (:func:`lmm._checks.explained_columns`; for example a constant
+        exactly (:func:`lmm.checks.explained_columns`; for example a constant
         one), which has no likelihood maximum.
 
     Examples

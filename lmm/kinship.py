@@ -48,7 +48,7 @@ correction).
     A constant marker (``s_m = 0``) is an error (GEMMA's MAF filter removes such markers).
 
 Which standard deviation GEMMA uses was found by comparing with GEMMA 0.98.5's output
-(``tests/test_kinship.py``), not from its source: with the same markers (GEMMA drops a marker
+(``tests/core/test_kinship.py``), not from its source: with the same markers (GEMMA drops a marker
 whose missing fraction exceeds 0.05 or whose minor allele frequency is below 0.01, both over
 the analysed individuals, and imputes a missing genotype by the marker's mean over the observed
 ones), ``centered`` and ``standardized`` equal GEMMA's ``-gk 1`` / ``-gk 2`` matrices from

@@ -41,7 +41,7 @@ scaling: only their orthonormal basis ``Q`` enters ``ℓ``.
 
 The upper boundary with a singular K
 ------------------------------------
-Let ``Z = {i : λᵢ = 0}`` (``z`` zero eigenvalues, :func:`lmm._checks.zero_eigenvalues`)
+Let ``Z = {i : λᵢ = 0}`` (``z`` zero eigenvalues, :func:`lmm.checks.zero_eigenvalues`)
 and ``N`` the others. At ``hsq = 1 − ε`` the weights of ``Z`` are ``1/ε``, so
 ``ℓ(1)`` is the limit ``ε → 0``. With ``r`` the OLS residuals, ``Q_Z`` the rows
 ``Z`` of ``Q`` (rank ``r_Z``, singular values above ``RANK_RTOL``) and
@@ -74,7 +74,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import (EXPLAINED_RTOL, RANK_RTOL, check_hsq, check_kva, check_X, check_y,
+from .checks import (EXPLAINED_RTOL, RANK_RTOL, check_hsq, check_kva, check_X, check_y,
                       pow2_scale)
 from .errors import InputError
 from .search import Solution
@@ -486,7 +486,7 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True,
 
 def explained(prep: Prepared) -> np.ndarray:
     """Columns explained exactly by the covariates: ``‖r‖ ≤ EXPLAINED_RTOL·‖y‖`` on the scaled
-    data (the rule of :func:`lmm._checks.explained_columns`), shape (m,)."""
+    data (the rule of :func:`lmm.checks.explained_columns`), shape (m,)."""
     rss0 = prep.C[:, 0, :].sum(axis=1)
     return np.sqrt(rss0) <= EXPLAINED_RTOL * np.sqrt(prep.yss)
 

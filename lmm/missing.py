@@ -63,7 +63,7 @@ identity and the matrix determinant lemma give::
 
 at ``hsq = 1`` (``V_oo = K_oo = K̃_oo − N_oN_oᵀ``): the same ``O(k²n)`` per
 evaluation. ``K_oo`` is singular exactly when ``C`` is (``λ_min(C) ≤
-SINGULAR_SCHUR_RTOL``, :mod:`lmm._checks`: for example both copies of a
+SINGULAR_SCHUR_RTOL``, :mod:`lmm.checks`: for example both copies of a
 duplicated individual observed); only those columns are fitted from a
 decomposition of ``K_oo`` per missing-data pattern (``K_oo`` formed from the
 decomposition of K), whose ``ℓ(1)`` is the exact limit of :mod:`lmm.likelihood`.
@@ -75,7 +75,7 @@ import re
 
 import numpy as np
 
-from ._checks import EXPLAINED_RTOL, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale
+from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale
 from .errors import InputError
 from .fit import fit_lmm
 from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
@@ -83,10 +83,8 @@ from .result import FitResult, assemble
 from .rotation import EigenDecomposition, eigen_decompose
 from .search import SearchOutcome, Solution, search
 
-__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "DEFAULT_BLOCK_ELEMENTS"]
+__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator"]
 
-#: Elements of the per-block arrays (``c·(k + p + 1)·n``, and the packed products) at most.
-DEFAULT_BLOCK_ELEMENTS = 1 << 23
 
 #: The evaluator packs the products of its columns (:meth:`MaskedEvaluator._pack`) when they
 #: take at most this many times the memory of the columns themselves.
@@ -193,7 +191,7 @@ class MaskedEvaluator:
         g2 = np.linalg.solve(QtQ_o, (Q.T @ r0).T[:, :, None])[:, :, 0]
         gamma = gamma + g2
         r0 = (r0 - Q @ g2.T) * obs
-        flat = np.linalg.norm(r0, axis=0) <= EXPLAINED_RTOL * ref   # the rule of lmm._checks
+        flat = np.linalg.norm(r0, axis=0) <= EXPLAINED_RTOL * ref   # the rule of lmm.checks
         if flat.any():
             j = int(np.flatnonzero(flat)[0])
             raise InputError(f"phenotype column {j} is explained exactly by the covariates "
@@ -458,7 +456,7 @@ def _outcome(fit: FitResult) -> SearchOutcome:
 
 def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol=1e-4,
                    compute_se=False, compute_ci=True, *, x_names=None,
-                   block_elements=DEFAULT_BLOCK_ELEMENTS, polish=False) -> FitResult:
+                   block_elements=MASKED_BLOCK_ELEMENTS, polish=False) -> FitResult:
     """Fit phenotypes with missing values exactly, reusing one decomposition of K.
 
     Parameters
@@ -582,7 +580,7 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
     rss = np.empty((h.size, m))
     # columns grouped by their number of missing values: each grid point is one evaluation
     # of a whole block
-    for k, cols in _groups(miss, DEFAULT_BLOCK_ELEMENTS, n, p):
+    for k, cols in _groups(miss, MASKED_BLOCK_ELEMENTS, n, p):
         ev, own = None, cols
         if k:
             ev, cols, own = _evaluator(U, decomposition.kva, Qrot, Q, R, y2, miss, cols, k, reml)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_float_array
+from .checks import as_float_array
 from .errors import InputError
 
 __all__ = ["Peaks", "find_peaks", "maxlod"]

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import (PSD_RTOL, SYMMETRY_RTOL, as_float_array, check_finite, check_X, check_y,
+from .checks import (PSD_RTOL, SYMMETRY_RTOL, as_float_array, check_finite, check_X, check_y,
                       psd_violation, zero_eigenvalues)
 from .errors import InputError
 
 __all__ = ["EigenDecomposition", "Rotation", "eigen_decompose", "eigen_rotation"]
 
-#: The PSD tolerance of :mod:`lmm._checks` (kept under its former name).
+#: The PSD tolerance of :mod:`lmm.checks` (kept under its former name).
 NEGATIVE_EIGENVALUE_RTOL = PSD_RTOL
 
 
@@ -39,7 +39,7 @@ class EigenDecomposition:
     n_clipped : int
         How many eigenvalues were set to exactly 0: all those below
         ``n·ε·λ_max`` (round-off negatives and round-off positives alike;
-        :func:`lmm._checks.zero_eigenvalues`). K is numerically singular when
+        :func:`lmm.checks.zero_eigenvalues`). K is numerically singular when
         it is positive.
     min_eigenvalue : float
         The smallest eigenvalue before clipping.
@@ -148,7 +148,7 @@ def eigen_decompose(K) -> EigenDecomposition:
         K not square, not finite, not symmetric (beyond ``SYMMETRY_RTOL = 1e-8``
         of max |K|), or with an eigenvalue below ``-PSD_RTOL = -1e-6`` times the
         largest (not positive semi-definite beyond round-off); the rules of
-        :mod:`lmm._checks`.
+        :mod:`lmm.checks`.
 
     Notes
     -----

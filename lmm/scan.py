@@ -121,7 +121,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ._checks import as_float_array, check_finite, check_hsq, check_kva, check_tol, check_X
+from .checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, check_finite, check_hsq, check_kva,
+                     check_tol, check_X)
 from .errors import InputError
 from .fit import fit_lmm
 from .missing import _patterns as missing_patterns
@@ -140,13 +141,6 @@ __all__ = [
     "permutation_threshold",
 ]
 
-#: A marker column is dropped when the squared norm of its part outside the
-#: covariates and the marker's earlier columns is at most this fraction of its
-#: squared norm (module notes).
-COLLINEAR_RTOL = 1e-12
-
-#: Bound on the doubles held by the per-block arrays of a scan (≈ 8 bytes each).
-DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
 _LN10 = float(np.log(10.0))
 
@@ -540,7 +534,7 @@ def _check_extra(extra, extra_used, shape):
 
 
 def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, collinear_rtol=COLLINEAR_RTOL,
-                 block_elements=DEFAULT_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64) -> ScanResult:
+                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64) -> ScanResult:
     """LOD scores of every marker for every phenotype, on eigen-rotated data, hsq fixed.
 
     Parameters
@@ -901,7 +895,7 @@ def _null_hsq(decs, kins, y, X, reml, tol):
 
 
 def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, reml=True,
-          tol=1e-4, collinear_rtol=COLLINEAR_RTOL, block_elements=DEFAULT_BLOCK_ELEMENTS) -> Scan1Result:
+          tol=1e-4, collinear_rtol=COLLINEAR_RTOL, block_elements=SCAN_BLOCK_ELEMENTS) -> Scan1Result:
     """Genome scan of many phenotypes with a (LOCO) kinship, R/qtl2's ``scan1`` model.
 
     Parameters
@@ -1013,7 +1007,7 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
 
 def scan_permutations(genotypes, kinship, pheno, covar=None, *, n_perm=1000, seed=0, n_alleles=1,
                       drop_allele=0, reml=True, tol=1e-4, collinear_rtol=COLLINEAR_RTOL,
-                      block_elements=DEFAULT_BLOCK_ELEMENTS) -> np.ndarray:
+                      block_elements=SCAN_BLOCK_ELEMENTS) -> np.ndarray:
     """Genome-wide maximum LOD of each phenotype under permuted genotypes (R/qtl2 ``scan1perm``).
 
     Parameters

@@ -1,5 +1,5 @@
 """R/qtl2's scan of the bundled recla data (data/recla/genotypes/README.md), in one place for the
-tests of the core scan (tests/test_scan.py) and of the workflow (tests/test_workflow_scan.py)."""
+tests of the core scan (tests/core/test_scan.py) and of the workflow (tests/workflow/test_workflow_scan.py)."""
 
 from pathlib import Path
 

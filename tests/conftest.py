@@ -37,7 +37,7 @@ def make_project(dest: Path, with_data: bool = True, scan: bool = False) -> Path
     """Copy the workflow (and the bundled data) into `dest`; return `dest`.
 
     Without `scan` the project's config has ``scan: false``: the heritability stages only (the
-    tests of the genome scan, tests/test_workflow_scan.py, ask for it).
+    tests of the genome scan, tests/workflow/test_workflow_scan.py, ask for it).
     """
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "environment.yml", "environment.post-deploy.sh"):

@@ -22,7 +22,7 @@ import pandas as pd
 
 import lmm
 from lmm.errors import InputError
-from lmm._checks import explained_columns
+from lmm.checks import explained_columns
 from lmm.pipeline.partition import Batch
 
 __all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
@@ -139,7 +139,7 @@ def load_chunk(rotated: Mapping, chunk: str) -> dict:
 def explained_by_covariates(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Columns of `y` that the covariates `X` fit exactly (their heritability is undefined).
 
-    The core's one rule, :func:`lmm._checks.explained_columns` (``‖residual‖ ≤ 1e-13·‖y‖``,
+    The core's one rule, :func:`lmm.checks.explained_columns` (``‖residual‖ ≤ 1e-13·‖y‖``,
     whatever the units), so the workflow and :func:`lmm.fit_lmm` agree.
 
     Parameters

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lmm._checks import rank_deficient_columns
+from lmm.checks import rank_deficient_columns
 from lmm.errors import InputError
 from lmm.pipeline.io import describe_ids, non_numeric_cells
 
@@ -166,7 +166,7 @@ def dependent_columns(X: np.ndarray, names: Sequence[str]) -> list[tuple[str, li
     """Find covariate columns that are linear combinations of earlier columns.
 
     The criterion is the project's one covariate-rank rule,
-    :func:`lmm._checks.rank_deficient_columns` (also used by the model fits), so a covariate
+    :func:`lmm.checks.rank_deficient_columns` (also used by the model fits), so a covariate
     accepted here is accepted by every later stage, and one rejected there is rejected here first.
 
     Parameters

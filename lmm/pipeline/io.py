@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lmm._checks import SYMMETRY_RTOL
+from lmm.checks import SYMMETRY_RTOL
 from lmm.errors import InputError
 
 __all__ = [
@@ -58,7 +58,7 @@ __all__ = [
 DEFAULT_NA_VALUES = ("", "NA", "NaN", "nan", "N/A", "NULL")
 
 #: Largest accepted ``max|K - K'| / max|K|``; below it the kinship is symmetrised, above it rejected.
-SYMMETRY_TOLERANCE = SYMMETRY_RTOL  # the core's one rule (lmm._checks)
+SYMMETRY_TOLERANCE = SYMMETRY_RTOL  # the core's one rule (lmm.checks)
 
 _HEAD_CHARS = 1 << 16
 

@@ -10,7 +10,7 @@ that share the batch's decomposition and are fitted as separate jobs.
 Covariates are checked again on each batch's individuals: a column that has become a linear
 combination of the others (for example ``sex`` when only males remain) is dropped for that
 batch, and the batch records which. The criterion is the one the fits apply
-(:func:`lmm._checks.rank_deficient_columns`, through :func:`lmm.pipeline.clean.dependent_columns`),
+(:func:`lmm.checks.rank_deficient_columns`, through :func:`lmm.pipeline.clean.dependent_columns`),
 so a batch's covariates never fail the rank check of the rotate or fit jobs.
 
 Strategies. A batch is fitted either from its own eigen-decomposition (``decompose``) or, when

@@ -102,7 +102,7 @@ def check_config():
 def npy_sidecars(key):
     """For a .npy input (config[key]), its sidecar text files by kind; {} for other formats.
 
-    The same naming as lmm.pipeline.io.npy_sidecars (tests/test_io_binary.py checks they agree):
+    The same naming as lmm.pipeline.io.npy_sidecars (tests/pipeline/test_io_binary.py checks they agree):
     <name>.npy + <name>.ids.txt, and for phenotypes and covariates <name>.columns.txt.
     """
     path = config.get(key)

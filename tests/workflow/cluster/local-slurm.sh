@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A real single-node SLURM cluster on 127.0.0.1, for testing profiles/slurm.
 #
-#   tests/cluster/local-slurm.sh start    install slurm + munge if missing, start the daemons
-#   tests/cluster/local-slurm.sh status   print the daemons' state; exit 0 only if the cluster is up
-#   tests/cluster/local-slurm.sh stop     stop the daemons this script started (by pid), nothing else
+#   tests/workflow/cluster/local-slurm.sh start    install slurm + munge if missing, start the daemons
+#   tests/workflow/cluster/local-slurm.sh status   print the daemons' state; exit 0 only if the cluster is up
+#   tests/workflow/cluster/local-slurm.sh stop     stop the daemons this script started (by pid), nothing else
 #
 # Runs as root on Debian without systemd. Every command is idempotent: `start` on a running cluster
 # does nothing, `stop` on a stopped one does nothing.
@@ -15,14 +15,14 @@
 #
 # Exit codes: 0 success; 1 failure (see the message and the logs in $LMM_SLURM_STATE/log);
 # 3 SLURM cannot be started on this machine (not root, no apt-get, a foreign slurm.conf): callers
-# such as tests/test_cluster.py skip on 3 and print the reason.
+# such as tests/workflow/test_cluster.py skip on 3 and print the reason.
 #
 # SLURM's ports 6817/6818 are fixed, so there is one such cluster per machine; tests share it.
 set -euo pipefail
 
 STATE=${LMM_SLURM_STATE:-/tmp/lmm-slurm}
 CONF=/etc/slurm/slurm.conf
-MARKER="# Written by lmm-pipeline tests/cluster/local-slurm.sh"
+MARKER="# Written by lmm-pipeline tests/workflow/cluster/local-slurm.sh"
 PACKAGES=(slurmctld slurmd slurm-client munge)
 MUNGE_SOCKET_DIR=/run/munge
 

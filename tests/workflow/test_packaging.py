@@ -14,7 +14,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 import lmm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 

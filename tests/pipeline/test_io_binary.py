@@ -21,7 +21,7 @@ from conftest import RECLA, make_project, run_snakemake
 from lmm.errors import InputError
 from lmm.pipeline.io import input_format, npy_sidecars, read_kinship, read_table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- helpers: write a table or a kinship in each format --------------------------------------

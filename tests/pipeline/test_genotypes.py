@@ -31,9 +31,9 @@ from lmm.pipeline.genotypes import (
 
 bed_reader = pytest.importorskip("bed_reader")
 
-RECLA_GENO = Path(__file__).resolve().parents[1] / "data" / "recla" / "genotypes"
-for candidate in (Path(__file__).resolve().parents[1] / "data" / "recla" / "genotypes",
-                  Path(__file__).resolve().parents[2] / "shared" / "data" / "recla" / "genotypes"):
+RECLA_GENO = Path(__file__).resolve().parents[2] / "data" / "recla" / "genotypes"
+for candidate in (Path(__file__).resolve().parents[2] / "data" / "recla" / "genotypes",
+                  Path(__file__).resolve().parents[3] / "shared" / "data" / "recla" / "genotypes"):
     if (candidate / "recla_alleleprobs.csv.gz").exists():
         RECLA_GENO = candidate
         break

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from lmm._checks import rank_deficient_columns
+from lmm.checks import rank_deficient_columns
 from lmm.pipeline.clean import (
     clean_inputs,
     dependent_columns,

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 CONFIG_TEXT = (REPO / "config" / "config.yaml").read_text()
 REQUIRED_KEYS = {"kinship", "phenotypes", "covariates", "id_column", "na_values", "phenotype_columns",

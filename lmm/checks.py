@@ -41,6 +41,10 @@ __all__ = [
     "RANK_RTOL",
     "EXPLAINED_RTOL",
     "SINGULAR_SCHUR_RTOL",
+    "COLLINEAR_RTOL",
+    "FIT_BLOCK_ELEMENTS",
+    "MASKED_BLOCK_ELEMENTS",
+    "SCAN_BLOCK_ELEMENTS",
     "as_float_array",
     "check_finite",
     "check_kva",
@@ -69,6 +73,21 @@ EXPLAINED_RTOL = 1e-13
 #: With a singular K, the observed block ``K_oo`` of a phenotype counts as singular (and gets its
 #: own decomposition) when ``I − N_oᵀK̃_oo⁻¹N_o`` has an eigenvalue at most this (:mod:`lmm.missing`).
 SINGULAR_SCHUR_RTOL = 1e-8
+
+#: A marker column is dropped from the scan when the squared norm of its part outside the
+#: covariates and the marker's earlier columns is at most this fraction of its squared norm
+#: (:mod:`lmm.scan`).
+COLLINEAR_RTOL = 1e-12
+
+# Block sizes: how many doubles the per-block arrays of each kernel hold at most. They bound
+# memory and keep the arrays cache-sized; no result depends on them beyond round-off.
+
+#: :func:`lmm.fit_lmm`: columns fitted together in one lockstep search (about ``10·n·block``).
+FIT_BLOCK_ELEMENTS = 1 << 19
+#: :func:`lmm.fit_lmm_masked`: ``c·(k + p + 1)·n`` and the packed products of a block.
+MASKED_BLOCK_ELEMENTS = 1 << 23
+#: :func:`lmm.scan_rotated`: the per-block arrays of a scan (≈ 8 bytes each).
+SCAN_BLOCK_ELEMENTS = 1 << 22
 
 
 def _first(items, k=5):

@@ -61,7 +61,7 @@ def test_partition_is_deterministic_and_independent_of_other_columns(data):
 
 def test_a_covariate_nearly_equal_to_another_within_a_batch_is_dropped_by_the_core_criterion():
     """w + 1e-11 * noise passed the partition and then killed the rotate job (issue 9, section 3)."""
-    from lmm._checks import rank_deficient_columns
+    from lmm.checks import rank_deficient_columns
 
     rng = np.random.default_rng(7)
     n = 12

@@ -24,8 +24,8 @@ import lmm
 from lmm.errors import InputError
 from lmm.kinship import METHODS, KinshipAccumulator, calc_kinship, mean_diagonal
 
-REPO = Path(__file__).resolve().parents[1]
-GENO_DIR = Path(__file__).resolve().parents[1] / "data" / "recla" / "genotypes"
+REPO = Path(__file__).resolve().parents[2]
+GENO_DIR = Path(__file__).resolve().parents[2] / "data" / "recla" / "genotypes"
 if not GENO_DIR.exists():
     GENO_DIR = REPO / "data" / "recla" / "genotypes"
 

@@ -1,6 +1,6 @@
 """The SLURM profile (profiles/slurm) on a real single-node SLURM cluster.
 
-tests/cluster/local-slurm.sh starts slurmctld, slurmd and munged on 127.0.0.1 (installing them from
+tests/workflow/cluster/local-slurm.sh starts slurmctld, slurmd and munged on 127.0.0.1 (installing them from
 Debian's packages if missing; root only). The pipeline then runs on the bundled recla data with
 ``--profile profiles/slurm``: its jobs must really go through SLURM (squeue lists them, in the
 profile's partition), its ``results/heritability.tsv`` must be byte-identical to a local
@@ -29,8 +29,8 @@ import pytest
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "tests" / "cluster" / "local-slurm.sh"
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tests" / "workflow" / "cluster" / "local-slurm.sh"
 STATE = Path(os.environ.get("LMM_SLURM_STATE", "/tmp/lmm-slurm"))
 # The partition profiles/slurm asks for; the test cluster's default partition is another one.
 PARTITION = "debug"
@@ -140,7 +140,7 @@ def slurm_cluster():
     if start.returncode == 3:
         pytest.skip(start.stderr.strip().splitlines()[-1])
     if start.returncode != 0:
-        pytest.fail(f"tests/cluster/local-slurm.sh start failed:\n{start.stdout}{start.stderr}")
+        pytest.fail(f"tests/workflow/cluster/local-slurm.sh start failed:\n{start.stdout}{start.stderr}")
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         pytest.fail(
             "SLURM is up, but the Snakemake executor plugin is missing: "
@@ -165,7 +165,7 @@ def snapshot(tmp_path_factory):
     """One copy of the project that every run of this module starts from (same code in all).
 
     Without the genome scan (``scan: false``): these tests are about the heritability stages'
-    SLURM jobs and their grouping; the scan's jobs run locally in tests/test_workflow_scan.py.
+    SLURM jobs and their grouping; the scan's jobs run locally in tests/workflow/test_workflow_scan.py.
     """
     project = _copy_project(REPO, tmp_path_factory.mktemp("snapshot") / "project")
     config = project / "config" / "config.yaml"

@@ -334,7 +334,7 @@ def test_find_peaks_edge_peak_needs_no_drop_beyond_the_end():
 # --------------------------------------------------------------------------- R/qtl2 reference
 
 RECLA = RECLA_GENOTYPES
-PHENO = Path(__file__).resolve().parents[1] / "data" / "recla" / "pheno.csv"
+PHENO = Path(__file__).resolve().parents[2] / "data" / "recla" / "pheno.csv"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 
 import lmm
-from lmm._checks import explained_columns, rank_deficient_columns
+from lmm.checks import explained_columns, rank_deficient_columns
 
 try:
     from _core_data import PHENO1, dense_loglik, random_kinship, random_X, recla, recla_decomposition, simulate_y
