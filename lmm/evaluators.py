@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .likelihood import (SUB_BLOCK, Prepared, Workspace, _triu_pairs, finish, stats_per_column,
+from .likelihood import (SUB_BLOCK, Prepared, Workspace, triu_pairs, finish, stats_per_column,
                          stats_shared)
 from .search import Solution
 
@@ -94,8 +94,10 @@ class RotatedEvaluator:
                       want_beta=False, user_units=False).loglik
 
     def solution(self, h) -> Solution:
-        """β̂, σ̂², ℓ of every column at its own ``h`` (m,)."""
-        return finish(self.full, stats_per_column(self.full, h), self.reml)
+        """β̂, σ̂², ℓ of every column at its own ``h`` (m,); ``ℓ`` in the user's units, β̂ and σ̂²
+        those of the scaled data ``y·2^−y_scale_log2`` (nothing overflows: see
+        :func:`lmm.search.to_data_scale`)."""
+        return finish(self.full, stats_per_column(self.full, h), self.reml, keep_scale=True)
 
     def first_derivative(self, h, cols):
         """Analytic ``dℓ/dhsq`` of columns ``cols`` at ``h`` (module notes)."""
@@ -158,7 +160,7 @@ def first_derivative(prep: Prepared, hsq, reml: bool, cols=None):
         np.matmul(C, S1k[:, :, None], out=sums[1, s:e, :, None])
         np.matmul(Sk, prep.QQ, out=G[0, s:e])
         np.matmul(S1k, prep.QQ, out=G[1, s:e])
-    kk, ll = np.array(_triu_pairs(p)).T
+    kk, ll = np.array(triu_pairs(p)).T
     M = np.empty((2, m, p, p))
     M[:, :, kk, ll] = G
     M[:, :, ll, kk] = G

@@ -10,8 +10,6 @@ standard error, profile interval and its cutoff) is documented in
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from .checks import FIT_BLOCK_ELEMENTS, check_tol
 from .evaluators import RotatedEvaluator
 from .likelihood import check_explained, checked_inputs, prepare
@@ -21,10 +19,9 @@ from .search import CHI2_95, CHI2_MIX_95, SearchOutcome, search
 __all__ = ["FitResult", "fit_lmm", "CHI2_95", "CHI2_MIX_95"]
 
 
-
 def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=False,
             compute_ci=True, *, x_names=None, block_elements=FIT_BLOCK_ELEMENTS,
-            n_threads=1, polish=False) -> FitResult:
+            polish=False) -> FitResult:
     """Fit the linear mixed model to one or many phenotypes (lmmlite's ``fitLMM``).
 
     Parameters
@@ -51,11 +48,6 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     block_elements : int
         Columns are searched in blocks of about ``block_elements / n``
         (results do not depend on it beyond round-off).
-    n_threads : int
-        Blocks fitted at the same time, in threads (numpy releases the GIL in
-        its array operations). The blocks do not depend on ``n_threads``, so
-        neither do the results, bit for bit, as long as the BLAS library is
-        deterministic (pin its threads, as the workflow does).
     polish : bool
         After the Brent search, refine an interior optimum by safeguarded Newton steps on the
         analytic score (:func:`lmm.search.polish`), to about 1e-14 relative: hsq then no longer
@@ -95,16 +87,11 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     m = y2d.shape[1]
     block = max(1, int(block_elements // max(n, 1)))
 
-    def one(s):
+    parts = []
+    for s in range(0, m, block):        # blocks one after the other: threads come from the BLAS
         prep = prepare(kva, y2d[:, s:s + block], X)
         check_explained(prep, col0=s)
-        return search(RotatedEvaluator(prep, reml), check_boundary, tol, compute_se, compute_ci, polish)
-
-    starts = range(0, m, block)
-    if n_threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=int(n_threads)) as pool:
-            parts = list(pool.map(one, starts))
-    else:
-        parts = [one(s) for s in starts]
+        parts.append(search(RotatedEvaluator(prep, reml), check_boundary, tol, compute_se,
+                            compute_ci, polish))
     res = assemble(SearchOutcome.concatenate(parts), n, p, reml)
     return res.column(0) if one_y else res

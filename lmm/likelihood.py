@@ -167,7 +167,9 @@ class Prepared:
                         self.QQ, self.logdet_xtx, self.resid[idx], self.y_exp[idx], self.yss[idx])
 
 
-def _triu_pairs(p):
+def triu_pairs(p: int) -> list[tuple[int, int]]:
+    """The pairs ``(k, l)``, ``k ≤ l < p``, in row-major upper-triangle order (the columns of
+    :attr:`Prepared.QQ` and the rows of the packed matrices of :func:`chol_solve`)."""
     return [(k, l) for k in range(p) for l in range(k, p)]
 
 
@@ -198,7 +200,7 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     np.multiply(resid, resid, out=C[:, 0, :n])
     for k in range(p):
         np.multiply(resid, Qt[k], out=C[:, 1 + k, :n])
-    pairs = _triu_pairs(p)
+    pairs = triu_pairs(p)
     QQ = np.zeros((n_pad, len(pairs)))
     for c, (k, l) in enumerate(pairs):
         QQ[:n, c] = Q[:, k] * Q[:, l]
@@ -317,7 +319,7 @@ def chol_solve(M: np.ndarray, b: np.ndarray, p: int):
     x : ndarray (p, *B)
     logdet : ndarray B
     """
-    idx = {pair: c for c, pair in enumerate(_triu_pairs(p))}
+    idx = {pair: c for c, pair in enumerate(triu_pairs(p))}
     shape = np.broadcast_shapes(M.shape[1:], b.shape[1:])
     L = [[None] * p for _ in range(p)]
     logdet = np.zeros(shape)
@@ -433,12 +435,17 @@ def upper_limit(prep: Prepared, cols: np.ndarray, reml: bool):
 
 
 def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True,
-           user_units: bool = True) -> Solution:
+           user_units: bool = True, keep_scale: bool = False) -> Solution:
     """Turn weighted sums into β̂, rss, σ̂² and the log-likelihood, in the user's units.
 
     Where the covariance is singular (``hsq = 1`` with zero eigenvalues) ``ℓ`` is
     the limit of :func:`upper_limit` (``−inf``, finite or ``+inf``); ``ℓ = −inf``
     where ``rss`` is not positive.
+
+    With ``keep_scale`` (and ``user_units``) only ``ℓ`` is put in the user's units: ``β̂``,
+    ``rss`` and ``σ̂²`` stay those of the scaled data ``y·2^−y_exp`` and the solution's
+    ``y_scale_log2`` is ``prep.y_exp``, so that nothing overflows or underflows (the search
+    decides what to report: :func:`lmm.search.to_data_scale`).
     """
     n, p = prep.n, prep.p
     bq, logdet_qsq = chol_solve(st.QSQ, st.QSy, p)
@@ -469,9 +476,11 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True,
         logdet_qsq[pos] = np.inf
     # back to the user's units: y was scaled by 2^-e per column (last axis)
     e = prep.y_exp
+    rescale = user_units and not keep_scale and e.any()
     if user_units and e.any():
         dof = n - p if reml else n
         loglik = loglik - dof * LOG_2 * e
+    if rescale:
         rss = np.ldexp(rss, 2 * e)
         sigmasq = np.ldexp(sigmasq, 2 * e)
     beta = None
@@ -479,9 +488,10 @@ def finish(prep: Prepared, st: Stats, reml: bool, want_beta: bool = True,
         gshape = (p,) + (1,) * (bq.ndim - 2) + (prep.m,)
         bq_full = bq + prep.gamma.reshape(gshape)
         beta = np.linalg.solve(prep.R, bq_full.reshape(p, -1)).reshape(bq_full.shape)
-        if user_units and e.any():
+        if rescale:
             beta = np.ldexp(beta, e.reshape(gshape[1:]))
-    return Solution(loglik, beta, rss, sigmasq, logdet_qsq + prep.logdet_xtx)
+    return Solution(loglik, beta, rss, sigmasq, logdet_qsq + prep.logdet_xtx,
+                    y_scale_log2=e.copy() if user_units and keep_scale else None)
 
 
 def explained(prep: Prepared) -> np.ndarray:

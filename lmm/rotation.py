@@ -22,10 +22,6 @@ from .errors import InputError
 
 __all__ = ["EigenDecomposition", "Rotation", "eigen_decompose", "eigen_rotation"]
 
-#: The PSD tolerance of :mod:`lmm.checks` (kept under its former name).
-NEGATIVE_EIGENVALUE_RTOL = PSD_RTOL
-
-
 @dataclass(frozen=True, eq=False)
 class EigenDecomposition:
     """``K = kve_t.T @ diag(kva) @ kve_t``.

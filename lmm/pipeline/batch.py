@@ -9,8 +9,8 @@ rotates all of the batch's phenotypes and its covariates. :func:`fit_chunk` fits
 (:func:`lmm.fit_lmm`) all phenotypes of a chunk at once from the rotated data, and optionally
 evaluates the profile log-likelihood (:func:`lmm.calc_ll`) on a grid of hsq.
 
-The rotated data are stored by the workflow as an ``.npz`` file with the arrays of
-:data:`ROTATED_ARRAYS`.
+The rotated data are stored by the workflow as an ``.npz`` file with the arrays that
+:func:`rotate_batch` returns.
 """
 
 from __future__ import annotations
@@ -25,22 +25,8 @@ from lmm.errors import InputError
 from lmm.checks import explained_columns
 from lmm.pipeline.partition import Batch
 
-__all__ = ["ROTATED_ARRAYS", "FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
+__all__ = ["FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates", "fit_chunk",
            "fit_masked_chunk"]
-
-#: The arrays of a rotated batch (:func:`rotate_batch`), as saved in ``results/rotate/<batch>.npz``.
-ROTATED_ARRAYS = {
-    "kva": "(n,) eigenvalues of the batch's kinship, ascending, round-off negatives set to 0",
-    "kve_t": "(n, n) transposed eigenvectors: K = kve_t.T @ diag(kva) @ kve_t",
-    "X": "(n, p) rotated covariates kve_t @ X",
-    "ids": "(n,) the individuals, in the rows' order before rotation",
-    "covariates": "(p,) names of the columns of X",
-    "chunks": "(k,) names of the batch's chunks, c001, c002, ...",
-    "y__<chunk>": "(n, m_chunk) rotated phenotypes kve_t @ y of one chunk (loaded alone by its fit)",
-    "phenotypes__<chunk>": "(m_chunk,) names of the columns of y__<chunk>",
-    "n_clipped": "() number of round-off negative eigenvalues set to 0",
-    "min_eigenvalue": "() smallest eigenvalue before clipping",
-}
 
 #: Columns of a chunk's result table, before the ``beta_<covariate>`` columns.
 FIT_COLUMNS = ["phenotype", "status", "n", "p", "hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper",
@@ -77,8 +63,14 @@ def rotate_batch(
     Returns
     -------
     dict
-        The arrays of :data:`ROTATED_ARRAYS` (one ``y__<chunk>`` and ``phenotypes__<chunk>`` per
-        ``decompose`` chunk of the batch; ``masked`` chunks are fitted from the unrotated data).
+        The arrays saved in ``results/rotate/<batch>.npz``: ``kva`` (n,) eigenvalues of the batch's
+        kinship, ascending, round-off negatives set to 0; ``kve_t`` (n, n) transposed eigenvectors
+        (``K = kve_t.T @ diag(kva) @ kve_t``); ``X`` (n, p) rotated covariates ``kve_t @ X``;
+        ``ids`` (n,) the individuals in the rows' order before rotation; ``covariates`` (p,) the
+        names of the columns of ``X``; ``chunks`` (k,) the batch's chunk names; per ``decompose``
+        chunk ``y__<chunk>`` (n, m_chunk) its rotated phenotypes and ``phenotypes__<chunk>`` their
+        names (``masked`` chunks are fitted from the unrotated data); ``n_clipped`` (the round-off
+        negative eigenvalues set to 0) and ``min_eigenvalue`` (before clipping).
 
     Raises
     ------
