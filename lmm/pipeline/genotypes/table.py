@@ -1,0 +1,241 @@
+"""Genotype tables (CSV/TSV(.gz), Parquet): dosages or allele probabilities, with a marker map."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from lmm.errors import InputError
+from lmm.pipeline.genotypes.chromosomes import normalize_chromosomes
+from lmm.pipeline.genotypes.common import (
+    DOSAGE_MAX, PROBABILITY_SUM_TOLERANCE, _check_file, _check_map_duplicates, _check_range, _checked_id_list,
+    _open_binary, _Part, _positions,
+)
+from lmm.pipeline.io import describe_ids, duplicated, input_format, non_numeric_cells, read_table
+
+def _read_marker_map(path: str, map_position: str | None) -> tuple[pd.DataFrame, str]:
+    """The marker map of a genotype table, indexed by marker: chr (str), pos (float)."""
+    what = "genotype map (config 'genotype_map')"
+    _check_file(path, what)
+    try:
+        if input_format(path) == "parquet":
+            frame = pd.read_parquet(path)
+            if not isinstance(frame.index, pd.RangeIndex):
+                frame = frame.reset_index()
+            frame = frame.astype({c: str for c in frame.columns if c in ("marker", "chr")})
+        else:
+            stem = path[:-3] if path.lower().endswith(".gz") else path
+            sep = "," if stem.lower().endswith(".csv") else "\t"
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
+                                encoding="utf-8-sig")
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"The {what} '{path}' cannot be read as a table: {str(exc).strip().splitlines()[-1]}.") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    lacking = [c for c in ("marker", "chr") if c not in frame.columns]
+    if lacking:
+        raise InputError(
+            f"The {what} '{path}' has no column {describe_ids(lacking)}; its columns are "
+            f"{describe_ids(list(frame.columns))}. Expected marker, chr and a position column."
+        )
+    others = [c for c in frame.columns if c not in ("marker", "chr")]
+    if map_position is None:
+        if "pos" in others:
+            map_position = "pos"
+        elif len(others) == 1:
+            map_position = others[0]
+        else:
+            raise InputError(
+                f"The {what} '{path}' has several position columns ({describe_ids(others)}) and none named 'pos': "
+                "say which to use with config 'map_position'."
+            )
+    if map_position not in others:
+        raise InputError(
+            f"The {what} '{path}' has no position column '{map_position}' (config 'map_position'); its columns "
+            f"are {describe_ids(list(frame.columns))}."
+        )
+    frame["marker"] = frame["marker"].astype(str).str.strip()
+    frame["chr"] = frame["chr"].astype(str).str.strip()
+    blank = frame["marker"] == ""
+    if blank.any():
+        raise InputError(f"The {what} '{path}' has rows without a marker name (rows {describe_ids((np.flatnonzero(blank) + 1).tolist())}).")
+    _check_map_duplicates(frame, path, what)
+    no_chr = frame["chr"].isin(["", "nan", "NA", "None"])
+    if no_chr.any():
+        raise InputError(f"The {what} '{path}' has markers without a chromosome: {describe_ids(frame.loc[no_chr, 'marker'].tolist())}.")
+    pos = _positions(frame[map_position], frame["marker"], path, what)
+    frame["chr"] = normalize_chromosomes(frame["chr"], frame["marker"], path, what)
+    return pd.DataFrame({"chr": frame["chr"].to_numpy(), "pos": pos}, index=pd.Index(frame["marker"], name="marker")), map_position
+
+
+def _parse_text_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A plain numeric CSV/TSV(.gz): ids, column names, values (n, columns) float64.
+
+    Streams the file line by line and parses each row with numpy (a wide table, e.g. 51,152
+    columns, is several times faster so than with pandas). Quoted fields fall back to
+    :func:`lmm.pipeline.io.read_table`.
+    """
+    stem = path[:-3] if path.lower().endswith(".gz") else path
+    sep = "," if stem.lower().endswith(".csv") else "\t"
+    na_set = set(na)
+    with _open_binary(path) as handle:
+        try:
+            header_raw = handle.readline().decode("utf-8-sig")
+        except (UnicodeDecodeError, OSError, EOFError) as exc:
+            raise InputError(f"The genotype file '{path}' is not a readable text table ({exc}).") from None
+        if '"' in header_raw or "'" in header_raw:
+            return None  # quoted: the general reader
+        header = [h.strip() for h in header_raw.rstrip("\r\n").split(sep)]
+        if len(header) < 2:
+            raise InputError(
+                f"The genotype file '{path}' has a single column; expected an id column '{id_column}' and marker "
+                f"columns, {'comma' if sep == ',' else 'tab'}-separated."
+            )
+        if id_column not in header:
+            raise InputError(
+                f"The genotype file '{path}' has no id column '{id_column}' (config 'id_column'); its first columns "
+                f"are {describe_ids(header)}."
+            )
+        id_at = header.index(id_column)
+        columns = header[:id_at] + header[id_at + 1:]
+        dup = duplicated(columns)
+        if dup:
+            raise InputError(f"The genotype file '{path}' has duplicated column names: {describe_ids(dup)}.")
+        bsep = sep.encode()
+        ids, rows = [], []
+        for number, raw in enumerate(handle, start=2):
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            if b'"' in raw:
+                return None
+            fields = raw.split(bsep)
+            if len(fields) != len(header):
+                raise InputError(
+                    f"The genotype file '{path}' has {len(fields)} fields on line {number} but its header has "
+                    f"{len(header)}. Every row must have one value per column."
+                )
+            ident = fields.pop(id_at).decode("utf-8").strip()
+            try:
+                row = np.array(fields, dtype=np.float64)
+            except ValueError:
+                row = np.empty(len(fields))
+                for k, v in enumerate(fields):
+                    text = v.decode("utf-8", "replace").strip()
+                    if text in na_set:
+                        row[k] = np.nan
+                        continue
+                    try:
+                        row[k] = float(text)
+                    except ValueError:
+                        raise InputError(
+                            f"The genotype file '{path}' has a non-numeric value {text!r} in column '{columns[k]}' "
+                            f"on line {number} (id '{ident}')."
+                        ) from None
+            ids.append(ident)
+            rows.append(row)
+    if not rows:
+        raise InputError(f"The genotype file '{path}' has a header but no rows of data.")
+    ids = _checked_id_list(ids, path, "genotype file")
+    values = np.empty((len(rows), len(columns)))
+    for k, row in enumerate(rows):
+        values[k] = row
+    return ids, columns, values
+
+
+def _read_genotype_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    _check_file(path, "genotype file")
+    if input_format(path) == "text":
+        parsed = _parse_text_table(path, id_column, na)
+        if parsed is not None:
+            return parsed
+    frame = read_table(path, id_column=id_column, role="genotype", na_values=na)
+    for column, dtype in frame.dtypes.items():
+        if dtype != np.float64:
+            bad = non_numeric_cells(frame, column)
+            if bad:
+                raise InputError(
+                    f"The genotype file '{path}' has non-numeric values in column '{column}' for ids {describe_ids(bad)}."
+                )
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64) if (frame.dtypes != np.float64).any() \
+        else frame.to_numpy(dtype=np.float64)
+    return np.asarray([str(i) for i in frame.index], dtype=object), [str(c) for c in frame.columns], values
+
+
+def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na: tuple[str, ...]):
+    """A genotype table: the part, its kind and its alleles."""
+    ids, columns, values = _read_genotype_table(path, id_column, na)
+    in_map = [c in gmap.index for c in columns]
+    if all(in_map):
+        kind, alleles, marker_names, order = "dosages", (), list(columns), np.arange(len(columns))
+    else:
+        if not all(":" in c for c in columns):
+            lacking = [c for c, ok in zip(columns, in_map) if not ok and ":" not in c]
+            raise InputError(
+                f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
+                "Every column of the table must be a marker of the map (dosages) or <marker>:<allele> "
+                "(allele probabilities)."
+            )
+        split = [c.rsplit(":", 1) for c in columns]
+        marker_names = list(dict.fromkeys(m for m, _ in split))
+        by_marker: dict[str, dict[str, int]] = {m: {} for m in marker_names}
+        for k, (m, a) in enumerate(split):
+            by_marker[m][a] = k
+        alleles = tuple(by_marker[marker_names[0]])
+        allele_set = set(alleles)
+        for m in marker_names:
+            have = by_marker[m]
+            if set(have) != allele_set:
+                lacking = [a for a in alleles if a not in have]
+                extra = [a for a in have if a not in allele_set]
+                detail = (f"lacks {', '.join(f'{m}:{a}' for a in lacking)}" if lacking else "") + \
+                    ("; " if lacking and extra else "") + (f"has extra {', '.join(f'{m}:{a}' for a in extra)}" if extra else "")
+                raise InputError(
+                    f"The genotype file '{path}': marker '{m}' {detail}. Every marker needs one column per allele, "
+                    f"the same alleles for all markers ({', '.join(alleles)}, those of '{marker_names[0]}')."
+                )
+        if len(alleles) < 2:
+            raise InputError(
+                f"The genotype file '{path}' has allele columns with a single allele ('{alleles[0]}') per marker; "
+                "allele probabilities need at least two alleles per marker."
+            )
+        lacking = [m for m in marker_names if m not in gmap.index]
+        if lacking:
+            raise InputError(
+                f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
+                "Every marker of the table must be in the map."
+            )
+        order = np.array([by_marker[m][a] for m in marker_names for a in alleles])
+        kind = "probabilities"
+    if not np.array_equal(order, np.arange(len(columns))):
+        values = values[:, order]
+    ordered_columns = [columns[k] for k in order]
+    if kind == "probabilities":
+        _check_range(values, 1.0, path, ids, ordered_columns, "probabilities", axis_ids=0)
+        a = len(alleles)
+        cube = values.reshape(len(ids), len(marker_names), a)
+        sums = cube.sum(axis=2)
+        off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE  # NaN rows compare False
+        if off.any():
+            r, m = np.argwhere(off)[0]
+            raise InputError(
+                f"The genotype file '{path}' has {int(off.sum())} rows whose allele probabilities do not sum to 1 "
+                f"(tolerance {PROBABILITY_SUM_TOLERANCE:g}), e.g. marker '{marker_names[m]}', id '{ids[r]}': "
+                f"sum {sums[r, m]:.6g}."
+            )
+    else:
+        _check_range(values, DOSAGE_MAX, path, ids, ordered_columns, "dosages", axis_ids=0)
+    info = gmap.loc[marker_names]
+    markers = pd.DataFrame({
+        "marker": marker_names, "chr": info["chr"].to_numpy(), "pos": info["pos"].to_numpy(),
+        "allele": "", "other_allele": "",
+    })
+    width = len(alleles) if kind == "probabilities" else 1
+
+    def chunks(max_markers: int, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, len(marker_names), max_markers):
+            stop = min(len(marker_names), start + max_markers)
+            yield start, values[rows, start * width:stop * width].T
+
+    return _Part(path=path, ids=ids, markers=markers, chunks=chunks), kind, alleles
