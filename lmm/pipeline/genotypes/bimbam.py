@@ -14,6 +14,7 @@ from lmm.pipeline.genotypes.common import (
 )
 from lmm.pipeline.io import describe_ids
 
+
 def _split_fields(line: str, comma: bool) -> list[str]:
     if comma:
         return [f.strip() for f in line.split(",")]

@@ -10,10 +10,11 @@ import pandas as pd
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import normalize_chromosomes
 from lmm.pipeline.genotypes.common import (
-    DOSAGE_MAX, PROBABILITY_SUM_TOLERANCE, _check_file, _check_map_duplicates, _check_range, _checked_id_list,
-    _open_binary, _Part, _positions,
+    DOSAGE_MAX, PROBABILITY_RANGE_TOLERANCE, PROBABILITY_SUM_TOLERANCE, _check_file, _check_map_duplicates,
+    _check_range, _checked_id_list, _open_binary, _Part, _positions,
 )
 from lmm.pipeline.io import describe_ids, duplicated, input_format, non_numeric_cells, read_table
+
 
 def _read_marker_map(path: str, map_position: str | None) -> tuple[pd.DataFrame, str]:
     """The marker map of a genotype table, indexed by marker: chr (str), pos (float)."""
@@ -163,6 +164,78 @@ def _read_genotype_table(path: str, id_column: str, na: tuple[str, ...]) -> tupl
     return np.asarray([str(i) for i in frame.index], dtype=object), [str(c) for c in frame.columns], values
 
 
+def _probability_layout(path: str, map_path: str, columns: list[str], in_map: list[bool],
+                        gmap: pd.DataFrame) -> tuple[list[str], tuple[str, ...], np.ndarray]:
+    """``<marker>:<allele>`` columns: the markers, their alleles and the column order (marker-major)."""
+    if not all(":" in c for c in columns):
+        lacking = [c for c, ok in zip(columns, in_map) if not ok and ":" not in c]
+        raise InputError(
+            f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
+            "Every column of the table must be a marker of the map (dosages) or <marker>:<allele> "
+            "(allele probabilities)."
+        )
+    split = [c.rsplit(":", 1) for c in columns]
+    marker_names = list(dict.fromkeys(m for m, _ in split))
+    by_marker: dict[str, dict[str, int]] = {m: {} for m in marker_names}
+    for k, (m, a) in enumerate(split):
+        by_marker[m][a] = k
+    alleles = tuple(by_marker[marker_names[0]])
+    allele_set = set(alleles)
+    for m in marker_names:
+        have = by_marker[m]
+        if set(have) != allele_set:
+            lacking = [a for a in alleles if a not in have]
+            extra = [a for a in have if a not in allele_set]
+            detail = (f"lacks {', '.join(f'{m}:{a}' for a in lacking)}" if lacking else "") + \
+                ("; " if lacking and extra else "") + (f"has extra {', '.join(f'{m}:{a}' for a in extra)}" if extra else "")
+            raise InputError(
+                f"The genotype file '{path}': marker '{m}' {detail}. Every marker needs one column per allele, "
+                f"the same alleles for all markers ({', '.join(alleles)}, those of '{marker_names[0]}')."
+            )
+    if len(alleles) < 2:
+        raise InputError(
+            f"The genotype file '{path}' has allele columns with a single allele ('{alleles[0]}') per marker; "
+            "allele probabilities need at least two alleles per marker."
+        )
+    lacking = [m for m in marker_names if m not in gmap.index]
+    if lacking:
+        raise InputError(
+            f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
+            "Every marker of the table must be in the map."
+        )
+    return marker_names, alleles, np.array([by_marker[m][a] for m in marker_names for a in alleles])
+
+
+def _check_probability_sums(values: np.ndarray, path: str, ids: np.ndarray, marker_names: list[str],
+                            n_alleles: int) -> None:
+    """The alleles of each marker sum to 1 in each row (rows with a missing allele not checked)."""
+    sums = values.reshape(len(ids), len(marker_names), n_alleles).sum(axis=2)
+    off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE  # NaN rows compare False
+    if off.any():
+        r, m = np.argwhere(off)[0]
+        raise InputError(
+            f"The genotype file '{path}' has {int(off.sum())} rows whose allele probabilities do not sum to 1 "
+            f"(tolerance {PROBABILITY_SUM_TOLERANCE:g}), e.g. marker '{marker_names[m]}', id '{ids[r]}': "
+            f"sum {sums[r, m]:.6g}."
+        )
+
+
+def _unit_interval_note(values: np.ndarray, path: str, columns: list[str]) -> tuple[str, ...]:
+    """A note when every dosage of a table lies in [0, 1]: perhaps one genotype's probabilities."""
+    with np.errstate(invalid="ignore"):
+        present = values[~np.isnan(values)]
+    if present.size == 0 or present.max() > 1.0 + PROBABILITY_RANGE_TOLERANCE:
+        return ()
+    example = columns[0]
+    return (
+        f"The genotype file '{path}' has one column per marker (e.g. '{example}') and every value between 0 "
+        f"and 1: the values are read as dosages (one 1-degree-of-freedom value per marker, on the scale 0 to "
+        f"2). If they are the probabilities of one genotype or allele, give every allele's probability "
+        f"instead, in columns named <marker>:<allele> (e.g. '{example}:A', '{example}:B'), which are read "
+        "as allele probabilities.",
+    )
+
+
 def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na: tuple[str, ...]):
     """A genotype table: the part, its kind and its alleles."""
     ids, columns, values = _read_genotype_table(path, id_column, na)
@@ -170,62 +243,18 @@ def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na
     if all(in_map):
         kind, alleles, marker_names, order = "dosages", (), list(columns), np.arange(len(columns))
     else:
-        if not all(":" in c for c in columns):
-            lacking = [c for c, ok in zip(columns, in_map) if not ok and ":" not in c]
-            raise InputError(
-                f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
-                "Every column of the table must be a marker of the map (dosages) or <marker>:<allele> "
-                "(allele probabilities)."
-            )
-        split = [c.rsplit(":", 1) for c in columns]
-        marker_names = list(dict.fromkeys(m for m, _ in split))
-        by_marker: dict[str, dict[str, int]] = {m: {} for m in marker_names}
-        for k, (m, a) in enumerate(split):
-            by_marker[m][a] = k
-        alleles = tuple(by_marker[marker_names[0]])
-        allele_set = set(alleles)
-        for m in marker_names:
-            have = by_marker[m]
-            if set(have) != allele_set:
-                lacking = [a for a in alleles if a not in have]
-                extra = [a for a in have if a not in allele_set]
-                detail = (f"lacks {', '.join(f'{m}:{a}' for a in lacking)}" if lacking else "") + \
-                    ("; " if lacking and extra else "") + (f"has extra {', '.join(f'{m}:{a}' for a in extra)}" if extra else "")
-                raise InputError(
-                    f"The genotype file '{path}': marker '{m}' {detail}. Every marker needs one column per allele, "
-                    f"the same alleles for all markers ({', '.join(alleles)}, those of '{marker_names[0]}')."
-                )
-        if len(alleles) < 2:
-            raise InputError(
-                f"The genotype file '{path}' has allele columns with a single allele ('{alleles[0]}') per marker; "
-                "allele probabilities need at least two alleles per marker."
-            )
-        lacking = [m for m in marker_names if m not in gmap.index]
-        if lacking:
-            raise InputError(
-                f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
-                "Every marker of the table must be in the map."
-            )
-        order = np.array([by_marker[m][a] for m in marker_names for a in alleles])
+        marker_names, alleles, order = _probability_layout(path, map_path, columns, in_map, gmap)
         kind = "probabilities"
     if not np.array_equal(order, np.arange(len(columns))):
         values = values[:, order]
     ordered_columns = [columns[k] for k in order]
+    notes: tuple[str, ...] = ()
     if kind == "probabilities":
         _check_range(values, 1.0, path, ids, ordered_columns, "probabilities", axis_ids=0)
-        a = len(alleles)
-        cube = values.reshape(len(ids), len(marker_names), a)
-        sums = cube.sum(axis=2)
-        off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE  # NaN rows compare False
-        if off.any():
-            r, m = np.argwhere(off)[0]
-            raise InputError(
-                f"The genotype file '{path}' has {int(off.sum())} rows whose allele probabilities do not sum to 1 "
-                f"(tolerance {PROBABILITY_SUM_TOLERANCE:g}), e.g. marker '{marker_names[m]}', id '{ids[r]}': "
-                f"sum {sums[r, m]:.6g}."
-            )
+        _check_probability_sums(values, path, ids, marker_names, len(alleles))
     else:
         _check_range(values, DOSAGE_MAX, path, ids, ordered_columns, "dosages", axis_ids=0)
+        notes = _unit_interval_note(values, path, ordered_columns)
     info = gmap.loc[marker_names]
     markers = pd.DataFrame({
         "marker": marker_names, "chr": info["chr"].to_numpy(), "pos": info["pos"].to_numpy(),
@@ -238,4 +267,4 @@ def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na
             stop = min(len(marker_names), start + max_markers)
             yield start, values[rows, start * width:stop * width].T
 
-    return _Part(path=path, ids=ids, markers=markers, chunks=chunks), kind, alleles
+    return _Part(path=path, ids=ids, markers=markers, chunks=chunks, notes=notes), kind, alleles
