@@ -11,7 +11,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+include: "workflow/rules/config.smk"
 include: "workflow/rules/common.smk"
+include: "workflow/rules/scan_helpers.smk"
 include: "workflow/rules/genotypes.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/partition.smk"

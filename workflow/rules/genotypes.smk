@@ -9,7 +9,9 @@ checkpoint load_genotypes:
         sidecars=genotype_sidecars(),
         map=optional_input("genotype_map"),
         ids=optional_input("genotype_ids"),
+        # the analysis' individuals are the phenotype file's (a .npy's ids in its sidecars)
         phenotypes=config["phenotypes"],
+        phenotype_sidecars=sidecar_input("phenotypes"),
     output:
         store=directory("results/genotypes"),
     log:
@@ -29,7 +31,7 @@ checkpoint load_genotypes:
         genotype_dtype=lookup(dpath="genotype_dtype", within=config),
         id_column=lookup(dpath="id_column", within=config),
         na_values=lookup(dpath="na_values", within=config),
-        inputs=file_checksums(*genotype_input_files()),
+        inputs=input_checksums,
         code=script_code("load_genotypes.py"),
     script:
         "../scripts/load_genotypes.py"

@@ -13,6 +13,8 @@ rule provenance:
         rotated=rotated_files,
         genotypes=genotype_summary,
         kinship_record=kinship_record,
+        # the genotype files whose checksums the record gives (when the genotypes are used)
+        genotype_files=genotype_provenance_inputs,
         scan=scan_provenance_inputs,
     output:
         record=report(
@@ -33,7 +35,7 @@ rule provenance:
     params:
         config=config,
         genotype_files=genotype_provenance_files(),
-        inputs=file_checksums(*input_files(), *genotype_input_files()),
+        inputs=input_checksums,
         code=script_code("provenance.py"),
     script:
         "../scripts/provenance.py"
