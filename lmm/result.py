@@ -12,19 +12,30 @@ from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["FitResult", "BOUNDARIES", "STATUSES", "assemble"]
+__all__ = ["FitResult", "STATUSES", "assemble"]
 
-#: Values of :attr:`FitResult.boundary`.
-BOUNDARIES = ("none", "lower", "upper")
-
-#: Values of :attr:`FitResult.status` and what each means.
+#: Every value of a ``status`` that any output of the package carries (:attr:`FitResult.status`,
+#: the ``status`` columns of ``results/heritability.tsv``, ``phenotype_status.tsv``,
+#: ``results/scan/hsq.tsv``), with a one-line description. The only list of statuses: every
+#: module takes its values from here.
 STATUSES = {
-    "ok": "an estimate",
-    "flat_likelihood": "the profile likelihood does not depend on hsq (e.g. K proportional to I): "
-                       "hsq is not estimable; the value reported is arbitrary",
-    "unbounded": "the likelihood grows without bound as hsq -> 1 (K singular and the phenotype "
-                 "constant along its null space, e.g. within groups of identical individuals): "
-                 "hsq = 1 is reported, with no interval",
+    "ok": "fitted: hsq and every estimate in the data's units",
+    "not_converged": "fitted, but the search for hsq did not meet its tolerance (estimates kept; "
+                     "check the profile plot)",
+    "flat_likelihood": "fitted, but the likelihood does not depend on hsq (e.g. K proportional to "
+                       "I): hsq is not estimable and the value reported is arbitrary",
+    "unbounded": "the likelihood grows without bound as hsq -> 1 (K singular, phenotype constant "
+                 "within groups of identical individuals): hsq = 1, loglik = inf, no interval",
+    "scale_overflow": "fitted (hsq, its interval and loglik valid), but sigmasq or beta overflow "
+                      "float64 in the data's units: they are given for y * 2^-y_scale_log2",
+    "scale_underflow": "fitted (hsq, its interval and loglik valid), but sigmasq or beta underflow "
+                       "float64 in the data's units: they are given for y * 2^-y_scale_log2",
+    "all_missing": "no observed value among the individuals kept; not fitted",
+    "too_few_observations": "n <= p + 1 observed values for p covariates (intercept included); "
+                            "not fitted",
+    "constant": "a single distinct observed value; not fitted",
+    "explained_by_covariates": "the covariates fit the phenotype exactly (e.g. it is a copy of a "
+                               "covariate); not fitted",
 }
 
 
@@ -43,10 +54,20 @@ class FitResult:
         ``dℓ/dhsq`` to ~1e-13, polished after the Brent search
         (:mod:`lmm.search`, note 4), so it does not depend on the units or offset of
         ``y`` or on the fit path beyond round-off.
-    beta : fixed effects, one row per column of ``X``, in the units of ``y`` and ``X``.
-    sigmasq : total variance ``σ² = rss / (n − p)``.
-    sigmasq_g : ``hsq · σ²``.
-    sigmasq_e : ``(1 − hsq) · σ²``.
+    beta : fixed effects, one row per column of ``X``, in the units of ``y`` and ``X``
+        (times ``2^−y_scale_log2``).
+    sigmasq : total variance ``σ² = rss / (n − p)`` (times ``4^−y_scale_log2``).
+    sigmasq_g : ``hsq · σ²`` (same scale as ``sigmasq``).
+    sigmasq_e : ``(1 − hsq) · σ²`` (same scale as ``sigmasq``).
+    y_scale_log2 : int exponent ``k``: ``beta``, ``sigmasq``, ``sigmasq_g`` and ``sigmasq_e``
+        are the estimates of the data ``y·2^−k``. 0 (the data's own units) wherever float64
+        represents them; for a phenotype whose ``σ²`` or ``β`` in its own units would overflow
+        (above ~1.8e308, e.g. ``y·1e200``) or underflow (below ~2.2e-308, e.g. ``y·1e-200``),
+        ``k`` is the exponent with ``max|y·2^−k|`` in [0.5, 1) and ``status`` is
+        ``'scale_overflow'`` or ``'scale_underflow'`` (unless it is ``'flat_likelihood'`` or
+        ``'unbounded'``, which say more about ``hsq``). ``hsq``, its interval and ``loglik``
+        are in the data's units in every case; no reported number is infinite or NaN for want
+        of range (:mod:`lmm.search`, note 7).
     loglik : ``ℓ(hsq)``, lmmlite's constants (see :func:`lmm.calc_ll`); ``+inf``
         when ``status`` is ``'unbounded'``.
     hsq_se : standard error ``(−d²ℓ/dhsq²)^(−1/2)`` from the observed
@@ -60,8 +81,9 @@ class FitResult:
         mixture of χ²₀ and χ²₁) for ``ĥ`` on a boundary; NaN without interval.
         See :mod:`lmm.search`.
     boundary : ``'none'``, ``'lower'`` (hsq = 0) or ``'upper'`` (hsq = 1).
-    status : ``'ok'``, ``'flat_likelihood'`` or ``'unbounded'`` (:data:`STATUSES`):
-        whether ``hsq`` is an estimate at all.
+    status : ``'ok'``, ``'flat_likelihood'``, ``'unbounded'`` (whether ``hsq`` is an estimate
+        at all), ``'scale_overflow'`` or ``'scale_underflow'`` (see ``y_scale_log2``);
+        :data:`STATUSES`.
     converged : the Brent search met its tolerance.
     n_eval : likelihood evaluations of the Brent search (not counting the few
         score evaluations of the polish).
@@ -87,9 +109,11 @@ class FitResult:
     method: str
     status: str | np.ndarray = "ok"
     ci_cutoff: float | np.ndarray = np.nan
+    y_scale_log2: int | np.ndarray = 0
     _fields_per_column: ClassVar[tuple] = (
         "hsq", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "hsq_se",
-        "hsq_ci_lower", "hsq_ci_upper", "boundary", "converged", "n_eval", "status", "ci_cutoff")
+        "hsq_ci_lower", "hsq_ci_upper", "boundary", "converged", "n_eval", "status", "ci_cutoff",
+        "y_scale_log2")
 
     @property
     def hsq_ci(self) -> np.ndarray:
@@ -135,4 +159,5 @@ def assemble(outcome, n, p: int, reml: bool) -> FitResult:
         hsq_ci_lower=outcome.hsq_ci_lower, hsq_ci_upper=outcome.hsq_ci_upper,
         boundary=np.asarray(outcome.boundary, dtype="<U5"), converged=outcome.converged,
         n_eval=outcome.n_eval, n=n, p=p, method="reml" if reml else "ml",
-        status=np.asarray(outcome.status, dtype="<U15"), ci_cutoff=outcome.ci_cutoff)
+        status=np.asarray(outcome.status, dtype=f"<U{max(map(len, STATUSES))}"),
+        ci_cutoff=outcome.ci_cutoff, y_scale_log2=outcome.scale_log2())

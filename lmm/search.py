@@ -47,6 +47,14 @@ Notes
    1987), whose 95% quantile is χ²₁'s 90% quantile, ``CHI2_MIX_95 = 2.7055``;
    that cutoff is used then. The cutoff of each interval is returned
    (``ci_cutoff``).
+7. **Scale.** ``hsq``, its interval and ``ℓ`` (shifted by ``−dof·log c``) are in range whatever
+   the units of ``y``; ``σ̂² ∝ c²`` and ``β̂ ∝ c`` are not (``y·1e200`` has ``σ̂² ≈ 1e400``,
+   ``y·1e-200`` ``σ̂² ≈ 1e-400``). They are reported in the data's units where float64
+   represents them; for a column where it does not they are reported for the data
+   ``y·2^−k`` (``k`` the exponent with ``max|y·2^−k|`` in [0.5, 1), given as
+   ``y_scale_log2``; 0 otherwise) and, when the status would be ``'ok'``, it is
+   ``'scale_overflow'`` or ``'scale_underflow'`` (:func:`to_data_scale`). So every number
+   is finite (NaN where it is not computed) and ``σ̂²_data = sigmasq·4^y_scale_log2``.
 
 References
 ----------
@@ -64,7 +72,8 @@ import numpy as np
 
 from .brent import fmin_lockstep, root_lockstep
 
-__all__ = ["Evaluator", "Solution", "SearchOutcome", "search", "polish", "profile_ci", "CI_GRID",
+__all__ = ["Evaluator", "Solution", "SearchOutcome", "search", "polish", "profile_ci", "to_data_scale",
+           "CI_GRID",
            "CHI2_95", "CHI2_MIX_95", "FLAT_LOGLIK_RTOL", "POLISH_MAX_ITER", "POLISH_STEP_RTOL",
            "POLISH_LOGLIK_RTOL", "POLISH_BRACKET_MARGIN", "POLISH_SLOPE_STEP"]
 
@@ -107,6 +116,12 @@ class Solution:
         ``rss / (n − p)``.
     logdet_xsx : ndarray B
         ``log|XᵀSX|``.
+    y_scale_log2 : ndarray of int (m,) or None
+        ``beta``, ``rss`` and ``sigmasq`` are those of the data ``y·2^−y_scale_log2`` (one
+        exponent per column, the last axis); ``None``: the data's own units. ``loglik`` is
+        always in the data's units. An evaluator that scales the data internally returns its
+        scaled values and exponents, so that :func:`search` can report them in the data's
+        units where float64 represents them (:func:`to_data_scale`).
     """
 
     loglik: np.ndarray
@@ -114,6 +129,7 @@ class Solution:
     rss: np.ndarray
     sigmasq: np.ndarray
     logdet_xsx: np.ndarray
+    y_scale_log2: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -154,7 +170,8 @@ class Evaluator(Protocol):
 class SearchOutcome:
     """Per-column results of :func:`search`: arrays (m,), ``beta`` (p, m).
 
-    ``boundary`` and ``status`` are string arrays (see :class:`lmm.FitResult`).
+    ``boundary`` and ``status`` are string arrays (see :class:`lmm.FitResult`); ``sigmasq``
+    and ``beta`` are those of ``y·2^−y_scale_log2`` (:func:`to_data_scale`; ``None``: all 0).
     """
 
     hsq: np.ndarray
@@ -169,6 +186,13 @@ class SearchOutcome:
     status: np.ndarray
     converged: np.ndarray
     n_eval: np.ndarray
+    y_scale_log2: np.ndarray | None = None
+
+    def scale_log2(self) -> np.ndarray:
+        """``y_scale_log2`` as an array (m,) of int (zeros when ``None``)."""
+        if self.y_scale_log2 is None:
+            return np.zeros(np.shape(self.hsq)[-1:] or (1,), dtype=np.int64)
+        return np.asarray(self.y_scale_log2, dtype=np.int64)
 
     @staticmethod
     def concatenate(parts, order=None) -> "SearchOutcome":
@@ -176,7 +200,10 @@ class SearchOutcome:
         the caller that each concatenated column is, and the result is put in that order."""
         out = {}
         for f in fields(SearchOutcome):
-            a = np.concatenate([getattr(pt, f.name) for pt in parts], axis=-1)
+            if f.name == "y_scale_log2":
+                a = np.concatenate([pt.scale_log2() for pt in parts])
+            else:
+                a = np.concatenate([getattr(pt, f.name) for pt in parts], axis=-1)
             if order is not None:
                 inv = np.empty_like(order)
                 inv[order] = np.arange(order.size)
@@ -231,6 +258,8 @@ def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
             hsq[cols], ll_hat[cols] = _polish(ev, hsq[cols], ll_hat[cols], cols, tol,
                                               converged[cols])
     sol = ev.solution(hsq)
+    sigmasq, beta, scale, out_of_range = to_data_scale(sol)
+    status = np.where((status == "ok") & (out_of_range != ""), out_of_range, status)
     se = np.full(m, np.nan)
     if compute_se:
         interior = np.flatnonzero((b == 0) & ~unbounded)
@@ -248,10 +277,47 @@ def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
             ci_lo[cols], ci_hi[cols] = profile_ci(ev, hsq, ll_hat, cols, cut)
             cutoff[cols] = cut
     return SearchOutcome(
-        hsq=hsq, beta=sol.beta, sigmasq=sol.sigmasq, loglik=sol.loglik, hsq_se=se,
+        hsq=hsq, beta=beta, sigmasq=sigmasq, loglik=sol.loglik, hsq_se=se,
         hsq_ci_lower=ci_lo, hsq_ci_upper=ci_hi, ci_cutoff=cutoff,
         boundary=np.where(b < 0, "lower", np.where(b > 0, "upper", "none")),
-        status=status, converged=converged, n_eval=n_eval)
+        status=status, converged=converged, n_eval=n_eval, y_scale_log2=scale)
+
+
+def to_data_scale(sol: Solution):
+    """``σ̂²`` and ``β̂`` of a :class:`Solution` of ``m`` columns in the data's units where float64
+    represents them, else on the scale the evaluator used (note 7).
+
+    Returns
+    -------
+    sigmasq : ndarray (m,)
+    beta : ndarray (p, m)
+        ``σ̂²·4^−k`` and ``β̂·2^−k``: the estimates of the data ``y·2^−k``.
+    k : ndarray (m,) of int
+        0 where the data's own ``σ̂²`` and ``β̂`` are representable (finite, and each non-zero
+        value at least the smallest normal float64, about 2.2e-308); else the evaluator's
+        exponent (``max|y·2^−k|`` in [0.5, 1), so the values are of the order of the data's
+        scale of 1).
+    out_of_range : ndarray (m,) of str
+        ``''``, ``'scale_overflow'`` (a value would exceed about 1.8e308) or
+        ``'scale_underflow'`` (a non-zero value would fall below about 2.2e-308, or to 0).
+    """
+    m = np.shape(sol.sigmasq)[-1]
+    e = np.zeros(m, dtype=np.int64) if sol.y_scale_log2 is None else np.asarray(
+        sol.y_scale_log2, dtype=np.int64)
+    tiny = np.finfo(np.float64).tiny
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        s_data = np.ldexp(sol.sigmasq, 2 * e)
+        b_data = np.ldexp(sol.beta, e)
+        over = ((np.isfinite(sol.sigmasq) & ~np.isfinite(s_data))
+                | (np.isfinite(sol.beta) & ~np.isfinite(b_data)).any(axis=0))
+        under = (((sol.sigmasq != 0) & (np.abs(s_data) < tiny))
+                 | ((sol.beta != 0) & (np.abs(b_data) < tiny)).any(axis=0))
+    bad = over | under
+    k = np.where(bad, e, 0)
+    sigmasq = np.where(bad, sol.sigmasq, s_data)
+    beta = np.where(bad, sol.beta, b_data)
+    flag = np.where(over, "scale_overflow", np.where(under, "scale_underflow", ""))
+    return sigmasq, beta, k, flag
 
 
 def _polish(ev, h, ll, cols, tol, converged):

@@ -2,8 +2,16 @@
 
 The table (``results/heritability.tsv``) lists the phenotypes in the input's column order. Fitted
 phenotypes carry their estimates; the others carry their ``status`` (why they were not fitted)
-and ``NA`` estimates. Floats are written with :data:`FLOAT_FORMAT` and missing values as ``NA``,
-so the same data give byte-identical files.
+and ``NA`` estimates. Every ``status`` is a key of :data:`lmm.STATUSES` (the one list of
+statuses, with their descriptions). Floats are written with :data:`FLOAT_FORMAT` and missing
+values as ``NA``, so the same data give byte-identical files.
+
+``sigmasq``, ``sigmasq_g``, ``sigmasq_e`` and the ``beta_<covariate>`` columns are those of the
+data ``y·2^−y_scale_log2``: ``y_scale_log2`` is 0 (the data's own units) wherever float64 holds
+them, and the phenotype's scaling exponent (with status ``scale_overflow`` or
+``scale_underflow``) where it does not, e.g. for phenotypes ×1e200 (``σ² ≈ 1e400``) or ×1e-200;
+``hsq``, its interval and ``loglik`` are in the data's units in every case
+(:attr:`lmm.FitResult.y_scale_log2`).
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from lmm import STATUSES
 from lmm.errors import InputError
 from lmm.pipeline.partition import Batch
 
-__all__ = ["FLOAT_FORMAT", "TABLE_COLUMNS", "STATUS_DESCRIPTIONS", "heritability_table", "profile_table"]
+__all__ = ["FLOAT_FORMAT", "TABLE_COLUMNS", "heritability_table", "profile_table"]
 
 #: ``%``-format of every float in the final tables (10 significant digits).
 FLOAT_FORMAT = "%.10g"
@@ -24,23 +33,8 @@ FLOAT_FORMAT = "%.10g"
 #: The final table's columns, before one ``beta_<covariate>`` column per covariate and the last,
 #: ``covariates_dropped``.
 TABLE_COLUMNS = ["phenotype", "status", "batch", "chunk", "strategy", "n", "hsq", "hsq_se", "hsq_ci_lower",
-                 "hsq_ci_upper", "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary",
-                 "converged", "method"]
-
-#: Every value of the ``status`` column and what it means.
-STATUS_DESCRIPTIONS = {
-    "ok": "fitted",
-    "not_converged": "fitted, but the search for hsq did not meet its tolerance (estimates kept)",
-    "all_missing": "no observed value among the individuals kept; not fitted",
-    "too_few_observations": "n <= p + 1 observed values for p covariates; not fitted",
-    "constant": "a single distinct observed value; not fitted",
-    "explained_by_covariates": "the covariates fit the phenotype exactly; not fitted",
-    "flat_likelihood": "fitted, but the likelihood does not depend on hsq (e.g. K proportional to I): "
-                       "hsq is not estimable",
-    "unbounded": "the likelihood grows without bound as hsq -> 1 (K singular, phenotype constant within "
-                 "groups of identical individuals): no estimate",
-}
-
+                 "hsq_ci_upper", "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e", "y_scale_log2", "loglik",
+                 "boundary", "converged", "method"]
 
 def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
                        covariate_names: Sequence[str], batches: Sequence[Batch] = ()) -> pd.DataFrame:
@@ -66,8 +60,8 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
     Raises
     ------
     InputError
-        A phenotype assigned to a chunk has no result, or a result belongs to no phenotype
-        (stale intermediate files: rerun the workflow).
+        A phenotype assigned to a chunk has no result, a result belongs to no phenotype, or a
+        status is not in :data:`lmm.STATUSES` (stale intermediate files: rerun the workflow).
     """
     beta_cols = [f"beta_{c}" for c in covariate_names]
     fitted = pd.concat(list(fits), ignore_index=True) if len(fits) else pd.DataFrame(columns=["phenotype"])
@@ -98,7 +92,12 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
     for c in ["hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper", "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e",
               "loglik"] + beta_cols:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(np.float64)
+    table["y_scale_log2"] = pd.to_numeric(table["y_scale_log2"], errors="coerce").astype("Int64")
     table["n"] = table["n"].astype(np.int64)
+    unknown = sorted(set(table["status"]) - set(STATUSES))
+    if unknown:
+        raise InputError(f"Unknown status value(s) {unknown[:5]} in the fit results (known: "
+                         f"{', '.join(STATUSES)}); rerun the workflow so every stage is up to date.")
     table["converged"] = table["converged"].map(_flag_text, na_action="ignore")
     for c in ["batch", "chunk", "strategy", "boundary", "converged", "method", "covariates_dropped"]:
         table[c] = table[c].astype(object).where(table[c].notna(), None)

@@ -30,7 +30,8 @@ __all__ = ["FIT_COLUMNS", "rotate_batch", "load_chunk", "explained_by_covariates
 
 #: Columns of a chunk's result table, before the ``beta_<covariate>`` columns.
 FIT_COLUMNS = ["phenotype", "status", "n", "p", "hsq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper",
-               "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary", "converged", "method"]
+               "ci_cutoff", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "boundary", "converged", "method",
+               "y_scale_log2"]
 #: The float columns of :data:`FIT_COLUMNS`, taken from the :class:`lmm.FitResult` fields of their name.
 _FLOAT_COLUMNS = FIT_COLUMNS[4:13]
 
@@ -182,7 +183,10 @@ def fit_chunk(
         One row per phenotype, in the order given: :data:`FIT_COLUMNS` then ``beta_<covariate>``
         for each covariate of the batch. ``status`` is ``ok``, ``not_converged`` (estimates kept)
         or ``explained_by_covariates`` (no estimates), or the fit's own flag
-        (``flat_likelihood``, ``unbounded``: :data:`lmm.STATUSES`).
+        (``flat_likelihood``, ``unbounded``, ``scale_overflow``, ``scale_underflow``), all keys
+        of :data:`lmm.STATUSES`. ``y_scale_log2`` is :attr:`lmm.FitResult.y_scale_log2`:
+        ``sigmasq``, ``sigmasq_g``, ``sigmasq_e`` and the betas are those of ``y·2^−y_scale_log2``
+        (0, the data's units, unless float64 cannot hold them there; NA when not fitted).
     profile : pandas.DataFrame
         ``phenotype, hsq, loglik`` for every phenotype fitted and grid value (long format).
     """
@@ -282,6 +286,7 @@ def _result_tables(phenotypes, covariates, flat, n_obs, p, fit_columns, profile_
         table[col] = np.nan
     for col in ("boundary", "converged", "method"):
         table[col] = pd.Series([None] * len(table), dtype=object)
+    table["y_scale_log2"] = pd.Series([pd.NA] * len(table), dtype="Int64")
     betas = np.full((len(table), p), np.nan)
     profile = pd.DataFrame({"phenotype": pd.Series([], dtype=object), "hsq": pd.Series([], dtype=float),
                             "loglik": pd.Series([], dtype=float)})
@@ -293,6 +298,7 @@ def _result_tables(phenotypes, covariates, flat, n_obs, p, fit_columns, profile_
         converged = np.asarray(fit.converged, dtype=bool)
         table.loc[fit_idx, "converged"] = np.where(converged, "true", "false").astype(object)
         table.loc[fit_idx, "method"] = fit.method
+        table.loc[fit_idx, "y_scale_log2"] = np.asarray(fit.y_scale_log2, dtype=np.int64).reshape(-1)
         table.loc[fit_idx[~converged], "status"] = "not_converged"
         flag = np.asarray(fit.status, dtype=object).reshape(-1)
         table.loc[fit_idx[flag != "ok"], "status"] = flag[flag != "ok"]

@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lmm import STATUSES
 from lmm.checks import rank_deficient_columns
 from lmm.errors import InputError
 from lmm.pipeline.io import describe_ids, non_numeric_cells
 
 __all__ = [
     "TRANSFORMS",
-    "STATUS_VALUES",
     "CleanData",
     "select_columns",
     "check_numeric",
@@ -48,10 +48,6 @@ __all__ = [
 ]
 
 TRANSFORMS = ("none", "standardize", "rank_inverse_normal")
-
-#: Every status a phenotype can get, in the order they are checked.
-STATUS_VALUES = ("all_missing", "too_few_observations", "constant", "ok")
-
 
 @dataclass(frozen=True)
 class CleanData:
@@ -276,7 +272,8 @@ def phenotype_status(Y: np.ndarray, n_covariates: int) -> tuple[list[str], np.nd
     -------
     status : list of str, length m
         ``all_missing``, ``too_few_observations`` (``n_observed <= p + 1``), ``constant``
-        (a single distinct observed value) or ``ok``, checked in that order.
+        (a single distinct observed value) or ``ok``, checked in that order (keys of
+        :data:`lmm.STATUSES`, the one list of statuses).
     n_observed : numpy.ndarray of int, shape (m,)
     """
     observed = ~np.isnan(Y)
@@ -650,7 +647,7 @@ def _counts(files: _FileIds, in_all: Sequence[str], ids: Sequence[str], dropped:
         "individuals_dropped": int(len(dropped)),
         "individuals_dropped_by_reason": {str(k): int(v) for k, v in reasons.items()},
         "phenotypes_selected": len(phenotype_names),
-        "phenotypes_by_status": {s: int(status.count(s)) for s in STATUS_VALUES if s in status},
+        "phenotypes_by_status": {s: int(status.count(s)) for s in STATUSES if s in status},
         "covariates": len(covariate_names),
         "ids_differing_only_in_form": len(id_notes),
     }

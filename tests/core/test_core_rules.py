@@ -42,10 +42,18 @@ def test_hsq_does_not_depend_on_the_units_of_y(c):
     y = pheno[PHENO1].to_numpy()
     rot = recla_decomposition().rotate(np.column_stack([y, y * c]), X)
     fit = lmm.fit_lmm(rot.kva, rot.y, rot.X, tol=1e-12)
-    assert np.all(fit.status == "ok")
+    # σ² ∝ c² leaves float64 for |log10 c| ≳ 150: reported for y·2^−k, with a status saying so
+    k = int(fit.y_scale_log2[1])
+    out = abs(np.log10(c)) > 150
+    assert fit.status[0] == "ok" and fit.y_scale_log2[0] == 0
+    assert fit.status[1] == ("ok" if not out else "scale_overflow" if c > 1 else "scale_underflow")
+    assert (k != 0) == out
+    assert np.isfinite(fit.sigmasq).all() and np.isfinite(fit.beta).all()
     exact = np.frexp(c)[0] == 0.5
     assert abs(fit.hsq[1] - fit.hsq[0]) <= (1e-9 if exact else RESOLUTION)
-    np.testing.assert_allclose(fit.beta[:, 1], fit.beta[:, 0] * c, rtol=1e-12 if exact else 1e-5)
+    c_k = np.ldexp(c, -k)                       # the data of column 1 are y·c = (y·c_k)·2^k
+    np.testing.assert_allclose(fit.beta[:, 1], fit.beta[:, 0] * c_k, rtol=1e-12 if exact else 1e-5)
+    np.testing.assert_allclose(fit.sigmasq[1], fit.sigmasq[0] * c_k ** 2, rtol=1e-12 if exact else 1e-5)
     # REML: ℓ(y·c) = ℓ(y) − (n − p)·log c
     np.testing.assert_allclose(fit.loglik[1], fit.loglik[0] - (261 - 2) * np.log(c), rtol=1e-11)
     ml = lmm.fit_lmm(rot.kva, rot.y, rot.X, reml=False, tol=1e-12)
@@ -230,3 +238,26 @@ def test_ci_cutoff_is_recorded():
     assert list(fit.boundary) == ["none", "upper", "lower"]
     np.testing.assert_array_equal(fit.ci_cutoff, [lmm.CHI2_95, lmm.CHI2_MIX_95, lmm.CHI2_MIX_95])
     assert np.all(np.isnan(lmm.fit_lmm(rot.kva, rot.y, rot.X, compute_ci=False).ci_cutoff))
+
+
+@pytest.mark.parametrize("c, status", [(1e200, "scale_overflow"), (1e-200, "scale_underflow")])
+def test_variances_out_of_float64_range_are_reported_scaled_with_a_status(c, status):
+    """y·1e±200 has σ² ≈ 1e±400: hsq and ℓ as for y, σ² and β of y·c·2^−k (k reported), all
+    finite, and a status saying so (lmm.search, note 7)."""
+    K, pheno, X = _recla_arrays()
+    y = pheno[PHENO1].to_numpy()
+    rot = recla_decomposition().rotate(np.column_stack([y, y * c]), X)
+    fit = lmm.fit_lmm(rot.kva, rot.y, rot.X, compute_se=True, polish=True)
+    assert fit.status.tolist() == ["ok", status] and status in lmm.STATUSES
+    assert abs(fit.hsq[1] - fit.hsq[0]) <= 1e-10
+    k = int(fit.y_scale_log2[1])
+    assert fit.y_scale_log2[0] == 0 and k == np.frexp(np.max(np.abs(rot.y[:, 1])))[1]
+    for name in ("hsq", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "hsq_se", "hsq_ci_lower",
+                 "hsq_ci_upper", "beta"):
+        assert np.isfinite(getattr(fit, name)).all(), name
+    c_k = np.ldexp(c, -k)
+    np.testing.assert_allclose(fit.sigmasq[1], fit.sigmasq[0] * c_k ** 2, rtol=1e-9)
+    np.testing.assert_allclose(fit.beta[:, 1], fit.beta[:, 0] * c_k, rtol=1e-9)
+    np.testing.assert_allclose(fit.loglik[1], fit.loglik[0] - (261 - 2) * np.log(c), rtol=1e-11)
+    one = lmm.fit_lmm(rot.kva, rot.y[:, 1], rot.X, polish=True)   # 1-D y: scalars
+    assert one.status == status and one.y_scale_log2 == k

@@ -105,6 +105,40 @@ def test_heritability_table_has_every_phenotype_in_order(cleaned):
         aggregate.heritability_table(assignments, fits[:-1], data.covariate_names)
 
 
+@pytest.mark.parametrize("c, status", [(1e200, "scale_overflow"), (1e-200, "scale_underflow")])
+def test_heritability_table_of_phenotypes_out_of_float64_range(cleaned, tmp_path, c, status):
+    """Phenotypes ×1e±200: hsq of the unscaled, finite variances for y·2^−y_scale_log2, a status
+    from lmm.STATUSES; the written table has no inf."""
+    data, part = cleaned
+    b = part.batches[0]
+    scaled = data.phenotypes.copy()
+    scaled[:, 2] *= c
+    rotated = batch.rotate_batch(data.ids, data.kinship, scaled, data.phenotype_names,
+                                 data.covariates, data.covariate_names, b)
+    fits = [batch.fit_chunk(batch.load_chunk(rotated, ch.name), ch.phenotypes)[0] for ch in b.chunks]
+    plain = batch.rotate_batch(data.ids, data.kinship, data.phenotypes, data.phenotype_names,
+                               data.covariates, data.covariate_names, b)
+    ref = pd.concat([batch.fit_chunk(batch.load_chunk(plain, ch.name), ch.phenotypes)[0] for ch in b.chunks])
+    assignments = phenotype_assignments(part)
+    assignments = assignments[assignments["batch"].isna() | (assignments["batch"] == b.name)]
+    table = aggregate.heritability_table(assignments, fits, data.covariate_names, part.batches)
+    row = table.set_index("phenotype").loc["c"]
+    ref_row = ref.set_index("phenotype").loc["c"]
+    assert row["status"] == status and status in lmm.STATUSES
+    assert set(table["status"]) <= set(lmm.STATUSES)
+    assert abs(row["hsq"] - ref_row["hsq"]) <= 1e-6          # Brent's tol 1e-4 stops at the same point
+    k = int(row["y_scale_log2"])
+    assert k != 0 and table.set_index("phenotype").loc["a", "y_scale_log2"] == 0
+    c_k = np.ldexp(c, -k)
+    np.testing.assert_allclose(row[["sigmasq", "sigmasq_g", "sigmasq_e"]].astype(float),
+                               ref_row[["sigmasq", "sigmasq_g", "sigmasq_e"]].astype(float) * c_k ** 2,
+                               rtol=1e-6)
+    atomic.write_tsv(tmp_path / "h.tsv", table, float_format=aggregate.FLOAT_FORMAT)
+    back = read_results(tmp_path / "h.tsv")
+    numbers = back.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(numbers).any()
+
+
 def test_table_formatting_is_fixed(tmp_path):
     frame = pd.DataFrame({"phenotype": ["a", "b"], "hsq": [1 / 3, np.nan], "n": [5, 6]})
     atomic.write_tsv(tmp_path / "t.tsv", frame, float_format=aggregate.FLOAT_FORMAT)
