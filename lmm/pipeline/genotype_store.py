@@ -52,7 +52,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +61,8 @@ import yaml
 
 from lmm.errors import InputError
 from lmm.pipeline.atomic import write_text, write_tsv, write_yaml
-from lmm.pipeline.genotypes import GenotypeSource, chromosome_sort_key, match_ids
+from lmm.pipeline.clean import id_format_mismatches
+from lmm.pipeline.genotypes import GenotypeSource, IdMatch, chromosome_sort_key, match_ids, plink_paths
 from lmm.pipeline.io import describe_ids
 
 __all__ = ["FORMAT_VERSION", "GenotypeStore", "open_intermediate", "write_intermediate"]
@@ -84,6 +85,7 @@ def write_intermediate(
     max_marker_missing: float = 0.05,
     dtype: str = "float64",
     chunk_bytes: int = _CHUNK_BYTES,
+    analysis_label: str = "the analysis",
 ) -> dict:
     """Write `source`, aligned to `keep_ids`, imputed and filtered, as the intermediate `out_dir`.
 
@@ -104,6 +106,8 @@ def write_intermediate(
         keep float64 for probabilities to reproduce R/qtl2 to 1e-6.
     chunk_bytes : int
         Size of the chunks of markers processed at once (float64 bytes).
+    analysis_label : str
+        Where `keep_ids` come from, for the messages (e.g. ``"the phenotype file 'p.csv'"``).
 
     Returns
     -------
@@ -111,58 +115,134 @@ def write_intermediate(
         The summary (also in ``genotypes.yaml``): ``format, kind, files, dosage_allele, alleles,
         dtype, max_marker_missing, n_genotyped, n_analysis, n, n_not_genotyped,
         n_not_in_analysis, n_markers_read, n_markers, n_columns, markers_dropped`` ({reason:
-        count}), ``n_imputed`` (values imputed), ``markers_per_chromosome`` and the id lists
-        ``ids_not_genotyped``, ``ids_not_in_analysis``.
+        count}), ``n_imputed`` (values imputed), ``markers_per_chromosome``, the id lists
+        ``ids_not_genotyped``, ``ids_not_in_analysis``, ``id_format_notes`` (ids of the two sides
+        that differ only by leading zeros, case or blanks:
+        :func:`lmm.pipeline.clean.id_format_mismatches`) and ``notes`` (the source's notes).
 
     Raises
     ------
     InputError
-        No analysis individual is genotyped; no marker is left after filtering; bad arguments.
+        No analysis individual is genotyped (with the id format notes, if any); no marker is left
+        after filtering; bad arguments.
     """
+    _check_arguments(dtype, max_marker_missing)
+    match, id_notes = _match_analysis(source, keep_ids, analysis_label)
+    n = len(match.kept)
+    width = source.n_alleles
+    blocks = _BlockReader(source, match.kept, _chunk_markers(len(source.ids), width, chunk_bytes))
+    stats = _marker_statistics(blocks, len(source.markers), width, n)
+    kept = _filter_markers(stats, source, n, max_marker_missing)
+    table, dropped_markers = _marker_tables(source.markers, stats, kept, width)
+    summary = _summary(source, keep_ids, match, stats, kept, table, dtype, max_marker_missing, id_notes)
+    meta = {"format_version": FORMAT_VERSION, "kind": source.kind, "alleles": list(source.alleles),
+            "dtype": dtype, "n": n, "n_columns": summary["n_columns"], "summary": summary}
+
+    def fill(tmp: str) -> None:
+        _write_genotype_rows(os.path.join(tmp, "genotypes.npy"), blocks, stats, kept, dtype)
+        write_text(os.path.join(tmp, "ids.txt"), "".join(f"{i}\n" for i in match.kept))
+        write_tsv(os.path.join(tmp, "markers.tsv"), table)
+        write_tsv(os.path.join(tmp, "dropped_markers.tsv"), dropped_markers)
+        write_tsv(os.path.join(tmp, "dropped_ids.tsv"), _dropped_ids(match))
+        write_yaml(os.path.join(tmp, "genotypes.yaml"), meta)
+
+    _write_directory(out_dir, fill)
+    return summary
+
+
+def _check_arguments(dtype: str, max_marker_missing: float) -> None:
     if dtype not in ("float64", "float32"):
         raise InputError(f"genotype_dtype must be float64 or float32, not {dtype!r}.")
     if not 0 <= float(max_marker_missing) <= 1:
         raise InputError(f"max_marker_missing must be between 0 and 1, not {max_marker_missing!r}.")
-    out_dir = os.fspath(out_dir)
+
+
+def _genotype_id_file(source: GenotypeSource) -> str:
+    """Where the genotyped ids come from, in words (the .fam of PLINK files)."""
+    if source.format == "plink":
+        fams = [plink_paths(f)["fam"] for f in source.files]
+        return f"the PLINK .fam file {describe_ids(fams)}"
+    return f"the genotype file {describe_ids(list(source.files))}"
+
+
+def _match_analysis(source: GenotypeSource, keep_ids: Sequence[str] | None,
+                    analysis_label: str) -> tuple[IdMatch, list[str]]:
+    """The analysis ids matched to the genotyped ids, and the ids that differ only in form.
+
+    Raises :class:`InputError` when no analysis id is genotyped, with those differences.
+    """
     match = match_ids(source.ids, keep_ids)
+    notes = []
+    if match.not_genotyped and match.not_in_analysis:
+        notes = id_format_mismatches({analysis_label: match.not_genotyped,
+                                      _genotype_id_file(source): match.not_in_analysis})
     if not match.kept:
+        hint = (" " + "; ".join(notes) + ": ids are compared as text, write them the same way in both.") \
+            if notes else " Check that the files use the same ids."
         raise InputError(
-            f"None of the {len(keep_ids)} individuals of the analysis is genotyped in {describe_ids(source.files)}: "
-            f"analysis ids {describe_ids(list(keep_ids))}; genotyped ids {describe_ids(source.ids.tolist())}. "
-            "Check that the files use the same ids."
+            f"None of the {len(keep_ids)} individuals of {analysis_label} is genotyped in "
+            f"{describe_ids(list(source.files))}: analysis ids {describe_ids(list(keep_ids))}; genotyped ids "
+            f"{describe_ids(source.ids.tolist())}.{hint}"
         )
-    n = len(match.kept)
-    width = source.n_alleles
-    markers = source.markers
-    q = len(markers)
-    step = _chunk_markers(len(source.ids), width, chunk_bytes)
+    return match, notes
 
-    # rows of each part's individuals, in the order of the kept ids
-    rows = []
-    for part in source.parts:
-        position = {i: k for k, i in enumerate(part.ids.tolist())}
-        rows.append(np.array([position[i] for i in match.kept], dtype=np.intp))
-    # where each part's markers are in the genome-ordered table
-    where = [np.empty(len(p.markers), dtype=np.intp) for p in source.parts]
-    for k, (p, i) in enumerate(zip(markers["part"].to_numpy(), markers["part_index"].to_numpy())):
-        where[p][i] = k
 
-    def kept_blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(genome indices of the chunk's markers, values (m, width, n) C-order, missing (m, n))."""
-        for p, part in enumerate(source.parts):
-            for start, block in part.chunks(step, rows[p]):
-                m = block.shape[0] // width
-                values = np.ascontiguousarray(block, dtype=np.float64).reshape(m, width, n)
+class _BlockReader:
+    """The source's values for the kept individuals, chunk by chunk, in the parts' marker order.
+
+    Iterating yields ``(index, values, missing)``: the genome indices of the chunk's markers,
+    their values ``(m, width, n)`` C-order, and which are missing ``(m, n)``.
+    """
+
+    def __init__(self, source: GenotypeSource, kept: Sequence[str], step: int):
+        self.source, self.step, self.n, self.width = source, step, len(kept), source.n_alleles
+        # rows of each part's individuals, in the order of the kept ids
+        self.rows = []
+        for part in source.parts:
+            position = {i: k for k, i in enumerate(part.ids.tolist())}
+            self.rows.append(np.array([position[i] for i in kept], dtype=np.intp))
+        # where each part's markers are in the genome-ordered table
+        markers = source.markers
+        self.where = [np.empty(len(p.markers), dtype=np.intp) for p in source.parts]
+        for k, (p, i) in enumerate(zip(markers["part"].to_numpy(), markers["part_index"].to_numpy())):
+            self.where[p][i] = k
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for p, part in enumerate(self.source.parts):
+            for start, block in part.chunks(self.step, self.rows[p]):
+                m = block.shape[0] // self.width
+                values = np.ascontiguousarray(block, dtype=np.float64).reshape(m, self.width, self.n)
                 missing = np.isnan(values).any(axis=1)
-                yield where[p][start:start + m], values, missing
+                yield self.where[p][start:start + m], values, missing
 
-    # pass 1: missing counts, means, variation
-    n_missing = np.zeros(q, dtype=np.int64)
-    means = np.zeros((q, width))
-    varies = np.zeros(q, dtype=bool)
-    for index, values, missing in kept_blocks():
+
+@dataclass
+class _MarkerStatistics:
+    """Pass 1 over the markers: missing counts, means (of the present values) and variation."""
+
+    n_missing: np.ndarray  # (q,) int
+    means: np.ndarray  # (q, width)
+    varies: np.ndarray  # (q,) bool
+
+
+@dataclass
+class _KeptMarkers:
+    """The filter: markers too often missing, monomorphic, kept; and the rows of the kept ones."""
+
+    fraction: np.ndarray  # missing fraction, (q,)
+    too_missing: np.ndarray
+    monomorphic: np.ndarray
+    keep: np.ndarray
+    index: np.ndarray  # genome indices of the kept markers
+    first_row: np.ndarray  # (q,) first row in genotypes.npy, -1 when dropped
+    n_columns: int
+
+
+def _marker_statistics(blocks: _BlockReader, q: int, width: int, n: int) -> _MarkerStatistics:
+    stats = _MarkerStatistics(np.zeros(q, dtype=np.int64), np.zeros((q, width)), np.zeros(q, dtype=bool))
+    for index, values, missing in blocks:
         count = missing.sum(axis=1)
-        n_missing[index] = count
+        stats.n_missing[index] = count
         if count.any():
             present = ~missing[:, None, :]
             filled = np.where(present, values, 0.0)
@@ -171,11 +251,18 @@ def write_intermediate(
         else:
             filled, low, high = values, values.min(axis=2), values.max(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means[index] = filled.sum(axis=2) / (n - count)[:, None]
-        varies[index] = (high > low).any(axis=1)
-    fraction = n_missing / n
-    too_missing = (fraction > max_marker_missing) | (n_missing == n)
-    monomorphic = ~too_missing & ~varies
+            stats.means[index] = filled.sum(axis=2) / (n - count)[:, None]
+        stats.varies[index] = (high > low).any(axis=1)
+    return stats
+
+
+def _filter_markers(stats: _MarkerStatistics, source: GenotypeSource, n: int,
+                    max_marker_missing: float) -> _KeptMarkers:
+    """Drop markers missing in more than `max_marker_missing` of the `n` individuals, then monomorphic ones."""
+    q = len(stats.n_missing)
+    fraction = stats.n_missing / n
+    too_missing = (fraction > max_marker_missing) | (stats.n_missing == n)
+    monomorphic = ~too_missing & ~stats.varies
     keep = ~too_missing & ~monomorphic
     if not keep.any():
         raise InputError(
@@ -183,31 +270,45 @@ def write_intermediate(
             f"{n} individuals of the analysis: {int(too_missing.sum())} missing in more than "
             f"{max_marker_missing:g} of them (config 'max_marker_missing'), {int(monomorphic.sum())} monomorphic."
         )
-    kept_index = np.flatnonzero(keep)
+    index = np.flatnonzero(keep)
     first_row = np.full(q, -1, dtype=np.int64)
-    first_row[kept_index] = np.arange(len(kept_index)) * width
-    n_columns = len(kept_index) * width
+    first_row[index] = np.arange(len(index)) * source.n_alleles
+    return _KeptMarkers(fraction, too_missing, monomorphic, keep, index, first_row, len(index) * source.n_alleles)
 
-    kept_markers = markers.iloc[kept_index].reset_index(drop=True)
+
+def _marker_tables(markers: pd.DataFrame, stats: _MarkerStatistics, kept: _KeptMarkers,
+                   width: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``markers.tsv`` (the kept markers) and ``dropped_markers.tsv``."""
+    kept_markers = markers.iloc[kept.index].reset_index(drop=True)
     table = pd.DataFrame({
         "marker": kept_markers["marker"], "chr": kept_markers["chr"].astype(str), "pos": kept_markers["pos"],
         "allele": kept_markers["allele"], "other_allele": kept_markers["other_allele"],
-        "n_columns": width, "first_column": first_row[kept_index], "missing_fraction": fraction[kept_index],
+        "n_columns": width, "first_column": kept.first_row[kept.index], "missing_fraction": kept.fraction[kept.index],
         "file": kept_markers["file"],
     })
-    reason = np.where(too_missing, "missing", "monomorphic")
-    dropped_index = np.flatnonzero(~keep)
+    reason = np.where(kept.too_missing, "missing", "monomorphic")
+    dropped = np.flatnonzero(~kept.keep)
     dropped_markers = pd.DataFrame({
-        "marker": markers["marker"].to_numpy()[dropped_index], "chr": markers["chr"].to_numpy()[dropped_index],
-        "pos": markers["pos"].to_numpy()[dropped_index], "reason": reason[dropped_index],
-        "missing_fraction": fraction[dropped_index],
+        "marker": markers["marker"].to_numpy()[dropped], "chr": markers["chr"].to_numpy()[dropped],
+        "pos": markers["pos"].to_numpy()[dropped], "reason": reason[dropped],
+        "missing_fraction": kept.fraction[dropped],
     })
-    dropped_ids = pd.DataFrame({
+    return table, dropped_markers
+
+
+def _dropped_ids(match: IdMatch) -> pd.DataFrame:
+    """``dropped_ids.tsv``: the analysis ids not genotyped, the genotyped ids not in the analysis."""
+    return pd.DataFrame({
         "id": match.not_genotyped + match.not_in_analysis,
         "reason": ["not_genotyped"] * len(match.not_genotyped) + ["not_in_analysis"] * len(match.not_in_analysis),
     })
+
+
+def _summary(source: GenotypeSource, keep_ids, match: IdMatch, stats: _MarkerStatistics, kept: _KeptMarkers,
+             table: pd.DataFrame, dtype: str, max_marker_missing: float, id_notes: list[str]) -> dict:
+    """The counts of :func:`write_intermediate` (its return value and ``genotypes.yaml``'s summary)."""
     per_chromosome = table.groupby("chr", sort=False).size()
-    summary = {
+    return {
         "format": source.format,
         "kind": source.kind,
         "files": list(source.files),
@@ -218,68 +319,74 @@ def write_intermediate(
         "max_marker_missing": float(max_marker_missing),
         "n_genotyped": int(len(source.ids)),
         "n_analysis": int(len(keep_ids)) if keep_ids is not None else int(len(source.ids)),
-        "n": n,
+        "n": len(match.kept),
         "n_not_genotyped": len(match.not_genotyped),
         "n_not_in_analysis": len(match.not_in_analysis),
-        "n_markers_read": int(q),
-        "n_markers": int(len(kept_index)),
-        "n_columns": int(n_columns),
-        "markers_dropped": {"missing": int(too_missing.sum()), "monomorphic": int(monomorphic.sum())},
-        "n_imputed": int(n_missing[kept_index].sum()),
+        "n_markers_read": int(len(source.markers)),
+        "n_markers": int(len(kept.index)),
+        "n_columns": int(kept.n_columns),
+        "markers_dropped": {"missing": int(kept.too_missing.sum()), "monomorphic": int(kept.monomorphic.sum())},
+        "n_imputed": int(stats.n_missing[kept.index].sum()),
         "markers_per_chromosome": {str(c): int(v) for c, v in per_chromosome.items()},
         "ids_not_genotyped": list(match.not_genotyped),
         "ids_not_in_analysis": list(match.not_in_analysis),
+        "id_format_notes": list(id_notes),
+        "notes": list(source.notes),
     }
 
+
+def _write_genotype_rows(npy: str, blocks: _BlockReader, stats: _MarkerStatistics, kept: _KeptMarkers,
+                         dtype: str) -> None:
+    """Pass 2: ``genotypes.npy``, the imputed values of the kept markers written at their rows.
+
+    The header, the file at its full size, then runs of consecutive rows written with ``pwrite``
+    (the pages of a written memory map would count as resident memory until the end).
+    """
+    n, width = blocks.n, blocks.width
+    row_bytes = n * np.dtype(dtype).itemsize
+    with open(npy, "wb") as handle:
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (kept.n_columns, n)})
+        offset = handle.tell()
+        handle.truncate(offset + kept.n_columns * row_bytes)
+    fd = os.open(npy, os.O_WRONLY)
+    try:
+        for index, values, missing in blocks:
+            sel = kept.keep[index]
+            if not sel.any():
+                continue
+            values, missing, index = values[sel], missing[sel], index[sel]
+            if missing.any():
+                values = np.where(missing[:, None, :], stats.means[index][:, :, None], values)
+            block = np.ascontiguousarray(values.reshape(-1, n), dtype=dtype)
+            target = (kept.first_row[index][:, None] + np.arange(width)).ravel()
+            breaks = np.flatnonzero(np.diff(target) != 1) + 1
+            for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(target)]):
+                _pwrite_all(fd, memoryview(block[lo:hi]).cast("B"), offset + int(target[lo]) * row_bytes)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pwrite_all(fd: int, data: memoryview, position: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, position)
+        data, position = data[written:], position + written
+
+
+def _write_directory(out_dir: str | os.PathLike, fill: Callable[[str], None]) -> None:
+    """Make a temporary directory beside `out_dir`, `fill` it, and move it into place (or remove it)."""
+    out_dir = os.fspath(out_dir)
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".tmp", dir=parent)
     try:
-        npy = os.path.join(tmp, "genotypes.npy")
-        # the .npy header, the file at its full size, then the rows written with pwrite (pages of a
-        # written memory map would count as resident memory until the end)
-        row_bytes = n * np.dtype(dtype).itemsize
-        with open(npy, "wb") as handle:
-            np.lib.format.write_array_header_1_0(
-                handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (n_columns, n)})
-            offset = handle.tell()
-            handle.truncate(offset + n_columns * row_bytes)
-        fd = os.open(npy, os.O_WRONLY)
-        try:
-            # pass 2: imputed values of the kept markers, into their rows (runs of consecutive rows)
-            for index, values, missing in kept_blocks():
-                sel = keep[index]
-                if not sel.any():
-                    continue
-                values, missing, index = values[sel], missing[sel], index[sel]
-                if missing.any():
-                    values = np.where(missing[:, None, :], means[index][:, :, None], values)
-                block = np.ascontiguousarray(values.reshape(-1, n), dtype=dtype)
-                target = (first_row[index][:, None] + np.arange(width)).ravel()
-                breaks = np.flatnonzero(np.diff(target) != 1) + 1
-                for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(target)]):
-                    data = memoryview(block[lo:hi]).cast("B")
-                    position = offset + int(target[lo]) * row_bytes
-                    while data:
-                        written = os.pwrite(fd, data, position)
-                        data, position = data[written:], position + written
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        write_text(os.path.join(tmp, "ids.txt"), "".join(f"{i}\n" for i in match.kept))
-        write_tsv(os.path.join(tmp, "markers.tsv"), table)
-        write_tsv(os.path.join(tmp, "dropped_markers.tsv"), dropped_markers)
-        write_tsv(os.path.join(tmp, "dropped_ids.tsv"), dropped_ids)
-        write_yaml(os.path.join(tmp, "genotypes.yaml"), {
-            "format_version": FORMAT_VERSION, "kind": source.kind, "alleles": list(source.alleles),
-            "dtype": dtype, "n": n, "n_columns": int(n_columns), "summary": summary,
-        })
+        fill(tmp)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes a 0700 directory
         _replace_directory(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return summary
 
 
 def _umask() -> int:
@@ -353,6 +460,11 @@ class GenotypeStore:
         rows = self.markers.index[self.markers["chr"] == str(chromosome)]
         if len(rows) == 0:
             raise KeyError(f"no marker on chromosome {chromosome!r}; chromosomes: {', '.join(self.chromosomes)}")
+        if rows[-1] - rows[0] + 1 != len(rows):
+            raise InputError(
+                f"The genotype intermediate '{self.path}' has the markers of chromosome {chromosome!r} in "
+                "several blocks (chromosome names not made canonical?): rerun the load stage."
+            )
         first = int(self.markers["first_column"].iat[rows[0]])
         last = int(self.markers["first_column"].iat[rows[-1]]) + self.n_alleles
         return slice(first, last)
