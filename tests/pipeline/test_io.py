@@ -262,16 +262,62 @@ def test_describe_ids_shows_first_few_and_count():
 
 def test_header_longer_than_one_read_is_read_whole(tmp_path):
     """A kinship of many individuals has a header line longer than the first read of the file."""
-    from lmm.pipeline import io
+    from lmm.pipeline import io, io_text
 
-    n = 9000  # ~110 KB of header, more than io._HEAD_CHARS
+    n = 9000  # ~110 KB of header, more than io_text._HEAD_CHARS
     ids = [f"individual{i:05d}" for i in range(n)]
     path = tmp_path / "wide.csv"
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(",".join(["id", *ids]) + "\n")
         for i in range(3):
             fh.write(",".join([ids[i], *("1" if j == i else "0" for j in range(n))]) + "\n")
-    assert len(",".join(["id", *ids])) > io._HEAD_CHARS
+    assert len(",".join(["id", *ids])) > io_text._HEAD_CHARS
     table = io.read_table(str(path), id_column="id", role="phenotype")
     assert table.shape == (3, n)
     assert list(table.columns[-2:]) == ids[-2:]
+
+
+def _truncated_gz(path, text: str, keep: float = 0.6) -> str:
+    """`text` gzip-compressed into `path`, cut after `keep` of its bytes (as an interrupted copy)."""
+    data = gzip.compress(text.encode())
+    path.write_bytes(data[: int(len(data) * keep)])
+    return str(path)
+
+
+def _kinship_text(n: int) -> str:
+    ids = [f"i{k:04d}" for k in range(n)]
+    rows = [",".join([i, *("1" if j == k else "0.125" for j in range(n))]) for k, i in enumerate(ids)]
+    return ",".join(["id", *ids]) + "\n" + "\n".join(rows) + "\n"
+
+
+def _phenotype_text(n: int) -> str:
+    rng = np.random.default_rng(1)
+    return "id,a,b\n" + "".join(f"i{k:05d},{rng.normal():.17g},{rng.normal():.17g}\n" for k in range(n))
+
+
+@pytest.mark.parametrize("size", ["small", "large"])  # cut within the first read, or far after it
+@pytest.mark.parametrize("role", ["phenotype", "kinship"])
+def test_truncated_gzip_is_an_input_error_naming_the_file(tmp_path, role, size):
+    n = {"small": 20, "large": 400 if role == "kinship" else 40_000}[size]
+    text = _kinship_text(n) if role == "kinship" else _phenotype_text(n)
+    path = _truncated_gz(tmp_path / f"{role}.csv.gz", text, keep=0.5 if size == "small" else 0.9)
+    with pytest.raises(InputError) as info:
+        if role == "kinship":
+            read_kinship(path, id_column="id")
+        else:
+            read_table(path, id_column="id", role="phenotype")
+    assert f"The {role} file '{path}' is truncated or not a valid gzip file" in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["not_gzip", "corrupt"])
+def test_damaged_gzip_is_an_input_error_naming_the_file(tmp_path, damage):
+    data = gzip.compress(_phenotype_text(2000).encode())
+    if damage == "not_gzip":
+        data = _phenotype_text(20).encode()
+    else:  # flip bytes in the middle of the deflate stream
+        middle = len(data) // 2
+        data = data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:]
+    path = tmp_path / "p.csv.gz"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match="is truncated or not a valid gzip file"):
+        read_table(str(path), id_column="id", role="phenotype")
