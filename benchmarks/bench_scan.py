@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 import lmm
-from lmm.scan import _patterns, scan_rotated
+from lmm.missing import missing_patterns
+from lmm.scan import scan_rotated
 
 RECLA = Path(__file__).resolve().parents[1] / "data" / "recla" / "genotypes"
 PHENO = Path(__file__).resolve().parents[1] / "data" / "recla" / "pheno.csv"
@@ -91,7 +92,7 @@ def bench_recla():
     kins, t_kin = timed(kinships)
     row("kinships (20 LOCO, qtl2 formula, x2)", t_kin)
     designs = [P[:, chrs == c, 1:].reshape(n, -1) for c in names]
-    n_pat = len(_patterns(~np.isnan(y)))
+    n_pat = len(missing_patterns(np.isnan(y)))
     miss = int(np.isnan(y).sum())
     # the steps of scan1, timed one by one: one decomposition per chromosome (all 261 mice), the
     # null fits of every phenotype (missing values through the Schur complement), the rotations,

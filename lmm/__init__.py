@@ -33,7 +33,7 @@ from .peaks import Peaks, find_peaks, maxlod
 from .result import STATUSES, FitResult
 from .rotation import EigenDecomposition, Rotation, eigen_decompose, eigen_rotation
 from .scan import (Scan1Result, ScanResult, lod_to_pvalue, permutation_threshold, rotate_genotypes, scan1,
-                   scan_permutations, scan_rotated)
+                   scan1perm, scan_rotated)
 from .search import CHI2_95, CHI2_MIX_95, Evaluator
 
 __version__ = "0.1.0"
@@ -64,7 +64,7 @@ __all__ = [
     "scan_rotated",
     "rotate_genotypes",
     "scan1",
-    "scan_permutations",
+    "scan1perm",
     "permutation_threshold",
     "lod_to_pvalue",
     "Peaks",

@@ -83,7 +83,7 @@ from .result import FitResult, assemble
 from .rotation import EigenDecomposition, eigen_decompose
 from .search import SearchOutcome, Solution, search
 
-__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator"]
+__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "missing_patterns"]
 
 
 #: The evaluator packs the products of its columns (:meth:`MaskedEvaluator._pack`) when they
@@ -430,13 +430,40 @@ def _groups(miss, block_elements, n, p):
             yield int(k), cols[s:s + size]
 
 
-def _patterns(miss, cols):
-    """Columns ``cols`` grouped by their exact missing-data pattern: (observed rows, columns)."""
-    keys = {}
-    for j in cols:
-        keys.setdefault(miss[:, j].tobytes(), []).append(j)
-    for group in keys.values():
-        yield np.flatnonzero(~miss[:, group[0]]), np.asarray(group)
+def missing_patterns(missing, columns=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Columns grouped by their exact missing-data pattern, in order of first appearance.
+
+    The one grouping by pattern of the package: the masked fits, the scan engine
+    (:mod:`lmm.scan.engine`), :func:`lmm.scan1`, :func:`lmm.scan1perm` and the workflow's
+    partition (:func:`lmm.pipeline.partition.group_by_pattern`) all use it.
+
+    Parameters
+    ----------
+    missing : array_like of bool, shape (n, m)
+        True where a value is missing.
+    columns : iterable of int, optional
+        The columns to group (default all ``m``), in the order that decides the groups' order.
+
+    Returns
+    -------
+    list of (observed, cols)
+        ``observed`` (n_obs,) the rows observed in the pattern, increasing; ``cols`` the columns
+        that have it, in the order given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> miss = np.array([[0, 1, 0], [0, 0, 0], [1, 1, 1]], dtype=bool)
+    >>> [(o.tolist(), c.tolist()) for o, c in missing_patterns(miss)]
+    [([0, 1], [0, 2]), ([1], [1])]
+    """
+    missing = np.asarray(missing, dtype=bool)
+    if missing.ndim != 2:
+        raise InputError(f"missing must be a 2-D boolean array, got shape {missing.shape}")
+    keys: dict[bytes, list[int]] = {}
+    for j in (range(missing.shape[1]) if columns is None else columns):
+        keys.setdefault(np.packbits(missing[:, j]).tobytes(), []).append(int(j))
+    return [(np.flatnonzero(~missing[:, group[0]]), np.asarray(group, dtype=np.intp)) for group in keys.values()]
 
 
 def _observed_rotation(decomposition, obs, y, X):
@@ -510,7 +537,7 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
             if cols.size:
                 parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish))
                 order.append(cols)
-            for obs, group in _patterns(miss, irregular):
+            for obs, group in missing_patterns(miss, irregular):
                 rot = _observed_rotation(decomposition, obs, y[:, group], X)
                 try:
                     fit = fit_lmm(rot.kva, rot.y, rot.X, reml, check_boundary, tol, compute_se,
@@ -584,7 +611,7 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
         ev, own = None, cols
         if k:
             ev, cols, own = _evaluator(U, decomposition.kva, Qrot, Q, R, y2, miss, cols, k, reml)
-        for obs, group in _patterns(miss, own):
+        for obs, group in missing_patterns(miss, own):
             rot = (decomposition.rotate(y2[:, group], X) if k == 0
                    else _observed_rotation(decomposition, obs, y2[:, group], X))
             try:

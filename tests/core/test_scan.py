@@ -8,6 +8,7 @@ recla data (``data/recla/genotypes/README.md``).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from lmm.errors import InputError
 from lmm.peaks import find_peaks, maxlod
 from lmm.rotation import eigen_decompose
 from lmm.scan import (COLLINEAR_RTOL, lod_to_pvalue, permutation_threshold, rotate_genotypes,
-                      scan1, scan_permutations, scan_rotated)
+                      scan1, scan1perm, scan_rotated)
 
 LN10 = np.log(10.0)
 
@@ -281,14 +282,16 @@ def test_permutations_deterministic_and_equal_to_scans_of_permuted_genotypes():
     K = _kinship(rng, n)
     G = [rng.integers(0, 3, (n, 6)).astype(float), rng.integers(0, 3, (n, 4)).astype(float)]
     y = rng.normal(size=(n, 2))
-    a = scan_permutations(G, K, y, n_perm=5, seed=42)
-    b = scan_permutations(G, K, y, n_perm=5, seed=42, block_elements=1)
+    a = scan1perm(G, K, y, n_perm=5, seed=42)
+    b = scan1perm(G, K, y, n_perm=5, seed=42, block_elements=1)
     assert a.shape == (5, 2)
     np.testing.assert_allclose(a, b, rtol=1e-12)
-    c = scan_permutations(G, K, y, n_perm=5, seed=43)
+    c = scan1perm(G, K, y, n_perm=5, seed=43)
     assert not np.allclose(a, c)
-    # replicate b is the scan of genotypes permuted by the b-th draw, hsq from the real data
-    perms = np.random.default_rng(42)
+    # replicate b is the scan of genotypes permuted by the b-th draw of the stream of the
+    # phenotypes' observed individuals (all n here), hsq from the real data
+    perms = np.random.default_rng([42, *np.frombuffer(
+        hashlib.sha256(n.to_bytes(8, "little") + np.packbits(np.ones(n, bool)).tobytes()).digest(), "<u4").tolist()])
     pis = [perms.permutation(n) for _ in range(5)]
     h = scan1(G, K, y).hsq[0]
     dec = eigen_decompose(K)

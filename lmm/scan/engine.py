@@ -1,0 +1,359 @@
+r"""The scan engine: the one place where a chromosome's null fits, LODs and permutation maxima are made.
+
+:func:`lmm.scan1`, :func:`lmm.scan1perm` and the workflow's scan job
+(:func:`lmm.pipeline.genome_scan.scan_chunk`) differ only in where the genotypes and the
+decompositions come from (arrays in memory; the memory-mapped genotype store, a tile of markers at
+a time, and the scan_decompose stage's files). For one chromosome they all call, for each
+decomposition and set of covariates:
+
+1. :func:`fit_null_group`: the null fits of the phenotypes that share them (:func:`lmm.fit_lmm`,
+   or :func:`lmm.fit_lmm_masked` when some values are missing, both with ``polish=True``);
+2. :func:`scan_tile`: the LODs of a tile of markers for all of them, in one
+   :func:`lmm.scan.scan_rotated` call, each phenotype's missing individuals as indicator
+   covariates of its own (``extra``);
+3. :func:`update_permutation_maxima`: the maxima over a tile of markers of the permuted scans of
+   each missing-data pattern (:func:`permutation_patterns`), for every replicate.
+
+Units
+-----
+The scan is invariant to the units of ``y``: ``RSS0`` and ``RSS1`` do not change when ``Xb`` is
+added to ``y``, and the LOD, a ratio of them, not when ``y`` is multiplied by ``c ≠ 0``; the
+profile likelihood in ``hsq`` is invariant to both. :func:`standardize` therefore replaces each
+phenotype by its least-squares residual on the covariates over its observed individuals
+(projected twice on the orthonormal basis of ``X_o``: the second pass removes what the first left
+of a large mean), multiplied by the power of two ``2^−e`` that brings its largest value into
+[0.5, 1) (exact in floating point). ``y·1e200`` and ``y·1e-200`` (whose squares overflow or
+underflow float64) and ``y + 1e9`` give the LODs and ``hsq`` of ``y``.
+
+Permutation seeding
+-------------------
+The permutations of a phenotype depend on the seed and on the set of individuals it is observed
+on, nothing else: for an observed mask ``o`` (bool, over the ``N`` individuals of the scan, in
+their order), the stream is ``numpy.random.default_rng([seed, w_1, …, w_8])`` with ``w`` the eight
+little-endian 32-bit words of ``SHA-256(N as 8 little-endian bytes ‖ numpy.packbits(o))``
+(:func:`permutation_rng`), and replicate ``b`` is the ``b``-th ``rng.permutation(k)`` of the
+``k`` observed individuals (:func:`draw_permutations`): observed individual ``o_i`` gets the
+genotypes of ``o_{π_b(i)}``. So phenotypes observed on the same individuals share their
+permutations (as R/qtl2's ``scan1perm`` does for a matrix of phenotypes), one rotation of the
+permuted genotypes serves them all, and the thresholds of a phenotype change neither with the
+other phenotypes of the data, nor with the chunk, batch or chromosome group it is scanned in,
+nor between :func:`lmm.scan1perm` and the workflow. Every chromosome uses the same permutations,
+so the maximum over chromosomes is the genome-wide maximum of one permuted data set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..checks import COLLINEAR_RTOL, EXPLAINED_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, pow2_scale
+from ..errors import InputError
+from ..fit import fit_lmm
+from ..missing import fit_lmm_masked, missing_patterns
+from ..rotation import EigenDecomposition
+from .kernel import scan_rotated
+
+__all__ = ["SCANNED_STATUSES", "NullGroup", "PermutedPattern", "standardize", "fit_null_group", "scan_tile",
+           "permutation_rng", "draw_permutations", "permutation_patterns", "update_permutation_maxima"]
+
+#: Null-fit statuses whose ``hsq`` is scanned; any other (``unbounded``, ``not_converged``) gives
+#: NaN LODs.
+SCANNED_STATUSES = ("ok", "flat_likelihood", "scale_overflow", "scale_underflow")
+
+
+@dataclass(frozen=True, eq=False)
+class NullGroup:
+    """The null fits of phenotypes that share a decomposition and covariates, ready to scan.
+
+    Attributes
+    ----------
+    decomposition : EigenDecomposition
+        Of the kinship of the group's ``n`` individuals.
+    X_rot : ndarray, shape (n, p)
+        ``kve_t @ X``.
+    y_rot : ndarray, shape (n, m)
+        ``kve_t @ y``, ``y`` standardised (:func:`standardize`) and zero where missing.
+    missing : ndarray of bool, shape (n, m)
+    hsq : ndarray, shape (m,)
+    status : ndarray of str, shape (m,)
+    n_obs : ndarray of int, shape (m,)
+    scanned : ndarray of bool, shape (m,)
+        Status in :data:`SCANNED_STATUSES`.
+    extra, extra_used : ndarray (n, r) and bool (r, m_s), or None
+        ``kve_t[:, M]`` for the rows ``M`` some scanned phenotype misses, and which of them each
+        scanned phenotype misses (:func:`lmm.scan.scan_rotated`'s arguments).
+    """
+
+    decomposition: EigenDecomposition
+    X_rot: np.ndarray
+    y_rot: np.ndarray
+    missing: np.ndarray
+    hsq: np.ndarray
+    status: np.ndarray
+    n_obs: np.ndarray
+    scanned: np.ndarray
+    extra: np.ndarray | None
+    extra_used: np.ndarray | None
+
+    @property
+    def n(self) -> int:
+        """Individuals of the decomposition."""
+        return int(self.y_rot.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class PermutedPattern:
+    """The scanned phenotypes of a group observed on the same individuals, and their permutations.
+
+    Attributes
+    ----------
+    cols : ndarray of int, shape (m_p,)
+        Their columns in the group.
+    observed : ndarray of int, shape (k,)
+        Rows (of the group's decomposition) they are observed on.
+    perms : ndarray of int, shape (n_perm, k)
+        :func:`draw_permutations`.
+    y_rot : ndarray, shape (n, m_p)
+    X_rot : ndarray, shape (n, p + n − k)
+        Rotated covariates and one indicator per missing row (``kve_t[:, i]``).
+    hsq : ndarray, shape (m_p,)
+    """
+
+    cols: np.ndarray
+    observed: np.ndarray
+    perms: np.ndarray
+    y_rot: np.ndarray
+    X_rot: np.ndarray
+    hsq: np.ndarray
+
+
+def standardize(y, X, missing) -> np.ndarray:
+    """Each column's least-squares residual on ``X`` over its observed rows, scaled by a power of two.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, m)
+    X : ndarray, shape (n, p)
+        Full column rank on every column's observed rows.
+    missing : ndarray of bool, shape (n, m)
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        ``(y_o − Q Qᵀ y_o) · 2^−e`` on the observed rows (``Q`` an orthonormal basis of ``X_o``,
+        the projection applied twice; ``e`` from :func:`lmm.checks.pow2_scale`), NaN elsewhere.
+
+    Raises
+    ------
+    InputError
+        A column the covariates explain exactly: ``max|r| ≤ EXPLAINED_RTOL · max|y_o|``.
+    """
+    out = np.full(y.shape, np.nan)
+    for obs, cols in missing_patterns(missing):
+        yo = y[np.ix_(obs, cols)]
+        Q, _ = np.linalg.qr(X[obs])
+        r = yo - Q @ (Q.T @ yo)
+        r -= Q @ (Q.T @ r)
+        e = pow2_scale(r, axis=0)
+        r = np.ldexp(r, -e[None, :])
+        bad = np.max(np.abs(r), axis=0, initial=0.0) <= EXPLAINED_RTOL * np.ldexp(
+            np.max(np.abs(yo), axis=0, initial=0.0), -e)
+        if bad.any():
+            raise InputError(f"phenotype column {int(cols[np.argmax(bad)])} is explained exactly by the covariates")
+        out[np.ix_(obs, cols)] = r
+    return out
+
+
+def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e-4) -> NullGroup:
+    """The null fits of phenotypes sharing a decomposition and covariates (one call for all).
+
+    Parameters
+    ----------
+    decomposition : EigenDecomposition
+        Of the kinship of the ``n`` individuals (rows of ``y`` and ``X``).
+    y : array_like, shape (n, m)
+        Phenotypes, NaN where missing (each column fitted on its observed individuals).
+    X : array_like, shape (n, p)
+        Covariates (not rotated), full column rank on every column's observed individuals.
+    reml, tol
+        As in :func:`lmm.fit_lmm`; the optimum is polished (``polish=True``).
+
+    Returns
+    -------
+    NullGroup
+
+    Notes
+    -----
+    ``y`` is first standardised (:func:`standardize`; module notes: units). Without missing
+    values: :func:`lmm.fit_lmm` on ``(kve_t y, kve_t X)``; with some: :func:`lmm.fit_lmm_masked`
+    (exact, from the same decomposition). A phenotype missing the rows ``M_j`` is scanned with the
+    indicators ``e_i`` (``i ∈ M_j``) as covariates of its own and ``y`` zero there: the fits are
+    those of its complete cases (:func:`lmm.scan.scan_rotated`, ``extra``).
+    """
+    y = as_float_array(y, "y")
+    y = y[:, None] if y.ndim == 1 else y
+    X = as_float_array(X, "X")
+    kve_t = decomposition.kve_t
+    missing = np.isnan(y)
+    ys = standardize(y, X, missing)
+    X_rot = kve_t @ X
+    options = dict(reml=reml, tol=tol, compute_ci=False, polish=True)
+    if missing.any():
+        fit = fit_lmm_masked(decomposition, ys, X, **options)
+    else:
+        fit = fit_lmm(decomposition.kva, kve_t @ ys, X_rot, **options)
+    hsq = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
+    status = np.atleast_1d(np.asarray(fit.status)).astype(str)
+    scanned = np.isin(status, SCANNED_STATUSES)
+    union = np.flatnonzero(missing[:, scanned].any(axis=1))
+    extra = kve_t[:, union] if union.size else None
+    used = missing[np.ix_(union, np.flatnonzero(scanned))] if union.size else None
+    return NullGroup(decomposition, X_rot, kve_t @ np.where(missing, 0.0, ys), missing, hsq, status,
+                     (~missing).sum(axis=0), scanned, extra, used)
+
+
+def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
+              block_elements=SCAN_BLOCK_ELEMENTS) -> tuple[np.ndarray, np.ndarray]:
+    """LOD and degrees of freedom of a tile of markers for every phenotype of a group.
+
+    Parameters
+    ----------
+    group : NullGroup
+    G_rot : ndarray, shape (n, q·n_cols)
+        Rotated marker designs (``kve_t @ G``), marker-major.
+    n_cols : int
+        Design columns per marker ``d``.
+    collinear_rtol, block_elements
+        See :func:`lmm.scan.scan_rotated`.
+
+    Returns
+    -------
+    lod : ndarray, shape (q, m)
+        ``LOD_kj = (n_j / 2) · log10(RSS0_j / RSS1_kj)`` on phenotype ``j``'s ``n_j`` complete
+        cases; NaN for a phenotype whose null fit is not scanned (:data:`SCANNED_STATUSES`).
+    df : ndarray of int16, shape (q, m)
+        Columns kept for each marker and phenotype (0 where not scanned).
+
+    Notes
+    -----
+    One :func:`lmm.scan.scan_rotated` call: it works on all ``n`` rows, the indicators fitting the
+    missing ones exactly, so its ``(n/2)·log10(RSS0/RSS1)`` is rescaled by ``n_j / n``.
+    """
+    d = int(n_cols)
+    q = G_rot.shape[1] // d
+    m = group.hsq.size
+    lod = np.full((q, m), np.nan)
+    df = np.zeros((q, m), dtype=np.int16)
+    js = np.flatnonzero(group.scanned)
+    if js.size:
+        res = scan_rotated(group.decomposition.kva, group.y_rot[:, js], group.X_rot, group.hsq[js], G_rot, d,
+                           extra=group.extra, extra_used=group.extra_used, collinear_rtol=collinear_rtol,
+                           block_elements=block_elements)
+        lod[:, js] = res.lod * (group.n_obs[js] / group.n)
+        df[:, js] = res.df if res.df.ndim == 2 else res.df[:, None]
+    return lod, df
+
+
+def permutation_rng(seed, observed) -> np.random.Generator:
+    """The permutation stream of the phenotypes observed on ``observed`` (module notes).
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative (config ``scan_seed``; :func:`lmm.scan1perm`'s ``seed``).
+    observed : array_like of bool, shape (N,)
+        The individuals observed, over all ``N`` individuals of the scan, in their order.
+
+    Returns
+    -------
+    numpy.random.Generator
+        ``default_rng([seed, *words])``, ``words`` the eight little-endian uint32 words of
+        ``SHA-256(N.to_bytes(8, 'little') + packbits(observed))``: the same on every platform.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
+        raise InputError(f"the permutation seed must be a non-negative integer, got {seed!r}")
+    observed = np.asarray(observed, dtype=bool).ravel()
+    digest = hashlib.sha256(int(observed.size).to_bytes(8, "little") + np.packbits(observed).tobytes()).digest()
+    words = np.frombuffer(digest, dtype="<u4").tolist()
+    return np.random.default_rng([int(seed), *words])
+
+
+def draw_permutations(seed, observed, n_perm) -> np.ndarray:
+    """``(n_perm, k)``: replicate ``b`` is the ``b``-th ``rng.permutation(k)`` of :func:`permutation_rng`
+    (``k`` the individuals observed)."""
+    rng = permutation_rng(seed, observed)
+    k = int(np.count_nonzero(observed))
+    return np.stack([rng.permutation(k) for _ in range(int(n_perm))]) if n_perm else np.empty((0, k), np.intp)
+
+
+def permutation_patterns(group: NullGroup, seed, n_perm, rows=None, n_all=None) -> list[PermutedPattern]:
+    """The scanned phenotypes of ``group`` by missing-data pattern, each with its permutations.
+
+    Parameters
+    ----------
+    group : NullGroup
+    seed, n_perm
+        :func:`draw_permutations`.
+    rows : ndarray of int, shape (n,), optional
+        Positions of the group's individuals among the ``n_all`` individuals of the scan (default:
+        they are all of them, in order); the seed's mask is over those ``n_all``.
+    n_all : int, optional
+
+    Returns
+    -------
+    list of PermutedPattern
+        In order of first appearance of the pattern among the group's columns.
+    """
+    n = group.n
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.intp)
+    mask = np.zeros(n if n_all is None else int(n_all), dtype=bool)
+    kve_t = group.decomposition.kve_t
+    out = []
+    for obs, cols in missing_patterns(group.missing, np.flatnonzero(group.scanned)):
+        mask[:] = False
+        mask[rows[obs]] = True
+        gone = np.setdiff1d(np.arange(n), obs)
+        out.append(PermutedPattern(cols, obs, draw_permutations(seed, mask, n_perm), group.y_rot[:, cols],
+                                   np.hstack([group.X_rot, kve_t[:, gone]]), group.hsq[cols]))
+    return out
+
+
+def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: PermutedPattern, G, n_cols=1, *,
+                              collinear_rtol=COLLINEAR_RTOL, block_elements=SCAN_BLOCK_ELEMENTS) -> None:
+    """Raise ``perm_max[:, into]`` to the maxima of a tile's permuted scans, replicate by replicate.
+
+    Parameters
+    ----------
+    perm_max : ndarray, shape (n_perm, M)
+        Maxima so far (``-inf`` at first), updated in place.
+    into : ndarray of int, shape (m_p,)
+        The columns of ``perm_max`` of ``pattern``'s phenotypes.
+    group, pattern
+        :func:`fit_null_group`, :func:`permutation_patterns`.
+    G : ndarray, shape (n, q·n_cols)
+        The tile's marker designs, **not** rotated, rows those of the group's decomposition.
+
+    Notes
+    -----
+    Replicate ``b`` scans ``G_b`` with ``G_b[o_i] = G[o_{π_b(i)}]`` on the observed rows and zero
+    on the others (their indicators fit them whatever their genotypes), with the null ``hsq`` of
+    the real data; LODs scaled by ``k / n``. The permuted designs of a block of replicates are
+    rotated by one product and scanned as extra markers.
+    """
+    d = int(n_cols)
+    n, width = G.shape
+    n_perm = pattern.perms.shape[0]
+    obs = pattern.observed
+    nb = max(1, min(n_perm, block_elements // max(1, 2 * n * width)))
+    kve_t = group.decomposition.kve_t
+    for b0 in range(0, n_perm, nb):
+        b1 = min(n_perm, b0 + nb)
+        Gp = np.zeros((n, (b1 - b0) * width))
+        for r, b in enumerate(range(b0, b1)):
+            Gp[obs, r * width:(r + 1) * width] = G[obs[pattern.perms[b]]]
+        res = scan_rotated(group.decomposition.kva, pattern.y_rot, pattern.X_rot, pattern.hsq, kve_t @ Gp, d,
+                           collinear_rtol=collinear_rtol, block_elements=block_elements)
+        mx = (res.lod * (obs.size / n)).reshape(b1 - b0, width // d, -1).max(axis=1)
+        perm_max[b0:b1, into] = np.maximum(perm_max[b0:b1, into], mx)
