@@ -20,10 +20,13 @@ complete cases, through its missing-data batch of :mod:`lmm.pipeline.partition`:
   individuals), so ``RSS0`` and ``RSS1`` are the complete-case ones and the LOD is
   ``(n_obs/2)·log10(RSS0/RSS1)``: exact, not an approximation.
 
-All batches that share a decomposition and their covariates are scanned in one call of
-:func:`lmm.scan.scan_rotated`, the indicators as phenotype-specific covariates (``extra``): the
-matrix products are shared by every missing-data pattern, and the cost grows with the number of
-missing values, not with the number of patterns.
+All batches that share a decomposition and their covariates are fitted and scanned together by
+the scan engine (:mod:`lmm.scan.engine`, the one that :func:`lmm.scan1` and :func:`lmm.scan1perm`
+call): one null fit (:func:`lmm.scan.engine.fit_null_group`) and, for each tile of markers read
+from the memory-mapped genotype store, one :func:`lmm.scan.engine.scan_tile` call, the indicators
+as phenotype-specific covariates (``extra``): the matrix products are shared by every
+missing-data pattern, and the cost grows with the number of missing values, not with the number
+of patterns. This module is the adapter: which individuals, decompositions and tiles.
 
 Kinship of each chromosome
 --------------------------
@@ -34,11 +37,13 @@ the overall kinship from the genotypes) serves every chromosome, decomposed once
 
 Permutations
 ------------
-Genome-wide thresholds permute the genotype rows among each batch's complete cases (as R/qtl2's
-``scan1perm`` does with a kinship; the reasons are in :mod:`lmm.scan`). The permutations of a batch
-are drawn from ``numpy.random.default_rng([seed, batch number])``: the same on every chromosome,
-so the maximum over chromosomes of the per-chromosome maxima is the genome-wide maximum of one
-permuted data set.
+Genome-wide thresholds permute the genotype rows among each phenotype's complete cases (as R/qtl2's
+``scan1perm`` does with a kinship; the reasons are in :mod:`lmm.scan.permutations`). A
+phenotype's permutations are drawn from the seed and its set of observed individuals among the
+scan's (the cleaned, genotyped individuals, in the cleaned order), by the rule of
+:mod:`lmm.scan.engine` ("Permutation seeding"): the same on every chromosome and in every chunk,
+shared by the phenotypes of a missing-data pattern, and the same as :func:`lmm.scan1perm`'s on
+the same data and seed.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ from lmm.errors import InputError
 from lmm.kinship import KinshipAccumulator, mean_diagonal
 from lmm.peaks import find_peaks
 from lmm.pipeline.partition import Partition
-from lmm.scan import lod_to_pvalue, permutation_threshold, scan_rotated
+from lmm.scan import lod_to_pvalue, permutation_threshold
+from lmm.scan.engine import fit_null_group, permutation_patterns, scan_tile, update_permutation_maxima
 
 __all__ = [
     "KINSHIP_DEFAULTS",
@@ -373,154 +379,106 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         ``lod`` (q_c, m) when `keep_lod`, ``perm_max`` (n_perm, m), and the peaks
         ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_ci_lo``, ``peak_ci_hi``.
     """
+    units = _chunk_units(eigen, store, data, partition, phenotypes, reml=reml, tol=tol, n_perm=n_perm,
+                         seed=seed)
+    markers = store.markers[store.markers["chr"] == str(chromosome)]
+    lod_t, df_t, perm_max = _scan_tiles(units, store, chromosome, len(phenotypes), len(markers), tile_columns,
+                                        n_perm)
+    out = {"phenotypes": np.asarray(list(phenotypes), dtype=str), **_null_arrays(units, len(phenotypes)),
+           **_maxima_and_peaks(lod_t, markers["pos"].to_numpy(dtype=float), threshold, drop),
+           "df": df_t.T, "perm_max": perm_max}
+    if keep_lod:
+        out["lod"] = lod_t.T
+    return out
+
+
+def _chunk_units(eigen: Mapping, store, data: Mapping, partition: Partition, phenotypes: Sequence[str], *,
+                 reml: bool, tol: float, n_perm: int, seed: int) -> dict:
+    """The chunk's decompositions (units), each with its null-fit groups: one per set of covariates,
+    all its batches together (:func:`lmm.scan.engine.fit_null_group`), with their permutations.
+
+    Returns ``{unit: {"dec", "srows", "groups": [(js, NullGroup, [PermutedPattern])]}}``, ``js`` the
+    group's phenotypes as positions in `phenotypes`.
+    """
     clean_ids = [str(i) for i in data["ids"].tolist()]
-    names = [str(c) for c in data["phenotype_names"].tolist()]
-    cov_names = [str(c) for c in data["covariate_names"].tolist()]
-    ppos = {p: j for j, p in enumerate(names)}
-    cpos = {c: j for j, c in enumerate(cov_names)}
+    ppos = {str(p): j for j, p in enumerate(data["phenotype_names"].tolist())}
+    cpos = {str(c): j for j, c in enumerate(data["covariate_names"].tolist())}
+    store_pos = {i: k for k, i in enumerate(store.ids.tolist())}
+    scan_pos = {i: k for k, i in enumerate(i for i in clean_ids if i in store_pos)}  # the seed's individuals
+    clean_pos = {i: k for k, i in enumerate(clean_ids)}
     batch_of = {a.phenotype: a.batch for a in partition.phenotypes}
     complete = partition.complete_batch()
-    markers = store.markers[store.markers["chr"] == str(chromosome)]
-    q = len(markers)
-    width = store.n_alleles
-    cols = store.columns(chromosome)
-    pos = markers["pos"].to_numpy(dtype=float)
-    store_pos = {i: k for k, i in enumerate(store.ids.tolist())}
-    m = len(phenotypes)
-    hsq = np.full(m, np.nan)
-    nobs = np.zeros(m, dtype=np.int64)
-    null_status = np.empty(m, dtype=object)
-    lod_t = np.zeros((m, q))               # phenotype-major: a phenotype's markers are contiguous
-    df_t = np.zeros((m, q), dtype=np.int16)
-    lod, df = lod_t.T, df_t.T              # (q, m) views
-    perm_max = np.full((int(n_perm), m), -np.inf)
-
-    groups: dict[str, list[int]] = {}
+    members: dict[tuple, list[int]] = {}
     for j, p in enumerate(phenotypes):
-        groups.setdefault(batch_of[p], []).append(j)
-    cpos_rows = {i: k for k, i in enumerate(clean_ids)}
+        record = partition.batch(batch_of[p])
+        unit = record.name if record.strategy == "decompose" else complete.name
+        members.setdefault((unit, tuple(record.covariates_used)), []).append(j)
     Y = np.asarray(data["phenotypes"], dtype=float)
     C = np.asarray(data["covariates"], dtype=float)
-    # the batches, grouped by decomposition (unit)
     units: dict[str, dict] = {}
-    batches = []
-    for batch, js in groups.items():
-        record = partition.batch(batch)
-        unit = batch if record.strategy == "decompose" else complete.name
+    for (unit, covariates), js in members.items():
         if unit not in units:
-            unit_ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
-            units[unit] = {
-                "kva": eigen[f"kva__{unit}"], "kve_t": eigen[f"kve_t__{unit}"],
-                "rows": np.array([cpos_rows[i] for i in unit_ids], dtype=np.intp),
-                "srows": np.array([store_pos[i] for i in unit_ids], dtype=np.intp), "scans": [],
-                "batches": []}
-        rows = units[unit]["rows"]
-        y = Y[np.ix_(rows, [ppos[phenotypes[j]] for j in js])]
-        batches.append({"batch": batch, "unit": unit, "js": np.asarray(js), "y": y,
-                        "X": C[np.ix_(rows, [cpos[c] for c in record.covariates_used])],
-                        "covariates": tuple(record.covariates_used)})
-    # the null fits: one call per decomposition and set of covariates (fit_lmm_masked fits every
-    # missing-data pattern of it together, grouped by the number of missing values)
-    fitted: dict[tuple, list[dict]] = {}
-    for b in batches:
-        fitted.setdefault((b["unit"], b["covariates"]), []).append(b)
-    for (unit, _), members in fitted.items():
+            ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
+            units[unit] = {"dec": lmm.EigenDecomposition(eigen[f"kva__{unit}"], eigen[f"kve_t__{unit}"]),
+                           "rows": np.array([clean_pos[i] for i in ids], dtype=np.intp),
+                           "srows": np.array([store_pos[i] for i in ids], dtype=np.intp),
+                           "pos": np.array([scan_pos[i] for i in ids], dtype=np.intp), "groups": []}
         u = units[unit]
-        kva, kve_t = u["kva"], u["kve_t"]
-        y, X = np.hstack([b["y"] for b in members]), members[0]["X"]
-        miss = np.isnan(y)
-        if miss.any():
-            fit = lmm.fit_lmm_masked(lmm.EigenDecomposition(kva, kve_t), y, X, reml=reml, tol=tol,
-                                     compute_ci=False, polish=True)
-        else:
-            fit = lmm.fit_lmm(kva, kve_t @ y, kve_t @ X, reml=reml, tol=tol, compute_ci=False, polish=True)
-        y_rot = kve_t @ np.where(miss, 0.0, y)   # one product for all the batches
-        h_all = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
-        status_all = np.atleast_1d(np.asarray(fit.status, dtype=object))
-        js_all = np.concatenate([b["js"] for b in members])
-        n_obs = (~miss).sum(axis=0)
-        hsq[js_all], nobs[js_all], null_status[js_all] = h_all, n_obs, status_all
-        # a phenotype without a likelihood maximum (unbounded) has no LOD
-        ok = (status_all == "ok") | (status_all == "flat_likelihood")
-        lod_t[js_all[~ok]] = np.nan
-        if ok.any():
-            # one scan for all the batches: a batch's missing individuals are indicator covariates
-            # of its phenotypes (extra = kve_t[:, union], extra_used)
-            union = np.flatnonzero(miss[:, ok].any(axis=1))
-            u["scans"].append({
-                "js": js_all[ok], "y_rot": y_rot[:, ok], "X_rot": kve_t @ X, "h": h_all[ok],
-                "scale": n_obs[ok] / y.shape[0],  # LOD = (n_obs/2)·log10(RSS0/RSS1); scan_rotated uses all rows
-                "extra": kve_t[:, union] if union.size else None,
-                "extra_used": miss[np.ix_(union, np.flatnonzero(ok))] if union.size else None})
-        if not n_perm:
-            continue
-        offsets = np.cumsum([0] + [b["js"].size for b in members])
-        for b, a0, a1 in zip(members, offsets[:-1], offsets[1:]):
-            observed = ~miss[:, a0]
-            keep = ok[a0:a1]
-            rng = np.random.default_rng([int(seed), int(b["batch"].lstrip("b") or 0)])
-            E = np.zeros((observed.size, int((~observed).sum())))
-            E[np.flatnonzero(~observed), np.arange(E.shape[1])] = 1.0
-            u["batches"].append({
-                "js": b["js"][keep], "y_rot": y_rot[:, a0:a1][:, keep], "h": h_all[a0:a1][keep],
-                "X_rot": kve_t @ np.hstack([X, E]), "scale": n_obs[a0] / observed.size,
-                "obs_idx": np.flatnonzero(observed),
-                "perms": np.stack([rng.permutation(int(n_obs[a0])) for _ in range(int(n_perm))])})
+        y = Y[np.ix_(u["rows"], [ppos[phenotypes[j]] for j in js])]
+        group = fit_null_group(u["dec"], y, C[np.ix_(u["rows"], [cpos[c] for c in covariates])], reml=reml, tol=tol)
+        patterns = permutation_patterns(group, seed, n_perm, u["pos"], len(scan_pos)) if n_perm else []
+        u["groups"].append((np.asarray(js, dtype=np.intp), group, patterns))
+    return units
+
+
+def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_columns: int, n_perm: int):
+    """LODs (m, q), degrees of freedom (m, q) and permutation maxima (n_perm, m) of a chromosome,
+    a tile of genotype columns at a time from the memory-mapped store (one rotation per unit and tile)."""
+    width = store.n_alleles
     d = width - 1 if width > 1 else 1
+    cols = store.columns(chromosome)
+    lod_t = np.zeros((m, q))               # phenotype-major: a phenotype's markers are contiguous
+    df_t = np.zeros((m, q), dtype=np.int16)
+    perm_max = np.full((int(n_perm), m), -np.inf)
     step = max(width, (int(tile_columns) // width) * width)
     for c0 in range(cols.start, cols.stop, step):
         c1 = min(cols.stop, c0 + step)
-        k0 = (c0 - cols.start) // width
+        k0, k1 = (c0 - cols.start) // width, (c1 - cols.start) // width
         tile = store.genotypes[c0:c1].T
         for u in units.values():
             G = _design(tile[u["srows"]], width)
-            G_rot = u["kve_t"] @ G  # one rotation per decomposition and tile, shared by its batches
-            for sc in u["scans"]:
-                res = scan_rotated(u["kva"], sc["y_rot"], sc["X_rot"], sc["h"], G_rot, d,
-                                   extra=sc["extra"], extra_used=sc["extra_used"])
-                k1 = k0 + res.lod.shape[0]
-                lod_t[sc["js"], k0:k1] = res.lod.T * sc["scale"][:, None]
-                df_t[sc["js"], k0:k1] = res.df.T if res.df.ndim == 2 else res.df[None, :]
-            if not n_perm:
-                continue
-            for b in u["batches"]:
-                if b["js"].size:
-                    _permute(perm_max, b["js"], b["perms"], G, b["obs_idx"], u["kva"], u["kve_t"], b["y_rot"],
-                             b["X_rot"], b["h"], d, b["scale"], u["rows"].size)
+            G_rot = u["dec"].kve_t @ G
+            for js, group, patterns in u["groups"]:
+                lod, df = scan_tile(group, G_rot, d)
+                lod_t[js, k0:k1] = lod.T
+                df_t[js, k0:k1] = df.T
+                for pattern in patterns:
+                    update_permutation_maxima(perm_max, js[pattern.cols], group, pattern, G, d)
+    return lod_t, df_t, perm_max
+
+
+def _null_arrays(units: Mapping, m: int) -> dict:
+    """``hsq``, ``n``, ``null_status`` (m,) of the chunk's null fits."""
+    hsq, nobs, status = np.full(m, np.nan), np.zeros(m, dtype=np.int64), np.full(m, "", dtype=object)
+    for u in units.values():
+        for js, group, _ in u["groups"]:
+            hsq[js], nobs[js], status[js] = group.hsq, group.n_obs, group.status
+    return {"hsq": hsq, "n": nobs, "null_status": np.asarray(status.astype(str), dtype=str)}
+
+
+def _maxima_and_peaks(lod_t: np.ndarray, pos: np.ndarray, threshold: float, drop: float) -> dict:
+    """``max_lod``, ``argmax`` (m,) and the peaks of phenotype-major LODs (m, q) (NaN: not scanned)."""
+    m, q = lod_t.shape
     nan = np.isnan(lod_t)
     scored = ~nan.all(axis=1) if q else np.zeros(m, dtype=bool)
     gaps = nan.any()
     filled_t = np.where(nan, -np.inf, lod_t) if gaps else lod_t
     max_lod = np.where(scored, filled_t.max(axis=1), np.nan) if q else np.full(m, np.nan)
     argmax = filled_t.argmax(axis=1) if q else np.zeros(m, dtype=np.int64)
-    peaks = find_peaks(np.where(nan, 0.0, lod_t).T if gaps else lod, None, pos, threshold=threshold, drop=drop)
-    out = {
-        "phenotypes": np.asarray(list(phenotypes), dtype=str),
-        "hsq": hsq, "n": nobs, "null_status": np.asarray(null_status.astype(str), dtype=str),
-        "max_lod": max_lod, "argmax": argmax, "df": df, "perm_max": perm_max,
-        "peak_phenotype": peaks.lodindex.astype(np.int64), "peak_index": peaks.index.astype(np.int64),
-        "peak_lod": peaks.lod, "peak_ci_lo": peaks.ci_lo, "peak_ci_hi": peaks.ci_hi,
-    }
-    if keep_lod:
-        out["lod"] = lod
-    return out
-
-
-def _permute(perm_max, js, perms, G, obs_idx, kva, kve_t, y_rot, X_rot, h, d, scale, n_unit,
-             block_elements: int = 1 << 24) -> None:
-    """Update the per-replicate maxima with a tile of markers' permuted scans (replicates stacked)."""
-    n_perm = perms.shape[0]
-    width = G.shape[1]
-    qk = width // d
-    nb = max(1, min(n_perm, block_elements // max(1, n_unit * width)))
-    for b0 in range(0, n_perm, nb):
-        b1 = min(n_perm, b0 + nb)
-        Gp = np.zeros((n_unit, (b1 - b0) * width))
-        for r, b in enumerate(range(b0, b1)):
-            Gp[obs_idx, r * width:(r + 1) * width] = G[obs_idx[perms[b]]]
-        res = scan_rotated(kva, y_rot, X_rot, h, kve_t @ Gp, d)
-        mx = (res.lod * scale).reshape(b1 - b0, qk, -1).max(axis=1)
-        perm_max[b0:b1, js] = np.maximum(perm_max[b0:b1, js], mx)
+    peaks = find_peaks(np.where(nan, 0.0, lod_t).T if gaps else lod_t.T, None, pos, threshold=threshold, drop=drop)
+    return {"max_lod": max_lod, "argmax": argmax,
+            "peak_phenotype": peaks.lodindex.astype(np.int64), "peak_index": peaks.index.astype(np.int64),
+            "peak_lod": peaks.lod, "peak_ci_lo": peaks.ci_lo, "peak_ci_hi": peaks.ci_hi}
 
 
 # --------------------------------------------------------------------------- tables

@@ -1,5 +1,5 @@
 """Snakemake adapter of a scan job: a group of chromosomes, one chunk of phenotypes
-(logic: lmm.pipeline.genome_scan.scan_chunk → lmm.scan.scan_rotated)."""
+(logic: lmm.pipeline.genome_scan.scan_chunk → the scan engine lmm.scan.engine, as lmm.scan1)."""
 
 from _stage import start, user_errors
 
