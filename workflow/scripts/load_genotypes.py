@@ -22,7 +22,7 @@ with user_errors(log):
     analysis = io.read_table(inp.phenotypes, id_column=par.id_column, role="phenotype",
                              na_values=par.na_values).index.astype(str).tolist()
     summary = write_intermediate(source, analysis, out.store, max_marker_missing=par.max_marker_missing,
-                                 dtype=par.genotype_dtype)
+                                 dtype=par.genotype_dtype, analysis_label=f"the phenotype file '{inp.phenotypes}'")
     dropped = summary["markers_dropped"]
     lines = [
         f"genotypes: {summary['n']} of the {summary['n_analysis']} phenotyped individuals are genotyped; "
@@ -35,8 +35,10 @@ with user_errors(log):
     if summary["n_not_in_analysis"]:
         lines.append(f"  {summary['n_not_in_analysis']} genotyped individual(s) have no phenotypes (not used): "
                      f"{io.describe_ids(summary['ids_not_in_analysis'])}")
+    lines += [f"  note: {note}" for note in summary["id_format_notes"]]
     if summary["n_imputed"]:
         lines.append(f"  {summary['n_imputed']} missing genotype value(s) replaced by the marker's mean")
+    lines += [f"  note: {note}" for note in summary["notes"]]
     for line in lines:
         log.info("%s", line.strip())
     print("\n".join(lines), file=sys.stderr, flush=True)
