@@ -40,19 +40,16 @@ import numpy as np
 import pandas as pd
 
 from lmm.errors import InputError
+from lmm.missing import missing_patterns
 from lmm.pipeline.clean import dependent_columns
 from lmm.pipeline.plan import choose_strategy
 
-__all__ = ["STRATEGIES", "CHUNK_KINDS", "Chunk", "Batch", "PhenotypeAssignment", "Partition", "pattern_digest",
+__all__ = ["STRATEGIES", "Chunk", "Batch", "PhenotypeAssignment", "Partition", "pattern_digest",
            "partition_phenotypes", "group_by_pattern", "batch_strategy", "split_into_chunks", "chunk_table",
            "phenotype_assignments"]
 
 #: Values of ``missing_strategy``.
 STRATEGIES = ("decompose", "schur", "auto")
-
-#: How a chunk is fitted: ``decompose`` from its batch's own rotation; ``masked`` (phenotypes of
-#: ``schur`` batches) from the complete batch's decomposition, each column on its observed individuals.
-CHUNK_KINDS = ("decompose", "masked")
 
 #: Name prefix of the chunks of each kind.
 _CHUNK_PREFIX = {"decompose": "c", "masked": "m"}
@@ -67,7 +64,9 @@ class Chunk:
     name : str
         ``c001``, ``c002``, ... (kind ``decompose``) or ``m001``, ... (kind ``masked``).
     kind : {'decompose', 'masked'}
-        See :data:`CHUNK_KINDS`.
+        How it is fitted: ``decompose`` from its batch's own rotation; ``masked`` (phenotypes of
+        ``schur`` batches) from the complete batch's decomposition, each column on its observed
+        individuals.
     phenotypes : tuple of str
         In input column order.
     """
@@ -231,7 +230,7 @@ class Partition:
 
     @cached_property
     def _by_name(self) -> dict:
-        return {b.name: b for b in self.batches} | {("phenotype", a.phenotype): a for a in self.phenotypes}
+        return {b.name: b for b in self.batches}
 
     def batch(self, name: str) -> Batch:
         """The batch `name` (``KeyError`` if there is none)."""
@@ -256,13 +255,6 @@ class Partition:
         """The batch of all individuals (none missing), which holds the ``masked`` chunks; None if
         no phenotype is complete and there is no ``schur`` batch."""
         return next((b for b in self.batches if b.n_missing == 0), None)
-
-    def assignment(self, phenotype: str) -> PhenotypeAssignment:
-        """The row of phenotype `phenotype` (``KeyError`` if it is not an input column)."""
-        try:
-            return self._by_name[("phenotype", phenotype)]
-        except KeyError:
-            raise KeyError(f"unknown phenotype {phenotype!r}") from None
 
     def fitted_phenotypes(self) -> list[str]:
         """The phenotypes that a fit job fits, in input order."""
@@ -387,13 +379,10 @@ def group_by_pattern(observed: np.ndarray, status: Sequence[str]) -> list[list[i
     Returns
     -------
     list of list of int
-        Column indices of each pattern, in column order.
+        Column indices of each pattern, in column order (:func:`lmm.missing.missing_patterns`).
     """
-    members: dict[bytes, list[int]] = {}
-    for j in range(observed.shape[1]):
-        if status[j] == "ok":
-            members.setdefault(np.packbits(observed[:, j]).tobytes(), []).append(j)
-    return list(members.values())
+    ok = [j for j in range(observed.shape[1]) if status[j] == "ok"]
+    return [cols.tolist() for _, cols in missing_patterns(~np.asarray(observed, dtype=bool), ok)]
 
 
 def batch_strategy(missing_strategy: str, n_all: int, n_missing: int, n_phenotypes: int, n_covariates: int,
