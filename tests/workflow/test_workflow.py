@@ -220,6 +220,15 @@ def test_report_is_self_contained(recla_run):
     assert "heritability" in html.lower()
 
 
+def test_run_and_report_print_no_warning(recla_run):
+    """No warning in the terminal of a run or of the report (resources computed from input sizes
+    with Snakemake's `input.size_mb` printed "RuntimeWarning: coroutine ... was never awaited")."""
+    workdir, proc = recla_run
+    assert "Warning" not in proc.output, proc.output
+    report = run_snakemake(workdir, "--report", "report-warnings.html", check=True)
+    assert "Warning" not in report.output, report.output
+
+
 def _job_counts(output: str) -> dict:
     """Parse the 'Job stats' table of a dry run into {rule: count}."""
     lines = output.splitlines()
