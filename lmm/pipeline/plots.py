@@ -2,10 +2,16 @@
 
 Both functions return a :class:`matplotlib.figure.Figure` built with the object-oriented API
 (no global ``pyplot`` state), so they can be called from any process; the caller saves it.
+
+Each draws what it can of any table (no estimate at all, NaN or infinite values) and says what
+it left out: a sentence per fact (e.g. ``phenotype X: profile log-likelihood infinite at hsq = 1,
+not drawn``) written on the figure, logged as a warning (logger ``lmm.pipeline.plots``) and
+returned as the list ``figure.left_out`` (empty when nothing is left out).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import matplotlib
@@ -20,6 +26,17 @@ __all__ = ["plot_heritability", "plot_profiles"]
 
 #: At most this many phenotypes are labelled one per row; more are drawn as a sorted curve.
 MAX_LABELLED = 120
+
+_LOG = logging.getLogger(__name__)
+
+
+def _left_out(fig: Figure, notes: list) -> str:
+    """``fig.left_out = notes``, each logged as a warning; the text for the figure (three notes at most)."""
+    fig.left_out = list(notes)
+    for note in notes:
+        _LOG.warning("%s", note)
+    text = "; ".join(notes[:3])
+    return text + (f"; and {len(notes) - 3} more (see the log)" if len(notes) > 3 else "")
 
 
 def _check_names(frame: pd.DataFrame, what: str) -> None:
@@ -52,8 +69,9 @@ def plot_heritability(table: pd.DataFrame, title: str = "Heritability (95% profi
         are listed in a note.
     """
     _check_names(table, "heritability table")
-    fitted = table[table["hsq"].notna()]
-    skipped = table[table["hsq"].isna()]
+    finite = np.isfinite(table["hsq"].to_numpy(float))
+    fitted = table[finite]
+    skipped = table[~finite]
     m = len(fitted)
     if m <= MAX_LABELLED:
         fig = Figure(figsize=(7.5, 1.6 + 0.24 * max(m, 1)), layout="constrained")
@@ -85,6 +103,11 @@ def plot_heritability(table: pd.DataFrame, title: str = "Heritability (95% profi
     ax.set_xlim(-0.02, 1.02) if m <= MAX_LABELLED else ax.set_ylim(-0.02, 1.02)
     ax.grid(True, axis="x" if m <= MAX_LABELLED else "y", color="0.92")
     ax.set_title(title, fontsize=10)
+    notes = [f"phenotype {p}: no hsq ({s}), not drawn" for p, s in zip(skipped["phenotype"], skipped["status"])]
+    _left_out(fig, notes)
+    if m == 0:
+        ax.text(0.5, 0.5, "No phenotype has an estimate of hsq.", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9)
     if len(skipped):
         shown = ", ".join(f"{p} ({s})" for p, s in zip(skipped["phenotype"][:6], skipped["status"][:6]))
         more = f" and {len(skipped) - 6} more" if len(skipped) > 6 else ""
@@ -126,6 +149,7 @@ def plot_profiles(profile: pd.DataFrame, table: pd.DataFrame, max_panels: int = 
         ax.axis("off")
         ax.text(0.5, 0.5, "No profile log-likelihood: config 'profile_grid' is empty\n"
                 "or no phenotype was fitted.", ha="center", va="center")
+        _left_out(fig, [])
         return fig
     shown = names[:max_panels]
     ncol = min(6, len(shown))
@@ -134,11 +158,20 @@ def plot_profiles(profile: pd.DataFrame, table: pd.DataFrame, max_panels: int = 
     axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True)
     est = table.set_index("phenotype")
     groups = {k: g for k, g in profile.groupby("phenotype", sort=False)}
+    notes = []
     for ax, name in zip(axes.flat, shown):
         g = groups[name]
         h = g["hsq"].to_numpy(float)
         ll = g["loglik"].to_numpy(float)
-        ok = np.isfinite(ll)
+        ok = np.isfinite(ll) & np.isfinite(h)
+        if not ok.any():
+            notes.append(f"phenotype {name}: no finite profile log-likelihood, not drawn")
+            ax.text(0.5, 0.5, "no finite\nlog-likelihood", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=6, color="0.4")
+        elif np.isposinf(ll).any():
+            at = ", ".join(f"{v:g}" for v in h[np.isposinf(ll)][:3])
+            notes.append(f"phenotype {name}: profile log-likelihood infinite at hsq = {at} (unbounded), "
+                         "not drawn")
         top = ll[ok].max() if ok.any() else 0.0
         if name in est.index and np.isfinite(est.at[name, "loglik"]):
             top = max(top, float(est.at[name, "loglik"]))
@@ -152,7 +185,8 @@ def plot_profiles(profile: pd.DataFrame, table: pd.DataFrame, max_panels: int = 
     for ax in list(axes.flat)[len(shown):]:
         ax.axis("off")
     more = f" (first {len(shown)} of {len(names)} phenotypes)" if len(names) > len(shown) else ""
-    fig.suptitle(f"Profile log-likelihood minus its maximum, over hsq{more}; dashed: 95% interval cut-off",
-                 fontsize=9)
+    extra = _left_out(fig, notes)
+    fig.suptitle(f"Profile log-likelihood minus its maximum, over hsq{more}; dashed: 95% interval cut-off"
+                 + (f"\nLeft out: {extra}" if extra else ""), fontsize=9)
     fig.supxlabel("hsq", fontsize=8)
     return fig

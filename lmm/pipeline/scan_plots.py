@@ -17,6 +17,17 @@ Tables (as the workflow writes them)
     ``phenotype, chr, marker, pos, lod, pvalue, df, ci_lo, ci_hi, hsq, n, threshold``, one row per
     peak (``results/scan/peaks.tsv``; ``threshold`` is the permutation threshold or NaN).
 
+What a figure leaves out
+------------------------
+Every figure draws what it can of any table: missing (NaN) LODs leave gaps, an infinite LOD (a
+phenotype that a marker explains exactly, e.g. ``y = 3·dosage + 1``) is drawn at the top of the
+axis with an upward triangle (with the colour of the highest finite LOD on the peak map), and a
+phenotype with no finite LOD is not drawn. Each such fact is a sentence (e.g. ``phenotype X: LOD
+infinite at marker M (drawn at the top of the axis)``, ``phenotype Y: no finite LOD, not drawn``)
+that is written on the figure (in its title), logged as a warning (logger
+``lmm.pipeline.scan_plots``) and returned as the list ``figure.left_out`` (empty when nothing is
+left out).
+
 The genome axis
 ---------------
 Chromosomes are laid end to end in the order of their first appearance among the markers, with a
@@ -29,6 +40,7 @@ positions can be read. With a single chromosome the axis is simply its positions
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -56,6 +68,8 @@ SHADE = "0.925"
 MANHATTAN_COLOURS = ("#1b4f8a", "#8fb3d9")
 #: Peak map: phenotype names label the rows when there are at most this many.
 MAX_NAMED_ROWS = 60
+
+_LOG = logging.getLogger(__name__)
 
 _FIXED = ("marker", "chr", "pos")
 _PEAK_COLUMNS = ("phenotype", "chr", "marker", "pos", "lod")
@@ -216,8 +230,11 @@ def _freeze_layout(fig: Figure) -> Figure:
     return fig
 
 
-def _message_figure(title: str, text: str) -> Figure:
+def _message_figure(title: str, text: str, notes=()) -> Figure:
     fig = _new_figure(figsize=(9, 2.2))
+    extra = _left_out(fig, list(notes))
+    if extra:
+        text += "\n" + extra
     ax = fig.add_subplot()
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, wrap=True)
@@ -225,7 +242,43 @@ def _message_figure(title: str, text: str) -> Figure:
     return _freeze_layout(fig)
 
 
+def _left_out(fig: Figure, notes: list) -> list:
+    """Record what `fig` does not show as drawn: ``fig.left_out`` (list of str), each a warning
+    in the log. Returns the text for the figure (the first three notes, and how many more)."""
+    fig.left_out = list(notes)
+    for note in notes:
+        _LOG.warning("%s", note)
+    if not notes:
+        return ""
+    text = "; ".join(notes[:3])
+    return text + (f"; and {len(notes) - 3} more (see the log)" if len(notes) > 3 else "")
+
+
+def _names_text(names, k: int = 5) -> str:
+    shown = ", ".join(str(n) for n in names[:k])
+    return shown + (f" and {len(names) - k} more" if len(names) > k else "")
+
+
+def _lod_notes(lod: pd.DataFrame, name: str, values: np.ndarray) -> list:
+    """The sentences for the non-finite LODs of phenotype `name`."""
+    finite = np.isfinite(values)
+    if not finite.any() and not np.isposinf(values).any():
+        return [f"phenotype {name}: no finite LOD, not drawn"]
+    notes = []
+    inf = np.flatnonzero(np.isposinf(values))
+    if inf.size:
+        notes.append(f"phenotype {name}: LOD infinite at marker"
+                     f"{'s' if inf.size > 1 else ''} {_names_text(lod['marker'].iloc[inf].astype(str).tolist(), 3)}"
+                     " (drawn at the top of the axis)")
+    gaps = int((~finite & ~np.isposinf(values)).sum())
+    if gaps:
+        notes.append(f"phenotype {name}: no LOD at {gaps} marker{'s' if gaps > 1 else ''} (not drawn)")
+    return notes
+
+
 def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return str(v)
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
@@ -318,16 +371,19 @@ def plot_lod_curves(lod: pd.DataFrame, peaks: pd.DataFrame, *, position_label: s
         thresholds = dict(zip(t["phenotype"], t["threshold"].astype(float)))
     thresholds = thresholds or {}
     title = "LOD score along the genome"
+    dead = [n for n in names if not (np.isfinite(lod[n].to_numpy(float)).any()
+                                     or np.isposinf(lod[n].to_numpy(float)).any())]
+    notes = [f"phenotype{'s' if len(dead) > 1 else ''} {_names_text(dead)}: no finite LOD, not drawn"] if dead else []
     if len(peaks) == 0:
         text = "No peaks: no phenotype has a LOD above the peak threshold"
         text += f" ({threshold:g})." if threshold is not None else "."
         if names and len(lod):
             values = lod[names].to_numpy(float)
-            if np.isfinite(values).any():
+            if (np.isfinite(values) | np.isposinf(values)).any():
                 i, j = np.unravel_index(np.nanargmax(values), values.shape)
-                text += (f"\nThe highest LOD of the scan is {values[i, j]:.2f} "
+                text += (f"\nThe highest LOD of the scan is {_fmt(values[i, j])} "
                          f"({names[j]}, marker {lod['marker'].iloc[i]}, chromosome {lod['chr'].iloc[i]}).")
-        return _message_figure(title, text)
+        return _message_figure(title, text, notes)
 
     layout = genome_layout(lod["chr"], lod["pos"])
     x = layout.x(lod["chr"].astype(str), lod["pos"])
@@ -341,21 +397,34 @@ def plot_lod_curves(lod: pd.DataFrame, peaks: pd.DataFrame, *, position_label: s
     k = len(shown)
     fig = _new_figure(figsize=(10, 1.25 + 1.45 * k))
     axes = fig.subplots(k, 1, sharex=True, squeeze=False)[:, 0]
+    drawn = {}                                  # the curve as drawn: +inf at the top of the axis
     for ax, name in zip(axes, shown):
         y = lod[name].to_numpy(float)
-        xs, ys = np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
-        ax.plot(xs, ys, color="#1b4f8a", lw=0.9, zorder=2)
+        if name not in dead:
+            notes += _lod_notes(lod, name, y)
         own = peaks[peaks["phenotype"] == name].sort_values(["lod", "x"], ascending=[False, True],
                                                             kind="stable")
-        ax.plot(own["x"], own["lod"], "v", color="C3", ms=4, zorder=3, mec="none")
-        ceiling = [float(np.nanmax(y)) if np.isfinite(y).any() else 0.0]
+        own_lod = own["lod"].to_numpy(float)
+        finite = np.concatenate([y[np.isfinite(y)], own_lod[np.isfinite(own_lod)]])
+        ceiling = [float(finite.max()) if finite.size else 0.0]
         if threshold is not None:
             ax.axhline(threshold, color="0.45", lw=0.8, ls="--", zorder=1)
             ceiling.append(threshold)
         if name in thresholds and np.isfinite(thresholds[name]):
             ax.axhline(thresholds[name], color="C3", lw=0.8, ls="--", zorder=1)
             ceiling.append(float(thresholds[name]))
-        ax.set_ylim(0, max(max(ceiling) / 0.72, 1.0))
+        ymax = max(max(ceiling) / 0.72, 1.0)
+        inf = np.isposinf(y)
+        y = np.where(inf, ymax, np.where(np.isfinite(y), y, np.nan))
+        drawn[name] = y
+        xs, ys = np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
+        ax.plot(xs, ys, color="#1b4f8a", lw=0.9, zorder=2)
+        if inf.any():
+            ax.plot(x[inf], np.full(int(inf.sum()), ymax), "^", color="#1b4f8a", ms=5, zorder=4,
+                    clip_on=False)
+        ax.plot(own["x"], np.where(np.isposinf(own_lod), ymax, own_lod), "v", color="C3", ms=4,
+                zorder=3, mec="none")
+        ax.set_ylim(0, ymax)
         ax.set_title(name, loc="left", fontsize=8, pad=2)
         ax.set_ylabel("LOD", fontsize=7)
         ax.tick_params(axis="y", labelsize=6)
@@ -365,8 +434,9 @@ def plot_lod_curves(lod: pd.DataFrame, peaks: pd.DataFrame, *, position_label: s
 
     more = len(order) - k
     suffix = f"; {more} more phenotype{'s' if more > 1 else ''} with peaks not shown" if more > 0 else ""
-    fig.suptitle(f"{title}: phenotypes with peaks, highest first ({k} of {len(order)}{suffix})",
-                 fontsize=9)
+    extra = _left_out(fig, notes)
+    fig.suptitle(f"{title}: phenotypes with peaks, highest first ({k} of {len(order)}{suffix})"
+                 + (f"\nLeft out: {extra}" if extra else ""), fontsize=9)
     handles = [Line2D([], [], color="#1b4f8a", lw=0.9, label="LOD"),
                Line2D([], [], color="C3", marker="v", ls="none", ms=4, mec="none", label="peak")]
     if threshold is not None:
@@ -383,7 +453,8 @@ def plot_lod_curves(lod: pd.DataFrame, peaks: pd.DataFrame, *, position_label: s
         cands = [(px, pl, f"{m}\nLOD {pl:.2f} · chr {c}, {_fmt(pp)} {position_label}")
                  for px, pl, m, c, pp in zip(own["x"], own["lod"], own["marker"], own["chr"], own["pos"])]
         keep_out = [ax.title.get_window_extent(renderer)]
-        _place_labels(fig, ax, cands, x, lod[name].to_numpy(float), keep_out, max_labels)
+        cands = [(px, min(pl, ax.get_ylim()[1]), t) for px, pl, t in cands]
+        _place_labels(fig, ax, cands, x, drawn[name], keep_out, max_labels)
     return fig
 
 
@@ -459,37 +530,48 @@ def plot_manhattan(lod: pd.DataFrame, markers: pd.DataFrame, phenotype: str, *,
     df = markers["df"].to_numpy()
     mlp = neg_log10_pvalue(L, df)
     ok = np.isfinite(mlp)
+    inf = np.isposinf(mlp)                      # LOD +inf: p = 0, drawn at the top of the axis
     tested = int((df > 0).sum())
     bonf = -math.log10(alpha / tested) if tested else math.nan
 
     fig = _new_figure(figsize=(10, 3.8))
     ax = fig.add_subplot()
     _genome_axis(ax, layout, position_label, shade=False)
+    top = float(np.nanmax(mlp[ok])) if ok.any() else 1.0
+    ymax = max(top, bonf if np.isfinite(bonf) else 0.0, 1.0) * 1.15
     for parity in (0, 1):
         sel = ok & (chr_idx % 2 == parity)
         ax.scatter(x[sel], mlp[sel], s=5, color=MANHATTAN_COLOURS[parity], lw=0, zorder=2)
-    top = float(np.nanmax(mlp[ok])) if ok.any() else 1.0
-    ymax = max(top, bonf if np.isfinite(bonf) else 0.0, 1.0) * 1.15
+        sel = inf & (chr_idx % 2 == parity)
+        if sel.any():
+            ax.scatter(x[sel], np.full(int(sel.sum()), ymax), s=16, marker="^",
+                       color=MANHATTAN_COLOURS[parity], lw=0, zorder=3, clip_on=False)
     ax.set_ylim(0, ymax)
+    notes = _lod_notes(lod, phenotype, L)
+    untested = int((~ok & ~inf & np.isfinite(L)).sum())
+    if untested:
+        notes.append(f"phenotype {phenotype}: {untested} marker{'s' if untested > 1 else ''} with "
+                     "df = 0 (no p-value, not drawn)")
     if np.isfinite(bonf):
         ax.axhline(bonf, color="C3", lw=0.9, ls="--", zorder=1)
         ax.annotate(f"Bonferroni {alpha:g} ({tested} markers): −log10 p = {bonf:.2f}", (1, bonf),
                     xycoords=("axes fraction", "data"), xytext=(-3, 2), textcoords="offset points",
                     ha="right", va="bottom", fontsize=7, color="C3")
-    if ok.any():
-        i = int(np.nanargmax(np.where(ok, mlp, -np.inf)))
+    if ok.any() or inf.any():
+        i = int(np.argmax(inf)) if inf.any() else int(np.nanargmax(np.where(ok, mlp, -np.inf)))
         frac = (x[i] - ax.get_xlim()[0]) / np.ptp(ax.get_xlim())
         ha = "left" if frac < 0.2 else "right" if frac > 0.8 else "center"
         ax.annotate(f"{lod['marker'].iloc[i]} (chr {lod['chr'].iloc[i]}, {_fmt(lod['pos'].iloc[i])} "
                     f"{position_label}; LOD {L[i]:.2f}, df {int(df[i])})",
-                    (x[i], mlp[i]), xytext=(0, 4), textcoords="offset points", ha=ha, va="bottom",
-                    fontsize=7, color="0.1")
+                    (x[i], min(mlp[i], ymax)), xytext=(0, 4), textcoords="offset points", ha=ha,
+                    va="bottom", fontsize=7, color="0.1", annotation_clip=False)
     ax.set_ylabel("−log10 p", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     dfs = sorted({int(d) for d in df[df > 0]})
     dfs_text = ", ".join(str(d) for d in dfs[:4]) + (" …" if len(dfs) > 4 else "")
-    ax.set_title(f"{phenotype}: −log10 p at each marker (likelihood ratio, χ² with df = {dfs_text or '—'})",
-                 fontsize=9, loc="left")
+    extra = _left_out(fig, notes)
+    ax.set_title(f"{phenotype}: −log10 p at each marker (likelihood ratio, χ² with df = {dfs_text or '—'})"
+                 + (f"\nLeft out: {extra}" if extra else ""), fontsize=9, loc="left")
     return _freeze_layout(fig)
 
 
@@ -530,6 +612,19 @@ def plot_peak_map(peaks: pd.DataFrame, markers: pd.DataFrame, *, position_label:
     if len(peaks) == 0:
         return _message_figure(title, "No peaks: no phenotype has a LOD above the peak threshold,\n"
                                       "so there is nothing to map.")
+    notes = []
+    lods = peaks["lod"].to_numpy(float)
+    nan = np.isnan(lods)
+    if nan.any():
+        notes.append(f"{int(nan.sum())} peak{'s' if nan.sum() > 1 else ''} without a LOD (phenotypes "
+                     f"{_names_text(list(dict.fromkeys(peaks['phenotype'][nan])))}), not drawn")
+        peaks = peaks[~nan].reset_index(drop=True)
+    if len(peaks) == 0:
+        return _message_figure(title, "No peak with a LOD: nothing to map.", notes)
+    for name, marker in zip(peaks["phenotype"][np.isinf(peaks["lod"].to_numpy(float))],
+                            peaks["marker"][np.isinf(peaks["lod"].to_numpy(float))]):
+        notes.append(f"phenotype {name}: LOD infinite at marker {marker} (drawn with the colour of "
+                     "the top of the scale)")
     layout = genome_layout(markers["chr"], markers["pos"])
     peaks = peaks.assign(x=layout.x(peaks["chr"], peaks["pos"]))
     best = peaks.sort_values(["lod", "x"], ascending=[False, True], kind="stable").groupby(
@@ -548,9 +643,13 @@ def plot_peak_map(peaks: pd.DataFrame, markers: pd.DataFrame, *, position_label:
     fig = _new_figure(figsize=(10, min(max(height, 3.0), 12)))
     ax = fig.add_subplot()
     _genome_axis(ax, layout, position_label)
-    norm = Normalize(vmin=float(peaks["lod"].min()), vmax=float(peaks["lod"].max()))
+    shown_lod = peaks["lod"].to_numpy(float)
+    fin = shown_lod[np.isfinite(shown_lod)]
+    lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
+    norm = Normalize(vmin=lo, vmax=hi)
     if norm.vmin == norm.vmax:
         norm = Normalize(vmin=norm.vmin - 0.5, vmax=norm.vmax + 0.5)
+    peaks = peaks.assign(lod=np.clip(shown_lod, norm.vmin, norm.vmax))   # ±inf: ends of the scale
     cmap = matplotlib.colormaps["viridis"]
     if {"ci_lo", "ci_hi"} <= set(peaks.columns):
         ci = peaks[np.isfinite(peaks["ci_lo"].to_numpy(float)) & np.isfinite(peaks["ci_hi"].to_numpy(float))]
@@ -576,6 +675,8 @@ def plot_peak_map(peaks: pd.DataFrame, markers: pd.DataFrame, *, position_label:
         ax.set_ylabel(f"phenotypes, ordered by the position of their highest peak ({k})", fontsize=8)
     left = total - k
     extra = f"; the {k} with the highest peaks of {total} phenotypes" if left else ""
+    left_text = _left_out(fig, notes)
     ax.set_title(f"{title} ({len(peaks)} peaks of {k} phenotypes{extra})\nrows ordered by the position of "
-                 "each phenotype's highest peak; colour: LOD; lines: support intervals", fontsize=9, loc="left")
+                 "each phenotype's highest peak; colour: LOD; lines: support intervals"
+                 + (f"\nLeft out: {left_text}" if left_text else ""), fontsize=9, loc="left")
     return _freeze_layout(fig)

@@ -262,3 +262,85 @@ def test_png_byte_identical_when_saved_twice(tmp_path):
         first = (tmp_path / f"{name}1.png").read_bytes()
         assert first[:8] == b"\x89PNG\r\n\x1a\n"
         assert first == (tmp_path / f"{name}2.png").read_bytes() == (tmp_path / f"{name}3.png").read_bytes()
+
+
+# --------------------------------------------------------------------------- non-finite LODs
+
+
+def _inf_tables():
+    """bw explained exactly by its top marker (LOD +inf there, as for y = 3·dosage + 1)."""
+    lod, markers, peaks = _tables()
+    top = peaks[peaks["phenotype"] == "bw"]["lod"].idxmax()
+    marker = peaks.loc[top, "marker"]
+    lod.loc[lod["marker"] == marker, "bw"] = np.inf
+    peaks.loc[top, "lod"] = np.inf
+    return lod, markers, peaks, marker
+
+
+def _all_text(fig):
+    texts = [t.get_text() for t in fig.texts] + [fig._suptitle.get_text() if fig._suptitle else ""]
+    for ax in fig.axes:
+        texts += [ax.get_title(loc) for loc in ("left", "center", "right")] + [t.get_text() for t in ax.texts]
+    return "\n".join(texts)
+
+
+def test_every_scan_plot_draws_an_infinite_lod_at_the_top_and_says_so(tmp_path, caplog):
+    lod, markers, peaks, marker = _inf_tables()
+    figs = {
+        "curves": scan_plots.plot_lod_curves(lod, peaks, position_label="cM", threshold=3.0),
+        "manhattan": scan_plots.plot_manhattan(lod, markers, "bw", position_label="cM"),
+        "map": scan_plots.plot_peak_map(peaks, markers, position_label="cM"),
+    }
+    for what, fig in figs.items():
+        assert any("bw: LOD infinite at marker" in n and marker in n for n in fig.left_out), what
+        assert "Left out" in _all_text(fig) and marker in _all_text(fig), what
+        atomic.save_figure(tmp_path / f"{what}.png", fig, dpi=60)
+        assert (tmp_path / f"{what}.png").stat().st_size > 0
+        for ax in fig.axes:
+            assert np.isfinite(ax.get_ylim()).all() and np.isfinite(ax.get_xlim()).all()
+    ax = figs["curves"].axes[0]
+    assert ax.get_title(loc="left") == "bw"
+    tri = [ln for ln in ax.get_lines() if ln.get_marker() == "^"]
+    assert tri and np.allclose(tri[0].get_ydata(), ax.get_ylim()[1])
+    assert any("LOD infinite" in r.getMessage() for r in caplog.records)
+
+
+def test_every_scan_plot_survives_an_all_nan_lod_table(tmp_path):
+    lod, markers, peaks = _tables()
+    lod[PHENOS] = np.nan
+    empty = peaks.iloc[:0]
+    curves = scan_plots.plot_lod_curves(lod, empty, position_label="cM", threshold=3.0)
+    manhattan = scan_plots.plot_manhattan(lod, markers, "bw", position_label="cM")
+    peak_map = scan_plots.plot_peak_map(empty, markers, position_label="cM")
+    assert any("no finite LOD, not drawn" in n for n in curves.left_out)
+    assert manhattan.left_out == ["phenotype bw: no finite LOD, not drawn"]
+    assert "no finite LOD" in _all_text(manhattan)
+    assert peak_map.left_out == []
+    for k, fig in enumerate((curves, manhattan, peak_map)):
+        atomic.save_figure(tmp_path / f"f{k}.png", fig, dpi=60)
+
+
+def test_scan_plots_with_mixed_nan_and_inf_lods():
+    lod, markers, peaks, marker = _inf_tables()
+    lod.loc[:4, "bw"] = np.nan                          # gaps
+    lod["flat"] = np.nan                                # a phenotype with no LOD at all
+    lod.loc[3, "NA"] = np.inf
+    peaks = pd.concat([peaks, peaks.iloc[[0]].assign(lod=np.nan)], ignore_index=True)  # a peak without LOD
+    curves = scan_plots.plot_lod_curves(lod, peaks[peaks["lod"].notna()], position_label="cM")
+    notes = "\n".join(curves.left_out)
+    assert "phenotype flat: no finite LOD, not drawn" in notes
+    assert "phenotype bw: no LOD at 5 markers" in notes and "phenotype NA: LOD infinite at marker m003" in notes
+    manhattan = scan_plots.plot_manhattan(lod, markers, "bw", position_label="cM")
+    assert any("no LOD at 5 markers" in n for n in manhattan.left_out)
+    peak_map = scan_plots.plot_peak_map(peaks, markers, position_label="cM")
+    assert any("without a LOD" in n for n in peak_map.left_out)
+    assert any("LOD infinite" in n for n in peak_map.left_out)
+    only_inf = peaks[peaks["phenotype"] == "bw"].assign(lod=np.inf)   # no finite LOD at all
+    assert len(scan_plots.plot_peak_map(only_inf, markers, position_label="cM").left_out) == len(only_inf)
+
+
+def test_scan_plots_report_nothing_left_out_on_clean_tables():
+    lod, markers, peaks = _tables()
+    assert scan_plots.plot_lod_curves(lod, peaks, position_label="cM").left_out == []
+    assert scan_plots.plot_manhattan(lod, markers, "bw", position_label="cM").left_out == []
+    assert scan_plots.plot_peak_map(peaks, markers, position_label="cM").left_out == []

@@ -181,6 +181,37 @@ def test_plots_return_figures(tmp_path):
     assert "sorted by hsq (300)" in plots.plot_heritability(many).axes[0].get_xlabel()
 
 
+def test_heritability_plots_survive_no_estimate_and_infinite_values(tmp_path, caplog):
+    """All-NA estimates, an unbounded likelihood (ℓ = +inf at hsq = 1) and a phenotype whose
+    profile is all NaN: both figures are drawn and say what they leave out."""
+    table = pd.DataFrame({"phenotype": ["a", "b", "c"], "status": ["ok", "unbounded", "constant"],
+                          "hsq": [0.3, 1.0, np.nan], "hsq_ci_lower": [0.1, np.nan, np.nan],
+                          "hsq_ci_upper": [0.7, np.nan, np.nan], "boundary": ["none", "upper", None],
+                          "loglik": [-10.0, np.inf, np.nan]})
+    grid = np.linspace(0, 1, 5)
+    profile = pd.DataFrame({"phenotype": ["a"] * 5 + ["b"] * 5 + ["c"] * 5, "hsq": np.tile(grid, 3),
+                            "loglik": np.r_[-11, -10.2, -10.5, -11, -12, -20, -16, -14, -13, np.inf,
+                                            [np.nan] * 5]})
+    fig = plots.plot_heritability(table)
+    assert fig.left_out == ["phenotype c: no hsq (constant), not drawn"]
+    prof = plots.plot_profiles(profile, table)
+    assert "phenotype b: profile log-likelihood infinite at hsq = 1 (unbounded), not drawn" in prof.left_out
+    assert "phenotype c: no finite profile log-likelihood, not drawn" in prof.left_out
+    assert "Left out" in prof._suptitle.get_text()
+    none = table.assign(hsq=np.nan, status="all_missing")
+    fig_none = plots.plot_heritability(none)
+    assert len(fig_none.left_out) == 3 and "No phenotype has an estimate" in fig_none.axes[0].texts[0].get_text()
+    nan_profile = profile.assign(loglik=np.nan)
+    prof_nan = plots.plot_profiles(nan_profile, none)
+    assert len(prof_nan.left_out) == 3
+    for k, f in enumerate((fig, prof, fig_none, prof_nan)):
+        atomic.save_figure(tmp_path / f"{k}.png", f)
+        for ax in f.axes:
+            assert np.isfinite(ax.get_ylim()).all() and np.isfinite(ax.get_xlim()).all()
+    assert any("no finite profile" in r.getMessage() for r in caplog.records)
+    assert plots.plot_heritability(table.iloc[:1]).left_out == []
+
+
 def test_a_phenotype_named_NA_goes_through_aggregate_and_both_plots(rng, tmp_path):
     """The stages as the workflow's scripts chain them, files included: a phenotype named ``NA``
     (fitted by a masked chunk) keeps its name through the fit tables, the final tables and the

@@ -27,7 +27,10 @@ with user_errors(log):
             log.info("LOD curves of the phenotypes among %d with peaks", peaks["phenotype"].nunique())
         else:
             maxima = io.read_results(inp.max, name_columns=("phenotype", "chr", "marker"))
-            top = str(maxima.loc[maxima["lod"].idxmax(), "phenotype"])
+            # the highest LOD (+inf counts); with no LOD at all, the first phenotype (the figure says so)
+            lods = maxima["lod"].astype(float)
+            names = maxima["phenotype"] if len(maxima) else lod.columns[3:]
+            top = str(maxima.loc[lods.idxmax(), "phenotype"] if lods.notna().any() else names[0])
             figure = scan_plots.plot_manhattan(lod, markers_table(inp.markers), top,
                                                position_label=par.position_label)
             log.info("Manhattan plot of '%s' (highest LOD)", top)
