@@ -267,7 +267,8 @@ def planted_found(proj: Path, data: Path) -> tuple[int, int, int]:
 
 # --- main -------------------------------------------------------------------------------------
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (``--quick`` sets n 300, m 500, q 10,000)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="individuals (default 1000)")
     ap.add_argument("--m", type=int, default=10000, help="phenotypes (default 10000)")
@@ -286,8 +287,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.n, args.m, args.q = 300, 500, 10000
-    n, m, q, n_chr, cores = args.n, args.m, args.q, args.chromosomes, args.cores
+    return args
 
+
+def print_header(args) -> None:
+    """The machine, the versions and the problem size."""
     import lmm
     try:
         from snakemake import __version__ as smk_version
@@ -297,52 +301,43 @@ def main(argv=None) -> int:
           f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())} · python "
           f"{platform.python_version()} · numpy {np.__version__} ({blas_info()}) · "
           f"snakemake {smk_version} · lmm {lmm.__version__}")
-    print(f"## n = {n:,}, m = {m:,}, q = {q:,} one-df markers, {n_chr} chromosomes, LOCO, "
-          f"kinship_method {args.kinship_method}, snakemake --cores {cores}", flush=True)
+    print(f"## n = {args.n:,}, m = {args.m:,}, q = {args.q:,} one-df markers, {args.chromosomes} "
+          f"chromosomes, LOCO, kinship_method {args.kinship_method}, snakemake --cores {args.cores}",
+          flush=True)
 
-    tag = f"n{n}-m{m}-q{q}-c{n_chr}-s{args.seed}-na{args.pheno_missing:g}"
+
+def prepare_data(args) -> tuple[Path, Path]:
+    """The data folder (made once per size and seed) and the project folder."""
+    tag = f"n{args.n}-m{args.m}-q{args.q}-c{args.chromosomes}-s{args.seed}-na{args.pheno_missing:g}"
     data = args.workdir / tag / "data"
     proj = args.workdir / tag / f"project-{args.kinship_method}"
     if not (data / "done").exists():
         t0 = time.perf_counter()
-        info = make_data(data, n, m, q, n_chr, args.seed, cores, args.pheno_missing)
+        info = make_data(data, args.n, args.m, args.q, args.chromosomes, args.seed, args.cores,
+                         args.pheno_missing)
         size = sum(f.stat().st_size for f in data.iterdir()) / 2**20
         print(f"data: {time.perf_counter() - t0:.1f} s to make ({size:.0f} MiB in {data}; "
               f"{info['missing_calls']:.2%} of genotype calls and {info['missing_pheno']:.3%} of "
               f"phenotype values missing)", flush=True)
     else:
         print(f"data: reused {data}")
+    return data, proj
 
-    rate1 = gemm_rate(n)
-    t_eigh = eigh_time(n)
-    print(f"GEMM rate (float64, (2000 × {n})·({n} × 2000), 1 BLAS thread): {rate1 / 1e9:.1f} "
-          f"GFlop/s; × {cores} cores = {rate1 * cores / 1e9:.1f} GFlop/s; "
-          f"eigh({n}) on 1 thread {t_eigh:.3f} s", flush=True)
 
-    make_project(proj, data, args.kinship_method)
-    wall, rc = run_workflow(proj, cores)
-    rate1_after = gemm_rate(n, seconds=1.0)
-    stages = stage_table(proj)
-    if rc:
-        print(f"\n**workflow FAILED** (exit {rc}) after {wall:.1f} s; last lines of "
-              f"{proj / 'snakemake.out'}:\n")
-        print("".join(open(proj / "snakemake.out", encoding="utf-8").readlines()[-60:]))
-
-    # flops the workflow cannot avoid (q and m as scanned; the input's if the run failed)
-    q_scan = count_rows(proj / "results" / "scan" / "markers.tsv") or q
-    rate = max(rate1, rate1_after) * cores
-    flops = {
+def floor_flops(n: int, q: int, q_scan: int, m: int, n_chr: int) -> dict:
+    """The flops the workflow cannot avoid, by part."""
+    return {
         "scan": (2 + P_COVARIATES) * 2.0 * n * q_scan * m,
         "decompositions": (n_chr + 1) * (4 / 3) * n ** 3,
         "kinship": float(n) ** 2 * q,
         "rotations": 2.0 * n ** 2 * q_scan + (n_chr + 1) * 2.0 * n ** 2 * m,
     }
-    total = sum(flops.values())
-    floor = total / rate
-    scan_floor = flops["scan"] / rate
+
+
+def print_stages(stages: dict, wall: float) -> tuple[float, str]:
+    """The table of stages; returns the peak RSS of a job (MB) and its rule."""
     peak = max((st["rss"] for st in stages.values()), default=0.0)
     peak_rule = max(stages, key=lambda r: stages[r]["rss"]) if stages else "-"
-
     print()
     print("| stage (rule) | jobs | sum of job times s | CPU s | span s | peak RSS of a job MB |")
     print("|---|---|---|---|---|---|")
@@ -353,9 +348,15 @@ def main(argv=None) -> int:
           f"{sum(st['sum'] for st in stages.values()):.1f} | "
           f"{sum(st['cpu'] for st in stages.values()):.1f} | **{wall:.1f}** (wall) | "
           f"**{peak:.0f}** ({peak_rule}) |")
+    return peak, peak_rule
+
+
+def print_floor(flops: dict, rate: float, rates: tuple, cores: int, q_scan: int, n_chr: int) -> float:
+    """The table of the floor (flops / rate) by part; returns the floor in seconds."""
+    total = sum(flops.values())
     print()
     print(f"Floor at {rate / 1e9:.1f} GFlop/s ({cores} × the 1-thread GEMM rate, best of "
-          f"before / after the workflow: {rate1 / 1e9:.1f} / {rate1_after / 1e9:.1f} GFlop/s):")
+          f"before / after the workflow: {rates[0] / 1e9:.1f} / {rates[1] / 1e9:.1f} GFlop/s):")
     print()
     print("| part | flops | floor s |")
     print("|---|---|---|")
@@ -365,9 +366,15 @@ def main(argv=None) -> int:
               "rotations": f"rotations 2n²q + ({n_chr} + 1)·2n²m"}
     for k, v in flops.items():
         print(f"| {labels[k]} | {v:.3g} | {v / rate:.1f} |")
-    print(f"| **total** | {total:.3g} | **{floor:.1f}** |")
+    print(f"| **total** | {total:.3g} | **{total / rate:.1f}** |")
+    return total / rate
+
+
+def print_summary(args, proj: Path, data: Path, rc: int, wall: float, peak: float, peak_rule: str,
+                  floor: float, scan_floor: float, scan_span: float, q_scan: int) -> None:
+    """The one-line result, the batches, the goal of issue 11 and the planted QTL found."""
+    n, m, q, n_chr, cores = args.n, args.m, args.q, args.chromosomes, args.cores
     print()
-    scan_span = stages.get("scan", {}).get("span", float("nan"))
     print("| configuration (--cores %d) | wall time | peak RSS of a job | floor | wall / floor | "
           "scan span / scan floor |" % cores)
     print("|---|---|---|---|---|---|")
@@ -392,6 +399,38 @@ def main(argv=None) -> int:
               f"lod.parquet {'written' if (proj / 'results' / 'scan' / 'lod.parquet').exists() else 'not written'}")
     print(f"(project: {proj}; snakemake output: {proj / 'snakemake.out'}; "
           f"load now {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    n, m, q, n_chr, cores = args.n, args.m, args.q, args.chromosomes, args.cores
+    print_header(args)
+    data, proj = prepare_data(args)
+
+    rate1 = gemm_rate(n)
+    t_eigh = eigh_time(n)
+    print(f"GEMM rate (float64, (2000 × {n})·({n} × 2000), 1 BLAS thread): {rate1 / 1e9:.1f} "
+          f"GFlop/s; × {cores} cores = {rate1 * cores / 1e9:.1f} GFlop/s; "
+          f"eigh({n}) on 1 thread {t_eigh:.3f} s", flush=True)
+
+    make_project(proj, data, args.kinship_method)
+    wall, rc = run_workflow(proj, cores)
+    rate1_after = gemm_rate(n, seconds=1.0)
+    stages = stage_table(proj)
+    if rc:
+        print(f"\n**workflow FAILED** (exit {rc}) after {wall:.1f} s; last lines of "
+              f"{proj / 'snakemake.out'}:\n")
+        print("".join(open(proj / "snakemake.out", encoding="utf-8").readlines()[-60:]))
+
+    # flops the workflow cannot avoid (q and m as scanned; the input's if the run failed)
+    q_scan = count_rows(proj / "results" / "scan" / "markers.tsv") or q
+    rate = max(rate1, rate1_after) * cores
+    flops = floor_flops(n, q, q_scan, m, n_chr)
+    peak, peak_rule = print_stages(stages, wall)
+    floor = print_floor(flops, rate, (rate1, rate1_after), cores, q_scan, n_chr)
+    scan_span = stages.get("scan", {}).get("span", float("nan"))
+    print_summary(args, proj, data, rc, wall, peak, peak_rule, floor, flops["scan"] / rate,
+                  scan_span, q_scan)
     return 1 if rc else 0
 
 
