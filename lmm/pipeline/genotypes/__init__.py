@@ -9,7 +9,7 @@ memory map, a chromosome at a time.
 
 The package has one module per format, :mod:`~lmm.pipeline.genotypes.plink`,
 :mod:`~lmm.pipeline.genotypes.bimbam` and :mod:`~lmm.pipeline.genotypes.table`, each turning its
-files into a part (:class:`~lmm.pipeline.genotypes.common._Part`); ``common`` holds the
+files into a part (:class:`~lmm.pipeline.genotypes.common.GenotypePart`); ``common`` holds the
 tolerances and checks they share, ``chromosomes`` the chromosome names and order, ``source`` the
 :class:`GenotypeSource` the parts are assembled into and :func:`match_ids`. This module chooses
 the format and reads the files (:func:`read_genotypes`).
@@ -77,14 +77,14 @@ import os
 from collections.abc import Sequence
 
 from lmm.errors import InputError
-from lmm.pipeline.genotypes.bimbam import _bimbam_part, _read_bimbam_annotation
+from lmm.pipeline.genotypes.bimbam import bimbam_part, read_bimbam_annotation
 from lmm.pipeline.genotypes.chromosomes import canonical_chromosome, chromosome_sort_key, normalize_chromosomes
 from lmm.pipeline.genotypes.common import (
-    DOSAGE_MAX, FORMATS, PROBABILITY_RANGE_TOLERANCE, PROBABILITY_SUM_TOLERANCE, _read_id_file,
+    DOSAGE_MAX, FORMATS, PROBABILITY_RANGE_TOLERANCE, PROBABILITY_SUM_TOLERANCE, read_id_file,
 )
-from lmm.pipeline.genotypes.plink import _plink_part, plink_paths
-from lmm.pipeline.genotypes.source import GenotypeSource, IdMatch, _assemble, match_ids
-from lmm.pipeline.genotypes.table import _read_marker_map, _table_part
+from lmm.pipeline.genotypes.plink import plink_part, plink_paths
+from lmm.pipeline.genotypes.source import GenotypeSource, IdMatch, assemble_source, match_ids
+from lmm.pipeline.genotypes.table import read_marker_map, table_part
 from lmm.pipeline.io import DEFAULT_NA_VALUES, describe_ids
 
 __all__ = [
@@ -195,7 +195,7 @@ def read_genotypes(
         raise InputError(f"Unknown genotype format {fmt!r} (config 'genotype_format'); expected one of {', '.join(FORMATS)}.")
     na = tuple(str(v) for v in na_values)
     if fmt == "plink":
-        parts = [_plink_part(p) for p in paths]
+        parts = [plink_part(p) for p in paths]
         kinds, alleles = ["dosages"] * len(parts), [()] * len(parts)
         map_position = None
     elif fmt == "bimbam":
@@ -206,9 +206,9 @@ def read_genotypes(
                 "BIMBAM genotypes hold no ids: set config 'genotype_ids' to a file listing the individuals' "
                 "ids, one per line, in the order of the dosage columns."
             )
-        ids = _read_id_file(os.fspath(ids_path))
-        annotation = _read_bimbam_annotation(os.fspath(map_path), na)
-        parts = [_bimbam_part(p, ids, annotation, os.fspath(map_path), os.fspath(ids_path), na) for p in paths]
+        ids = read_id_file(os.fspath(ids_path))
+        annotation = read_bimbam_annotation(os.fspath(map_path), na)
+        parts = [bimbam_part(p, ids, annotation, os.fspath(map_path), os.fspath(ids_path), na) for p in paths]
         kinds, alleles = ["dosages"] * len(parts), [()] * len(parts)
         map_position = None
     else:
@@ -216,11 +216,11 @@ def read_genotypes(
             raise InputError(
                 "A genotype table needs a marker map (columns marker, chr, pos): set config 'genotype_map'."
             )
-        gmap, map_position = _read_marker_map(os.fspath(map_path), map_position)
-        read = [_table_part(p, gmap, os.fspath(map_path), id_column, na) for p in paths]
+        gmap, map_position = read_marker_map(os.fspath(map_path), map_position)
+        read = [table_part(p, gmap, os.fspath(map_path), id_column, na) for p in paths]
         parts = [r[0] for r in read]
         kinds = [r[1] for r in read]
         alleles = [r[2] for r in read]
-    return _assemble(fmt, paths, parts, kinds, alleles, map_position)
+    return assemble_source(fmt, paths, parts, kinds, alleles, map_position)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import normalize_chromosomes
 from lmm.pipeline.genotypes.common import (
-    _CHUNK_MARKERS, DOSAGE_MAX, _check_file, _check_map_duplicates, _check_range, _open_binary, _Part, _positions,
+    CHUNK_MARKERS, DOSAGE_MAX, check_file, check_map_duplicates, check_range, open_binary, GenotypePart, parse_positions,
 )
 from lmm.pipeline.io import describe_ids
 
@@ -21,11 +21,11 @@ def _split_fields(line: str, comma: bool) -> list[str]:
     return line.split()
 
 
-def _read_bimbam_annotation(path: str, na: tuple[str, ...]) -> pd.DataFrame:
+def read_bimbam_annotation(path: str, na: tuple[str, ...]) -> pd.DataFrame:
     """The annotation file: rs, pos, chr per line (comma or blank separated), no header."""
-    _check_file(path, "BIMBAM annotation file (config 'genotype_map')")
+    check_file(path, "BIMBAM annotation file (config 'genotype_map')")
     rows = []
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.decode("utf-8-sig").strip()
             if not line:
@@ -42,16 +42,16 @@ def _read_bimbam_annotation(path: str, na: tuple[str, ...]) -> pd.DataFrame:
     if not rows:
         raise InputError(f"The BIMBAM annotation file '{path}' lists no markers.")
     frame = pd.DataFrame(rows, columns=["marker", "pos", "chr"])
-    _check_map_duplicates(frame, path, "BIMBAM annotation file")
-    frame["pos"] = _positions(frame["pos"], frame["marker"], path, "BIMBAM annotation file")
+    check_map_duplicates(frame, path, "BIMBAM annotation file")
+    frame["pos"] = parse_positions(frame["pos"], frame["marker"], path, "BIMBAM annotation file")
     frame["chr"] = normalize_chromosomes(frame["chr"], frame["marker"], path, "BIMBAM annotation file")
     return frame.set_index("marker")
 
 
-def _bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path: str, ids_path: str,
-                 na: tuple[str, ...]) -> _Part:
+def bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path: str, ids_path: str,
+                 na: tuple[str, ...]) -> GenotypePart:
     """A BIMBAM mean-genotype file, parsed into blocks of markers (held in memory)."""
-    _check_file(path, "BIMBAM genotype file")
+    check_file(path, "BIMBAM genotype file")
     n = len(ids)
     na_set = set(na) | {"NA"}
     names, a1, a0, blocks, current = [], [], [], [], []
@@ -62,7 +62,7 @@ def _bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path:
             blocks.append(np.array(current, dtype=np.float64))
             current.clear()
 
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
@@ -99,7 +99,7 @@ def _bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path:
             a1.append(fields[1])
             a0.append(fields[2])
             current.append(row)
-            if len(current) == _CHUNK_MARKERS:
+            if len(current) == CHUNK_MARKERS:
                 flush()
     flush()
     if not names:
@@ -111,7 +111,7 @@ def _bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path:
             f"{describe_ids(missing)}. Every marker needs a position and chromosome."
         )
     for b, block in enumerate(blocks):
-        _check_range(block, DOSAGE_MAX, path, ids, names[b * _CHUNK_MARKERS:(b + 1) * _CHUNK_MARKERS],
+        check_range(block, DOSAGE_MAX, path, ids, names[b * CHUNK_MARKERS:(b + 1) * CHUNK_MARKERS],
                      "dosages", axis_ids=1)
     info = annotation.loc[names]
     markers = pd.DataFrame({
@@ -126,6 +126,6 @@ def _bimbam_part(path: str, ids: np.ndarray, annotation: pd.DataFrame, map_path:
                 yield start + s, block[s:s + max_markers, rows]
             start += len(block)
 
-    return _Part(path=path, ids=ids, markers=markers, chunks=chunks)
+    return GenotypePart(path=path, ids=ids, markers=markers, chunks=chunks)
 
 

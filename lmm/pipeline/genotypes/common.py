@@ -27,11 +27,11 @@ PROBABILITY_SUM_TOLERANCE = 1e-3
 DOSAGE_MAX = 2.0
 
 #: Markers per chunk when a format reads in chunks (PLINK; BIMBAM parses this many lines at once).
-_CHUNK_MARKERS = 4096
+CHUNK_MARKERS = 4096
 
 
 @dataclass(frozen=True)
-class _Part:
+class GenotypePart:
     """One genotype file: its ids (file order), markers (file order) and a chunk reader.
 
     ``chunks(max_markers, rows)`` yields ``(first_marker, block)``, ``block`` of shape
@@ -48,7 +48,7 @@ class _Part:
 
 
 
-def _check_file(path: str, what: str) -> None:
+def check_file(path: str, what: str) -> None:
     if not os.path.exists(path):
         raise InputError(f"The {what} '{path}' does not exist. Check the path in the configuration.")
     if os.path.isdir(path):
@@ -57,11 +57,11 @@ def _check_file(path: str, what: str) -> None:
         raise InputError(f"The {what} '{path}' is empty.")
 
 
-def _open_binary(path: str):
+def open_binary(path: str):
     return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
 
 
-def _checked_id_list(ids: Sequence[str], path: str, what: str) -> np.ndarray:
+def checked_id_list(ids: Sequence[str], path: str, what: str) -> np.ndarray:
     ids = [str(i).strip() for i in ids]
     blank = [str(k + 1) for k, i in enumerate(ids) if i == ""]
     if blank:
@@ -74,16 +74,16 @@ def _checked_id_list(ids: Sequence[str], path: str, what: str) -> np.ndarray:
     return np.asarray(ids, dtype=object)
 
 
-def _read_id_file(path: str) -> np.ndarray:
-    _check_file(path, "genotype id file")
+def read_id_file(path: str) -> np.ndarray:
+    check_file(path, "genotype id file")
     with open(path, encoding="utf-8-sig") as handle:
         lines = [line.strip() for line in handle.read().split("\n")]
     while lines and lines[-1] == "":
         lines.pop()
-    return _checked_id_list(lines, path, "genotype id file")
+    return checked_id_list(lines, path, "genotype id file")
 
 
-def _positions(values: pd.Series, markers: pd.Series, path: str, what: str) -> np.ndarray:
+def parse_positions(values: pd.Series, markers: pd.Series, path: str, what: str) -> np.ndarray:
     pos = pd.to_numeric(values, errors="coerce")
     bad = pos.isna() | ~np.isfinite(pos.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
@@ -94,7 +94,7 @@ def _positions(values: pd.Series, markers: pd.Series, path: str, what: str) -> n
     return pos.to_numpy(dtype=np.float64)
 
 
-def _check_map_duplicates(frame: pd.DataFrame, path: str, what: str) -> None:
+def check_map_duplicates(frame: pd.DataFrame, path: str, what: str) -> None:
     dup = frame["marker"].duplicated(keep=False)
     if dup.any():
         names = list(dict.fromkeys(frame.loc[dup, "marker"]))
@@ -106,7 +106,7 @@ def _check_map_duplicates(frame: pd.DataFrame, path: str, what: str) -> None:
         )
 
 
-def _check_range(values: np.ndarray, upper: float, path: str, ids: np.ndarray, columns: Sequence[str],
+def check_range(values: np.ndarray, upper: float, path: str, ids: np.ndarray, columns: Sequence[str],
                  what: str, axis_ids: int) -> None:
     """Values outside [-tol, upper + tol] (NaN allowed): an error naming column and id."""
     tol = PROBABILITY_RANGE_TOLERANCE

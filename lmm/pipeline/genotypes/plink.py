@@ -11,7 +11,7 @@ import pandas as pd
 
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import normalize_chromosomes
-from lmm.pipeline.genotypes.common import _checked_id_list, _Part
+from lmm.pipeline.genotypes.common import checked_id_list, GenotypePart
 from lmm.pipeline.io import describe_ids, duplicated
 
 
@@ -83,7 +83,7 @@ def _read_fam(path: str) -> np.ndarray:
             f"{describe_ids(dup)}. Ids are the IIDs and must be unique (the FID is "
             "ignored): rename them, e.g. to FID_IID."
         )
-    return _checked_id_list(iids, path, "PLINK .fam file")
+    return checked_id_list(iids, path, "PLINK .fam file")
 
 
 def _read_bim(path: str) -> pd.DataFrame:
@@ -134,7 +134,7 @@ def _check_bed(bed_path: str, bim_path: str, n: int, q: int) -> None:
         )
 
 
-def _plink_part(path: str) -> _Part:
+def plink_part(path: str) -> GenotypePart:
     files = plink_paths(path)
     bed_path = files["bed"]
     if not os.path.exists(bed_path):
@@ -164,4 +164,4 @@ def _plink_part(path: str) -> _Part:
                     raise InputError(f"The PLINK file '{bed_path}' cannot be read at markers {start}-{stop}: {exc}.") from None
                 yield start, block.T  # (markers, n), C-contiguous
 
-    return _Part(path=bed_path, ids=ids, markers=markers, chunks=chunks)
+    return GenotypePart(path=bed_path, ids=ids, markers=markers, chunks=chunks)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import check_chromosome_spellings, sorted_markers
-from lmm.pipeline.genotypes.common import _Part
+from lmm.pipeline.genotypes.common import GenotypePart
 from lmm.pipeline.io import describe_ids
 
 
@@ -49,7 +49,7 @@ class GenotypeSource:
     markers: pd.DataFrame
     files: tuple[str, ...]
     map_position: str | None
-    parts: tuple[_Part, ...] = field(repr=False)
+    parts: tuple[GenotypePart, ...] = field(repr=False)
     notes: tuple[str, ...] = ()
 
     @property
@@ -119,7 +119,7 @@ def match_ids(genotyped: Sequence[str], analysis: Sequence[str] | None) -> IdMat
     )
 
 
-def _assemble(fmt, paths, parts, kinds, alleles, map_position) -> GenotypeSource:
+def assemble_source(fmt, paths, parts, kinds, alleles, map_position) -> GenotypeSource:
     """Check that the parts agree (ids, kind, alleles, no shared marker) and merge them."""
     first = parts[0]
     for part, kind, allele_set in zip(parts[1:], kinds[1:], alleles[1:]):

@@ -10,16 +10,16 @@ import pandas as pd
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import normalize_chromosomes
 from lmm.pipeline.genotypes.common import (
-    DOSAGE_MAX, PROBABILITY_RANGE_TOLERANCE, PROBABILITY_SUM_TOLERANCE, _check_file, _check_map_duplicates,
-    _check_range, _checked_id_list, _open_binary, _Part, _positions,
+    DOSAGE_MAX, PROBABILITY_RANGE_TOLERANCE, PROBABILITY_SUM_TOLERANCE, check_file, check_map_duplicates,
+    check_range, checked_id_list, open_binary, GenotypePart, parse_positions,
 )
 from lmm.pipeline.io import describe_ids, duplicated, input_format, non_numeric_cells, read_table
 
 
-def _read_marker_map(path: str, map_position: str | None) -> tuple[pd.DataFrame, str]:
+def read_marker_map(path: str, map_position: str | None) -> tuple[pd.DataFrame, str]:
     """The marker map of a genotype table, indexed by marker: chr (str), pos (float)."""
     what = "genotype map (config 'genotype_map')"
-    _check_file(path, what)
+    check_file(path, what)
     try:
         if input_format(path) == "parquet":
             frame = pd.read_parquet(path)
@@ -61,11 +61,11 @@ def _read_marker_map(path: str, map_position: str | None) -> tuple[pd.DataFrame,
     blank = frame["marker"] == ""
     if blank.any():
         raise InputError(f"The {what} '{path}' has rows without a marker name (rows {describe_ids((np.flatnonzero(blank) + 1).tolist())}).")
-    _check_map_duplicates(frame, path, what)
+    check_map_duplicates(frame, path, what)
     no_chr = frame["chr"].isin(["", "nan", "NA", "None"])
     if no_chr.any():
         raise InputError(f"The {what} '{path}' has markers without a chromosome: {describe_ids(frame.loc[no_chr, 'marker'].tolist())}.")
-    pos = _positions(frame[map_position], frame["marker"], path, what)
+    pos = parse_positions(frame[map_position], frame["marker"], path, what)
     frame["chr"] = normalize_chromosomes(frame["chr"], frame["marker"], path, what)
     return pd.DataFrame({"chr": frame["chr"].to_numpy(), "pos": pos}, index=pd.Index(frame["marker"], name="marker")), map_position
 
@@ -80,7 +80,7 @@ def _parse_text_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[n
     stem = path[:-3] if path.lower().endswith(".gz") else path
     sep = "," if stem.lower().endswith(".csv") else "\t"
     na_set = set(na)
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         try:
             header_raw = handle.readline().decode("utf-8-sig")
         except (UnicodeDecodeError, OSError, EOFError) as exc:
@@ -138,7 +138,7 @@ def _parse_text_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[n
             rows.append(row)
     if not rows:
         raise InputError(f"The genotype file '{path}' has a header but no rows of data.")
-    ids = _checked_id_list(ids, path, "genotype file")
+    ids = checked_id_list(ids, path, "genotype file")
     values = np.empty((len(rows), len(columns)))
     for k, row in enumerate(rows):
         values[k] = row
@@ -146,7 +146,7 @@ def _parse_text_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[n
 
 
 def _read_genotype_table(path: str, id_column: str, na: tuple[str, ...]) -> tuple[np.ndarray, list[str], np.ndarray]:
-    _check_file(path, "genotype file")
+    check_file(path, "genotype file")
     if input_format(path) == "text":
         parsed = _parse_text_table(path, id_column, na)
         if parsed is not None:
@@ -236,7 +236,7 @@ def _unit_interval_note(values: np.ndarray, path: str, columns: list[str]) -> tu
     )
 
 
-def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na: tuple[str, ...]):
+def table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na: tuple[str, ...]):
     """A genotype table: the part, its kind and its alleles."""
     ids, columns, values = _read_genotype_table(path, id_column, na)
     in_map = [c in gmap.index for c in columns]
@@ -250,10 +250,10 @@ def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na
     ordered_columns = [columns[k] for k in order]
     notes: tuple[str, ...] = ()
     if kind == "probabilities":
-        _check_range(values, 1.0, path, ids, ordered_columns, "probabilities", axis_ids=0)
+        check_range(values, 1.0, path, ids, ordered_columns, "probabilities", axis_ids=0)
         _check_probability_sums(values, path, ids, marker_names, len(alleles))
     else:
-        _check_range(values, DOSAGE_MAX, path, ids, ordered_columns, "dosages", axis_ids=0)
+        check_range(values, DOSAGE_MAX, path, ids, ordered_columns, "dosages", axis_ids=0)
         notes = _unit_interval_note(values, path, ordered_columns)
     info = gmap.loc[marker_names]
     markers = pd.DataFrame({
@@ -267,4 +267,4 @@ def _table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na
             stop = min(len(marker_names), start + max_markers)
             yield start, values[rows, start * width:stop * width].T
 
-    return _Part(path=path, ids=ids, markers=markers, chunks=chunks, notes=notes), kind, alleles
+    return GenotypePart(path=path, ids=ids, markers=markers, chunks=chunks, notes=notes), kind, alleles
