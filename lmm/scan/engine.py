@@ -20,8 +20,8 @@ The scan is invariant to the units of ``y``: ``RSS0`` and ``RSS1`` do not change
 added to ``y``, and the LOD, a ratio of them, not when ``y`` is multiplied by ``c ≠ 0``; the
 profile likelihood in ``hsq`` is invariant to both. :func:`standardize` therefore replaces each
 phenotype by its least-squares residual on the covariates over its observed individuals
-(projected twice on the orthonormal basis of ``X_o``: the second pass removes what the first left
-of a large mean), multiplied by the power of two ``2^−e`` that brings its largest value into
+(a large mean removed first when the constants are in the span of ``X_o``, then projected twice
+on the orthonormal basis of ``X_o``), multiplied by the power of two ``2^−e`` that brings its largest value into
 [0.5, 1) (exact in floating point). ``y·1e200`` and ``y·1e-200`` (whose squares overflow or
 underflow float64) and ``y + 1e9`` give the LODs and ``hsq`` of ``y``.
 
@@ -149,17 +149,30 @@ def standardize(y, X, missing) -> np.ndarray:
     ------
     InputError
         A column the covariates explain exactly: ``max|r| ≤ EXPLAINED_RTOL · max|y_o|``.
+
+    Notes
+    -----
+    ``y_o`` is first scaled by a power of two (exact) so that ``max|y_o|`` is in [0.5, 1); when
+    the constants are in the span of ``X_o``, the middle observed value is subtracted before the
+    projection (a constant: the residual does not change, and a large mean, ``y + 1e9``, leaves no
+    rounding error of its size outside the span of ``X``).
     """
     out = np.full(y.shape, np.nan)
     for obs, cols in missing_patterns(missing):
         yo = y[np.ix_(obs, cols)]
+        yo = np.ldexp(yo, -pow2_scale(yo, axis=0)[None, :])       # exact: max|y_o| in [0.5, 1)
         Q, _ = np.linalg.qr(X[obs])
-        r = yo - Q @ (Q.T @ yo)
+        one = np.ones(obs.size)
+        r = yo
+        if np.linalg.norm(one - Q @ (Q.T @ one)) <= 1e-8 * np.sqrt(obs.size):
+            # the constants are in span(X): subtract one (the middle value) first, so that a large
+            # mean leaves no rounding error outside span(X) in the projection
+            r = yo - np.partition(yo, obs.size // 2, axis=0)[obs.size // 2]
+        r = r - Q @ (Q.T @ r)
         r -= Q @ (Q.T @ r)
         e = pow2_scale(r, axis=0)
         r = np.ldexp(r, -e[None, :])
-        bad = np.max(np.abs(r), axis=0, initial=0.0) <= EXPLAINED_RTOL * np.ldexp(
-            np.max(np.abs(yo), axis=0, initial=0.0), -e)
+        bad = np.max(np.abs(r), axis=0, initial=0.0) <= EXPLAINED_RTOL * np.ldexp(1.0, -e)
         if bad.any():
             raise InputError(f"phenotype column {int(cols[np.argmax(bad)])} is explained exactly by the covariates")
         out[np.ix_(obs, cols)] = r

@@ -1,0 +1,95 @@
+"""The workflow's scan job (lmm.pipeline.genome_scan.scan_chunk) is an adapter over the scan engine:
+its permutation maxima are lmm.scan1perm's with the same seed, a phenotype added first changes no
+other phenotype's, and its LODs do not depend on the units of the phenotypes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lmm
+from lmm.pipeline import genome_scan as gs
+from lmm.pipeline.genotype_store import open_intermediate, write_intermediate
+from lmm.pipeline.genotypes import read_genotypes
+from lmm.pipeline.partition import partition_phenotypes
+
+N, CHROMS, PER_CHR = 70, ("1", "2"), 20
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    rng = np.random.default_rng(23)
+    tmp = tmp_path_factory.mktemp("adapter")
+    ids = [f"i{k:03d}" for k in range(N)]
+    G = rng.binomial(2, rng.uniform(0.1, 0.9, len(CHROMS) * PER_CHR), size=(N, len(CHROMS) * PER_CHR)).astype(float)
+    markers = [f"m{k}" for k in range(G.shape[1])]
+    table = pd.DataFrame(G, columns=markers)
+    table.insert(0, "id", ids)
+    table.to_csv(tmp / "geno.csv", index=False)
+    pd.DataFrame({"marker": markers, "chr": np.repeat(CHROMS, PER_CHR),
+                  "pos": np.tile(np.arange(PER_CHR) * 3.0, len(CHROMS))}).to_csv(tmp / "map.csv", index=False)
+    write_intermediate(read_genotypes(str(tmp / "geno.csv"), map_path=str(tmp / "map.csv")), ids, tmp / "store")
+    store = open_intermediate(tmp / "store")
+    K = (G - G.mean(0)) @ (G - G.mean(0)).T / G.shape[1]
+    Y = rng.multivariate_normal(np.zeros(N), 0.5 * K + 0.5 * np.eye(N), size=4).T
+    Y[:, 0] += 1.5 * G[:, 5]
+    Y = np.round(Y * 2.0 ** 20) / 2.0 ** 20
+    Y[:3, 1] = np.nan
+    Y[:3, 2] = np.nan
+    Y[10:25, 3] = np.nan
+    X = np.column_stack([np.ones(N), rng.integers(0, 2, N)])
+    kin = gs.compute_kinships(store, "standardized", loco=True)
+    return store, ids, Y, X, kin
+
+
+def _chunk(setup, Y, strategy, n_perm=0, seed=1):
+    """scan_chunk on every chromosome: LOD (q, m), hsq (n_chr, m), genome-wide permutation maxima."""
+    store, ids, _, X, kin = setup
+    names = [f"p{j}" for j in range(Y.shape[1])]
+    part = partition_phenotypes(Y, names, ["ok"] * len(names), ids, X, ["intercept", "sex"],
+                                missing_strategy=strategy)
+    data = {"ids": np.array(ids), "phenotypes": Y, "phenotype_names": np.array(names), "covariates": X,
+            "covariate_names": np.array(["intercept", "sex"])}
+    chunk = gs.scan_chunks(part, 0)[0]
+    res = [gs.scan_chunk(gs.decompose_chromosome(kin["loco"][c], ids, ids, part), store, c, data, part, chunk,
+                         n_perm=n_perm, seed=seed, tile_columns=7) for c in store.chromosomes]
+    perm = np.max(np.stack([r["perm_max"] for r in res]), axis=0) if n_perm else None
+    return np.vstack([r["lod"] for r in res]), np.vstack([r["hsq"] for r in res]), perm, res
+
+
+def _library(setup):
+    store, _, _, X, kin = setup
+    blocks = [np.asarray(store.genotypes[store.columns(c)]).T for c in store.chromosomes]
+    return blocks, [kin["loco"][c] for c in store.chromosomes], X
+
+
+@pytest.mark.parametrize("strategy", ["schur", "decompose"])
+def test_permutation_maxima_equal_scan1perm_with_the_same_seed(setup, strategy):
+    Y = setup[2]
+    lod, hsq, perm, _ = _chunk(setup, Y, strategy, n_perm=6, seed=1)
+    blocks, kins, X = _library(setup)
+    ref = lmm.scan1(blocks, kins, Y, X)
+    np.testing.assert_allclose(lod, ref.lod, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(hsq, ref.hsq, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(perm, lmm.scan1perm(blocks, kins, Y, X, n_perm=6, seed=1), atol=1e-10, rtol=0)
+
+
+def test_a_phenotype_added_first_changes_no_other_threshold(setup):
+    Y = setup[2]
+    new = np.random.default_rng(4).normal(size=(N, 1))
+    new[[1, 40, 41, 60], 0] = np.nan
+    _, _, before, _ = _chunk(setup, Y, "auto", n_perm=5, seed=9)
+    _, _, after, _ = _chunk(setup, np.hstack([new, Y]), "auto", n_perm=5, seed=9)
+    np.testing.assert_allclose(after[:, 1:], before, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("c", (1e-200, 1e-100, 1.0, 1e100, 1e200, "shift"))
+def test_chunk_is_invariant_to_the_units_of_the_phenotypes(setup, c):
+    Y = setup[2]
+    lod, hsq, _, res = _chunk(setup, Y, "schur")
+    lod2, hsq2, _, res2 = _chunk(setup, Y + 1e9 if c == "shift" else Y * c, "schur")
+    np.testing.assert_allclose(lod2, lod, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(hsq2, hsq, atol=1e-9, rtol=0)
+    for a, b in zip(res, res2):
+        assert np.array_equal(a["peak_phenotype"], b["peak_phenotype"]) and np.array_equal(a["peak_index"], b["peak_index"])
+        assert list(a["null_status"]) == list(b["null_status"])
+    assert res[0]["peak_lod"].size + res[1]["peak_lod"].size > 0
