@@ -308,9 +308,12 @@ def to_data_scale(sol: Solution):
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         s_data = np.ldexp(sol.sigmasq, 2 * e)
         b_data = np.ldexp(sol.beta, e)
-        over = ((np.isfinite(sol.sigmasq) & ~np.isfinite(s_data))
-                | (np.isfinite(sol.beta) & ~np.isfinite(b_data)).any(axis=0))
-        under = (((sol.sigmasq != 0) & (np.abs(s_data) < tiny))
+        # ±inf (σ̂² of a fitted column is finite and positive) or 0 from an evaluator that
+        # scaled back itself (y_scale_log2 None) are flagged too, though they cannot be undone
+        over = ((np.isfinite(sol.sigmasq) & ~np.isfinite(s_data)) | np.isinf(sol.sigmasq)
+                | (np.isfinite(sol.beta) & ~np.isfinite(b_data)).any(axis=0)
+                | np.isinf(sol.beta).any(axis=0))
+        under = (((sol.sigmasq != 0) & (np.abs(s_data) < tiny)) | (sol.sigmasq == 0)
                  | ((sol.beta != 0) & (np.abs(b_data) < tiny)).any(axis=0))
     bad = over | under
     k = np.where(bad, e, 0)

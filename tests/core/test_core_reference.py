@@ -157,12 +157,33 @@ def test_fit_lmm(rotated, reml):
         assert one.hsq == _pick(fit.hsq, col) and np.array_equal(one.beta, fit.beta[:, col])
 
 
-def test_duplicated_columns_identical():
-    """Duplicated phenotype columns get bit-for-bit the same fit."""
+#: What a duplicated column's fit is guaranteed to share with the original's, relative. Not bit
+#: identity: the BLAS kernels (OpenBLAS picks them by CPU; OPENBLAS_CORETYPE=Haswell or
+#: SandyBridge shows it) may round a column differently by its position in the matrix products
+#: (vector lanes, blocking, tail handling), so the sums of the two columns differ in the last
+#: bits (~1e-16 relative). The polished optimum is the root of the score to ~1e-13 whatever the
+#: rounding (lmm.search, note 4), so its hsq, ℓ, σ², SE and interval agree to 1e-10 (measured:
+#: ~1e-12). Brent's search alone (lmmlite's tol = 1e-4) compares ℓ values that round-off may
+#: order differently: its hsq is guaranteed only within its stopping bracket (4·tol1,
+#: tol1 = √ε·|h| + tol/3), its ℓ (flat at the top) to 1e-10.
+DUPLICATE_RTOL = 1e-10
+
+
+@pytest.mark.parametrize("polish", [True, False], ids=["polished", "brent"])
+def test_duplicated_columns_agree_to_what_the_blas_guarantees(polish):
+    """Duplicated phenotype columns get the same fit to :data:`DUPLICATE_RTOL` (not bit for bit)."""
     y, _ = _layouts()["matrix-duplicated"]
     _, _, covar = recla()
     rot = recla_decomposition().rotate(y, covar[["intercept", "sex"]].to_numpy(dtype=float))
-    fit = lmm.fit_lmm(rot.kva, rot.y, rot.X, compute_se=True)
-    for k in ("hsq", "loglik", "sigmasq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper"):
+    tol = 1e-4
+    fit = lmm.fit_lmm(rot.kva, rot.y, rot.X, compute_se=True, tol=tol, polish=polish)
+    assert fit.status[0] == fit.status[2] and fit.boundary[0] == fit.boundary[2]
+    if polish:
+        fields = ("hsq", "loglik", "sigmasq", "hsq_se", "hsq_ci_lower", "hsq_ci_upper")
+    else:
+        fields = ("loglik",)
+        bracket = 4 * (np.sqrt(np.finfo(float).eps) * abs(fit.hsq[0]) + tol / 3)
+        assert abs(fit.hsq[0] - fit.hsq[2]) <= bracket
+    for k in fields:
         a = getattr(fit, k)
-        np.testing.assert_allclose(a[0], a[2], rtol=1e-13, err_msg=k)
+        np.testing.assert_allclose(a[0], a[2], rtol=DUPLICATE_RTOL, err_msg=k)
