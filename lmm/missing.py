@@ -28,8 +28,10 @@ individuals, as in :mod:`lmm.likelihood`.
 Each column is multiplied by a power of two and, when the covariates span the
 intercept, shifted by its first observed value before anything else (exact
 operations, or a constant the intercept absorbs), so ``hsq`` depends neither on
-the units nor on the offset of ``y``; ``β̂`` (``+ shift·e`` with ``Xe = 1``),
-``σ̂²`` and ``ℓ`` are reported in the user's units.
+the units nor on the offset of ``y``; ``ℓ`` is reported in the user's units, and ``β̂``
+(``+ shift·e`` with ``Xe = 1``) and ``σ̂²`` in the user's units where float64 represents
+them, else for ``y·2^−k`` (``FitResult.y_scale_log2``, :mod:`lmm.search`, note 7).
+:func:`calc_ll_masked` always scales back (``±inf`` or 0 where float64 cannot hold the value).
 
 The score ``dℓ/dhsq`` (:meth:`MaskedEvaluator.first_derivative`). With
 ``D = dV/dhsq = K − I = U diag(d) Uᵀ``, ``dᵢ = λᵢ − 1``, and ``zᵤ = V_oo⁻¹u``
@@ -375,12 +377,14 @@ class MaskedEvaluator:
         return np.stack([self._solution(np.full(self.m, hv))[0] for hv in np.asarray(h, float)])
 
     def solution(self, h):
-        """β̂, σ̂², ℓ of every column at its own ``h`` (m,), in the user's units."""
+        """β̂, rss, σ̂² and ℓ of every column at its own ``h`` (m,): ``ℓ`` in the user's units,
+        the others those of the data ``y·2^−y_exp`` with ``y_scale_log2 = y_exp``, so that
+        :func:`lmm.search.to_data_scale` reports them in the user's units where float64
+        represents them (:mod:`lmm.search`, note 7)."""
         ll, bq, rss, sigmasq, logdet_xsx = self._solution(h)
-        e = self.y_exp
-        beta = np.ldexp(np.linalg.solve(self.R, bq.T + self.gamma) + self.shift_beta, e[None, :])
-        return Solution(self._unscale(ll), beta, np.ldexp(rss, 2 * e), np.ldexp(sigmasq, 2 * e),
-                        logdet_xsx + self.logdet_r2)
+        beta = np.linalg.solve(self.R, bq.T + self.gamma) + self.shift_beta
+        return Solution(self._unscale(ll), beta, rss, sigmasq, logdet_xsx + self.logdet_r2,
+                        y_scale_log2=self.y_exp.copy())
 
     def _unscale(self, ll, idx=None):
         e = self.y_exp if idx is None else self.y_exp[idx]
@@ -478,7 +482,8 @@ def _outcome(fit: FitResult) -> SearchOutcome:
     return SearchOutcome(
         hsq=fit.hsq, beta=fit.beta, sigmasq=fit.sigmasq, loglik=fit.loglik, hsq_se=fit.hsq_se,
         hsq_ci_lower=fit.hsq_ci_lower, hsq_ci_upper=fit.hsq_ci_upper, ci_cutoff=fit.ci_cutoff,
-        boundary=fit.boundary, status=fit.status, converged=fit.converged, n_eval=fit.n_eval)
+        boundary=fit.boundary, status=fit.status, converged=fit.converged, n_eval=fit.n_eval,
+        y_scale_log2=fit.y_scale_log2)
 
 
 def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol=1e-4,
@@ -624,8 +629,11 @@ def calc_ll_masked(hsq, decomposition, y, X=None, reml=True, *, x_names=None) ->
             continue
         for g, hv in enumerate(h):
             sol = ev.solution(np.full(cols.size, hv))
-            ll[g, cols], sigmasq[g, cols], rss[g, cols] = sol.loglik, sol.sigmasq, sol.rss
-            beta[:, g, cols] = sol.beta
+            e = sol.y_scale_log2              # back to the user's units (inf / 0 if need be)
+            ll[g, cols] = sol.loglik
+            sigmasq[g, cols] = np.ldexp(sol.sigmasq, 2 * e)
+            rss[g, cols] = np.ldexp(sol.rss, 2 * e)
+            beta[:, g, cols] = np.ldexp(sol.beta, e[None, :])
 
     scalar = np.ndim(hsq) == 0
     return LogLik(*(squeeze_grid(a, scalar, one_y) for a in (ll, beta, sigmasq, rss)))

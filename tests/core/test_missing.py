@@ -187,3 +187,82 @@ def test_singular_observed_block_gets_its_own_decomposition():
         ref, _ = _redecomposed(K, Y[:, j], X, True, polish=True)
         assert fit.hsq[j] == pytest.approx(ref.hsq, abs=1e-8)
         assert fit.loglik[j] == pytest.approx(ref.loglik, rel=1e-10)
+
+
+# --------------------------------------------------------------------------- units out of range
+
+
+def _assert_same_fit_on_scale(got, ref, c, n_obs, p, reml):
+    """``got`` is the fit of ``y·c`` (c = 1e±200), ``ref`` that of ``y``: hsq equal, every field
+    finite, σ²·4^k = σ²_ref·c² and β·2^k = β_ref·c (compared in log space: σ²_ref·c² is out of
+    range), ℓ = ℓ_ref − dof·log c."""
+    k = np.asarray(got.y_scale_log2)
+    np.testing.assert_allclose(got.hsq, ref.hsq, rtol=0, atol=1e-10)
+    for key in ("hsq", "beta", "sigmasq", "sigmasq_g", "sigmasq_e", "loglik", "hsq_se",
+                "hsq_ci_lower", "hsq_ci_upper", "ci_cutoff"):
+        assert np.isfinite(getattr(got, key)).all(), key
+    assert (k != 0).all()
+    for key in ("sigmasq", "sigmasq_g", "sigmasq_e"):
+        np.testing.assert_allclose(np.log(getattr(got, key)) + k * np.log(4.0),
+                                   np.log(getattr(ref, key)) + 2.0 * np.log(c),
+                                   rtol=0, atol=1e-10, err_msg=key)
+    # β: ldexp is exact; relative to the largest coefficient of the column
+    b_got = np.ldexp(got.beta, k[None, :]) / c
+    np.testing.assert_allclose(b_got, ref.beta, rtol=0,
+                               atol=1e-10 * np.abs(ref.beta).max(axis=0).max())
+    dof = n_obs - (p if reml else 0)
+    np.testing.assert_allclose(got.loglik, ref.loglik - dof * np.log(c), rtol=1e-10)
+    np.testing.assert_allclose(got.hsq_ci_lower, ref.hsq_ci_lower, atol=1e-8)
+    np.testing.assert_allclose(got.hsq_ci_upper, ref.hsq_ci_upper, atol=1e-8)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("c, status", [(1e200, "scale_overflow"), (1e-200, "scale_underflow")])
+def test_masked_fit_out_of_float64_range(data, c, status, reml):
+    """y·1e200 and y·1e-200 with missing values, and a column without (fitted by fit_lmm in the
+    same call): σ² and β for y·2^−k (y_scale_log2 = k), status scale_overflow / scale_underflow,
+    every number finite, hsq as for y; calc_ll_masked still scales back itself."""
+    K, Y, X, dec = data
+    cols = [0, 1, 7, 30]                 # 0, 1, 7 and 30 missing values
+    y = Y[:, cols]
+    ref = lmm.fit_lmm_masked(dec, y, X, reml=reml, polish=True, compute_se=True)
+    assert (ref.status == "ok").all() and (ref.y_scale_log2 == 0).all()
+    assert (ref.boundary == "none").all()
+    got = lmm.fit_lmm_masked(dec, y * c, X, reml=reml, polish=True, compute_se=True)
+    assert got.status.tolist() == [status] * len(cols)
+    _assert_same_fit_on_scale(got, ref, c, got.n, X.shape[1], reml)
+    np.testing.assert_array_equal(got.n, ref.n)
+    # one column, 1-D y: a scalar exponent
+    one = lmm.fit_lmm_masked(dec, y[:, 2] * c, X, reml=reml, polish=True)
+    assert one.status == status and np.isfinite(one.sigmasq) and one.y_scale_log2 == got.y_scale_log2[2]
+    # calc_ll_masked: the user's units (σ² out of range: inf or 0), ℓ and β as for y
+    grid = np.array([0.1, 0.6])
+    ll_ref = lmm.calc_ll_masked(grid, dec, y, X, reml=reml)
+    with np.errstate(over="ignore", under="ignore"):
+        ll = lmm.calc_ll_masked(grid, dec, y * c, X, reml=reml)
+    dof = got.n - (X.shape[1] if reml else 0)
+    np.testing.assert_allclose(ll.loglik, ll_ref.loglik - dof * np.log(c), rtol=1e-10)
+    np.testing.assert_allclose(ll.beta / c, ll_ref.beta, rtol=1e-9, atol=1e-9)
+    assert (ll.sigmasq == (np.inf if c > 1 else 0.0)).all()
+
+
+@pytest.mark.parametrize("c, status", [(1e200, "scale_overflow"), (1e-200, "scale_underflow")])
+def test_masked_fit_out_of_range_own_decomposition(c, status):
+    """A column fitted from its own decomposition of K_oo (K singular, K_oo singular) keeps its
+    y_scale_log2 too, beside one through the Schur complement."""
+    rng = np.random.default_rng(4)
+    n = 60
+    K0 = random_kinship(rng, n)
+    idx = np.r_[np.arange(n), 0]
+    K = K0[np.ix_(idx, idx)]
+    dec = lmm.eigen_decompose(K)
+    X = np.ones((n + 1, 1))
+    Y = rng.normal(size=(n + 1, 2)) + np.linalg.cholesky(K + 1e-9 * np.eye(n + 1)) @ rng.normal(size=(n + 1, 2))
+    Y[5, 0] = np.nan          # both copies observed: K_oo singular, own decomposition
+    Y[-1, 1] = np.nan         # Schur complement
+    Y[0, 0] = Y[-1, 0] + 0.5
+    ref = lmm.fit_lmm_masked(dec, Y, X, polish=True, compute_se=True)
+    assert (ref.status == "ok").all() and (ref.boundary == "none").all()
+    got = lmm.fit_lmm_masked(dec, Y * c, X, polish=True, compute_se=True)
+    assert got.status.tolist() == [status] * 2
+    _assert_same_fit_on_scale(got, ref, c, got.n, 1, True)
