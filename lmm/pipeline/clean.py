@@ -21,6 +21,7 @@ Rules
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -332,11 +333,22 @@ def transform_phenotypes(Y: np.ndarray, method: str, columns: Sequence[int] | No
     return out
 
 
+#: Zeros at the start of a number (a run of ASCII digits) that are followed by another digit.
+_PADDING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
+
+
+def _without_leading_zeros(i: str) -> str:
+    """``i`` without surrounding whitespace, zeros at its start (``007`` → ``7``, ``0a`` → ``a``)
+    and zeros at the start of every number inside it (``M01`` → ``M1``, ``ID-007a`` → ``ID-7a``);
+    a number of zeros alone keeps one (``M00`` → ``M0``, ``000`` → ``0``)."""
+    return _PADDING_ZEROS.sub("", i.strip().lstrip("0") or "0")
+
+
 _ID_FORMS = (
     ("surrounding whitespace", lambda i: i.strip()),
     ("case", lambda i: i.strip().casefold()),
-    ("leading zeros", lambda i: i.strip().lstrip("0") or "0"),
-    ("leading zeros and case", lambda i: (i.strip().lstrip("0") or "0").casefold()),
+    ("leading zeros", _without_leading_zeros),
+    ("leading zeros and case", lambda i: _without_leading_zeros(i).casefold()),
 )
 
 
@@ -346,7 +358,8 @@ def id_format_mismatches(files: dict[str, Sequence[str]]) -> list[str]:
     Ids are compared as text, so ``001`` and ``1`` (or ``M1`` and ``m1``) are different
     individuals to the pipeline. For each pair of files, the ids of one that are absent from the
     other are compared with the other's absent ids after removing surrounding whitespace, then
-    also case, then leading zeros.
+    also case, then leading zeros: those at the start of the id and those at the start of any
+    number inside it (``001`` ~ ``1``, ``M01`` ~ ``M1``, ``ID-007a`` ~ ``ID-7a``).
 
     Parameters
     ----------
@@ -364,6 +377,8 @@ def id_format_mismatches(files: dict[str, Sequence[str]]) -> list[str]:
     --------
     >>> id_format_mismatches({"file A": ["001", "002", "7"], "file B": ["1", "2", "7"]})
     ["ids '001', '002' in file A and '1', '2' in file B differ only by leading zeros"]
+    >>> id_format_mismatches({"A": ["M01", "ID-007a"], "B": ["M1", "ID-7a"]})
+    ["ids 'M01', 'ID-007a' in A and 'M1', 'ID-7a' in B differ only by leading zeros"]
     """
     labels = list(files)
     id_sets = {label: set(map(str, files[label])) for label in labels}

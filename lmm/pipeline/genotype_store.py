@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -166,31 +165,9 @@ def _genotype_id_file(source: GenotypeSource) -> str:
     return f"the genotype file {describe_ids(list(source.files))}"
 
 
-_NUMBER = re.compile(r"\d+")
-
 #: What an id note adds: why it matters and what to do.
 _ID_NOTE_ADVICE = ("ids are compared as text, so these are different individuals to the pipeline; write the ids "
                    "the same way in both files")
-
-
-def _padded_number_notes(files: dict[str, Sequence[str]]) -> list[str]:
-    """Ids of two files that differ only by zeros at the start of a number inside them (``M01``/``M1``).
-
-    (:func:`lmm.pipeline.clean.id_format_mismatches` strips zeros at the start of the whole id
-    only, so it does not see ``M01`` and ``M1``.)
-    """
-    def form(i: str) -> str:
-        return _NUMBER.sub(lambda m: str(int(m.group())), i.strip()).casefold()
-
-    (a_label, a_ids), (b_label, b_ids) = files.items()
-    b_by_form: dict[str, str] = {}
-    for i in b_ids:
-        b_by_form.setdefault(form(i), i)
-    pairs = [(i, b_by_form[form(i)]) for i in a_ids if form(i) in b_by_form]
-    if not pairs:
-        return []
-    return [f"ids {describe_ids([a for a, _ in pairs])} in {a_label} and {describe_ids([b for _, b in pairs])} in "
-            f"{b_label} differ only by zeros at the start of their numbers (or by case)"]
 
 
 def _match_analysis(source: GenotypeSource, keep_ids: Sequence[str] | None,
@@ -204,7 +181,7 @@ def _match_analysis(source: GenotypeSource, keep_ids: Sequence[str] | None,
     if match.not_genotyped and match.not_in_analysis:
         files = {analysis_label: match.not_genotyped, _genotype_id_file(source): match.not_in_analysis}
         notes = [f"{note}: {_ID_NOTE_ADVICE}"
-                 for note in id_format_mismatches(files) or _padded_number_notes(files)]
+                 for note in id_format_mismatches(files)]
     if not match.kept:
         hint = " " + " ".join(f"The {note}." for note in notes) if notes else " Check that the files use the same ids."
         raise InputError(

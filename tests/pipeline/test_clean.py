@@ -161,6 +161,30 @@ def test_id_format_mismatches_ignores_ids_that_really_differ():
         "ids '01' in A and '1' in C differ only by leading zeros"]
 
 
+def test_id_format_mismatches_sees_zeros_at_the_start_of_numbers_inside_ids():
+    """Zeros at the start of any number inside an id (M01 ~ M1, ID-007a ~ ID-7a), alone or with
+    case; the same sentence as zeros at the start of the whole id."""
+    assert id_format_mismatches({"A": ["M01", "ID-007a", "x"], "B": ["M1", "ID-7a", "y"]}) == [
+        "ids 'M01', 'ID-007a' in A and 'M1', 'ID-7a' in B differ only by leading zeros"]
+    assert id_format_mismatches({"A": ["m02", "s1-p003"], "B": ["M2", "S01-P3"]}) == [
+        "ids 'm02', 's1-p003' in A and 'M2', 'S01-P3' in B differ only by leading zeros and case"]
+    # both ways round, every number of the id, numbers of zeros alone
+    assert id_format_mismatches({"A": ["M1"], "B": ["M001"]}) == [
+        "ids 'M1' in A and 'M001' in B differ only by leading zeros"]
+    assert id_format_mismatches({"A": ["007-B02-c0"], "B": ["7-B2-c000"]}) == [
+        "ids '007-B02-c0' in A and '7-B2-c000' in B differ only by leading zeros"]
+    # the rules of the whole id are kept: blanks, case, zeros before letters
+    assert id_format_mismatches({"A": [" M01 ", "0a"], "B": ["M1", "a"]}) == [
+        "ids ' M01 ', '0a' in A and 'M1', 'a' in B differ only by leading zeros"]
+
+
+def test_id_format_mismatches_keeps_numbers_that_really_differ():
+    """Zeros inside or at the end of a number are part of it; other characters are not ignored."""
+    for a, b in [("M10", "M1"), ("M100", "M1"), ("A0B", "AB"), ("M1a", "M1b"), ("M01", "N1"),
+                 ("ID-7", "ID7"), ("1.05", "1.5x")]:
+        assert id_format_mismatches({"A": [a], "B": [b]}) == [], (a, b)
+
+
 def test_non_numeric_phenotype_names_column_and_ids(small):
     ids, K, Y, _ = small
     pheno = frame(Y, ids, ["a", "b", "c"]).astype(object)

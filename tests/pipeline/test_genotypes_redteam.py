@@ -147,6 +147,8 @@ def test_fam_ids_without_leading_zeros_are_noted(tmp_path):
     (note,) = summary["id_format_notes"]
     assert "'M01'" in note and "the phenotype file 'p.csv'" in note and "'M1'" in note and "g.fam" in note
     assert "zeros" in note and "compared as text" in note
+    # the shared rule (lmm.pipeline.clean.id_format_mismatches) says it, with its own words
+    assert "'M01', 'M02', 'M03' and 6 more" in note and "differ only by leading zeros: ids are" in note
 
 
 def test_no_fam_id_matches_stops_with_the_hint(tmp_path):
