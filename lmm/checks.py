@@ -45,6 +45,13 @@ __all__ = [
     "FIT_BLOCK_ELEMENTS",
     "MASKED_BLOCK_ELEMENTS",
     "SCAN_BLOCK_ELEMENTS",
+    "FLAT_LOGLIK_RTOL",
+    "POLISH_STEP_RTOL",
+    "POLISH_LOGLIK_RTOL",
+    "POLISH_BRACKET_MARGIN",
+    "POLISH_SLOPE_STEP",
+    "POLISH_SECANT_MIN_STEP",
+    "CONSTANT_COLUMN_RTOL",
     "as_float_array",
     "check_finite",
     "check_kva",
@@ -88,6 +95,31 @@ FIT_BLOCK_ELEMENTS = 1 << 19
 MASKED_BLOCK_ELEMENTS = 1 << 23
 #: :func:`lmm.scan_rotated`: the per-block arrays of a scan (≈ 8 bytes each).
 SCAN_BLOCK_ELEMENTS = 1 << 22
+
+# The tolerances of the hsq search (lmm.search, its notes 3 and 4).
+
+#: Relative tolerance of the flat-likelihood rule (note 3).
+FLAT_LOGLIK_RTOL = 1e-10
+#: The polish stops when a step is at most this times ``max(1, |h|)``.
+POLISH_STEP_RTOL = 1e-15
+#: The polished ``ĥ`` is kept only if ``ℓ`` there is at least Brent's ``ℓ`` less this times
+#: ``max(1, |ℓ|)`` (round-off of ``ℓ``; a polished point is never worse than that).
+POLISH_LOGLIK_RTOL = 1e-12
+#: Brent's final bracket ``ĥ ± 4·tol1`` holds the maximum when ``ℓ`` is evaluated exactly;
+#: near the maximum ``ℓ`` is flat to round-off over ``|h − h*| ≲ √(2·δℓ/|ℓ″|)`` (a few 1e-7
+#: for ``δℓ ~ 1e-13``, more for a flat profile), where its comparisons are noise: the polish
+#: widens the bracket by this much.
+POLISH_BRACKET_MARGIN = 1e-5
+#: Step of the first difference of the score that starts the polish's slope (error
+#: ``~|ℓ‴|·1e-6`` relative from the step, ``~ε·n/1e-6`` from round-off).
+POLISH_SLOPE_STEP = 1e-6
+#: The polish's secant slope is updated only from a step of at least this times ``max(1, |h|)``
+#: (a shorter one is all round-off).
+POLISH_SECANT_MIN_STEP = 1e-8
+
+#: A genotype column is constant (and cannot be standardised, GEMMA's ``-gk 2``) when its
+#: standard deviation is at most this times ``max(1, |mean|)`` (:mod:`lmm.kinship`).
+CONSTANT_COLUMN_RTOL = 1e-12
 
 
 def _first(items, k=5):

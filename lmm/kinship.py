@@ -108,6 +108,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas
 
+from .checks import CONSTANT_COLUMN_RTOL
 from .errors import InputError
 
 __all__ = ["METHODS", "KinshipAccumulator", "calc_kinship", "mean_diagonal"]
@@ -305,7 +306,7 @@ class KinshipAccumulator:
             np.subtract(B, mu, out=W)  # in float64 (mu is float64)
             if self.method == "standardized":
                 s = np.sqrt(np.einsum("ij,ij->j", W, W) / self.n)
-                const_cols = s <= 1e-12 * np.maximum(np.abs(mu), 1.0)
+                const_cols = s <= CONSTANT_COLUMN_RTOL * np.maximum(np.abs(mu), 1.0)
                 if const_cols.any():
                     j = int(np.flatnonzero(const_cols)[0])
                     raise InputError(

@@ -71,11 +71,12 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .brent import fmin_lockstep, root_lockstep
+from .checks import (FLAT_LOGLIK_RTOL, POLISH_BRACKET_MARGIN, POLISH_LOGLIK_RTOL, POLISH_SECANT_MIN_STEP,
+                     POLISH_SLOPE_STEP, POLISH_STEP_RTOL)
 
 __all__ = ["Evaluator", "Solution", "SearchOutcome", "search", "polish", "profile_ci", "to_data_scale",
            "CI_GRID",
-           "CHI2_95", "CHI2_MIX_95", "FLAT_LOGLIK_RTOL", "POLISH_MAX_ITER", "POLISH_STEP_RTOL",
-           "POLISH_LOGLIK_RTOL", "POLISH_BRACKET_MARGIN", "POLISH_SLOPE_STEP"]
+           "CHI2_95", "CHI2_MIX_95", "POLISH_MAX_ITER"]
 
 #: 95% quantile of the chi-squared distribution with one degree of freedom.
 CHI2_95 = 3.841458820694124
@@ -83,23 +84,8 @@ CHI2_95 = 3.841458820694124
 CHI2_MIX_95 = 2.705543454095404
 #: Grid on which every evaluator's profile is evaluated to bracket the interval's ends.
 CI_GRID = np.linspace(0.0, 1.0, 21)
-#: Relative tolerance of the flat-likelihood rule (note 3).
-FLAT_LOGLIK_RTOL = 1e-10
 #: Newton steps of the polish (note 4) at most.
 POLISH_MAX_ITER = 6
-#: The polish stops when a step is at most this times ``max(1, |h|)``.
-POLISH_STEP_RTOL = 1e-15
-#: The polished ``ĥ`` is kept only if ``ℓ`` there is at least Brent's ``ℓ`` less this times
-#: ``max(1, |ℓ|)`` (round-off of ``ℓ``; a polished point is never worse than that).
-POLISH_LOGLIK_RTOL = 1e-12
-#: Brent's final bracket ``ĥ ± 4·tol1`` holds the maximum when ``ℓ`` is evaluated exactly;
-#: near the maximum ``ℓ`` is flat to round-off over ``|h − h*| ≲ √(2·δℓ/|ℓ″|)`` (a few 1e-7
-#: for ``δℓ ~ 1e-13``, more for a flat profile), where its comparisons are noise: the polish
-#: widens the bracket by this much.
-POLISH_BRACKET_MARGIN = 1e-5
-#: Step of the first difference of the score that starts the polish's slope (error
-#: ``~|ℓ‴|·1e-6`` relative from the step, ``~ε·n/1e-6`` from round-off).
-POLISH_SLOPE_STEP = 1e-6
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -412,7 +398,7 @@ def polish(ev: Evaluator, h, ll, cols, lo, hi, max_iter: int = POLISH_MAX_ITER):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             gn = np.asarray(ev.first_derivative(xn, cols[active]), dtype=float)
             slope = (gn - ga) / step
-        update = np.isfinite(slope) & (slope < 0) & (np.abs(step) >= 1e-8 * scale)
+        update = np.isfinite(slope) & (slope < 0) & (np.abs(step) >= POLISH_SECANT_MIN_STEP * scale)
         H[active] = np.where(update, slope, H[active])
         g[active] = gn
         active = active[np.isfinite(gn) & (gn != 0)]

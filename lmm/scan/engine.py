@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import COLLINEAR_RTOL, EXPLAINED_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, pow2_scale
+from ..checks import COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_columns, pow2_scale
 from ..errors import InputError
 from ..fit import fit_lmm
 from ..missing import fit_lmm_masked, missing_patterns
@@ -148,7 +148,8 @@ def standardize(y, X, missing) -> np.ndarray:
     Raises
     ------
     InputError
-        A column the covariates explain exactly: ``max|r| ≤ EXPLAINED_RTOL · max|y_o|``.
+        A column the covariates explain exactly (:func:`lmm.checks.explained_columns`, the rule of
+        the fits).
 
     Notes
     -----
@@ -162,17 +163,15 @@ def standardize(y, X, missing) -> np.ndarray:
         yo = y[np.ix_(obs, cols)]
         yo = np.ldexp(yo, -pow2_scale(yo, axis=0)[None, :])       # exact: max|y_o| in [0.5, 1)
         Q, _ = np.linalg.qr(X[obs])
-        one = np.ones(obs.size)
         r = yo
-        if np.linalg.norm(one - Q @ (Q.T @ one)) <= 1e-8 * np.sqrt(obs.size):
+        if explained_columns(np.ones((obs.size, 1)), Q)[0]:
             # the constants are in span(X): subtract one (the middle value) first, so that a large
             # mean leaves no rounding error outside span(X) in the projection
             r = yo - np.partition(yo, obs.size // 2, axis=0)[obs.size // 2]
         r = r - Q @ (Q.T @ r)
         r -= Q @ (Q.T @ r)
-        e = pow2_scale(r, axis=0)
-        r = np.ldexp(r, -e[None, :])
-        bad = np.max(np.abs(r), axis=0, initial=0.0) <= EXPLAINED_RTOL * np.ldexp(1.0, -e)
+        bad = explained_columns(yo, Q)
+        r = np.ldexp(r, -pow2_scale(r, axis=0)[None, :])
         if bad.any():
             raise InputError(f"phenotype column {int(cols[np.argmax(bad)])} is explained exactly by the covariates")
         out[np.ix_(obs, cols)] = r
