@@ -1,7 +1,7 @@
 # Helpers of the rules: the run lock, code and input stamps that trigger reruns, input functions
 # and resource estimates (the configuration is checked in config.smk; the genotype and scan
 # helpers are in scan_helpers.smk). New rules use `code=script_code(...)` and
-# `inputs=input_checksums` in their `params:` the way the rules here do.
+# `inputs=input_checksums("<rule>")` in their `params:` the way the rules here do.
 
 import os
 from pathlib import Path
@@ -46,10 +46,10 @@ os.environ.setdefault("LMM_PIPELINE_SOURCE", str(Path(workflow.basedir).resolve(
 
 # --- Rerun triggers (lmm.pipeline.stamps). `params: code=script_code("<script>.py")`: a hash of
 # the script and of every module of lmm and workflow/scripts it imports (its import closure, from
-# the import statements). `params: inputs=input_checksums`: the SHA-256 of the content of each of
-# the job's input files that the workflow does not write, so a file replaced by another with an
-# older modification time (`cp -p`, `rsync -t`, an archive) is redone; cached by size, mtime,
-# ctime and inode in .snakemake/lmm-pipeline/checksums.json (written by the main process only).
+# the import statements). `params: inputs=input_checksums("<rule>")`: the SHA-256 of the content
+# of each of the rule's input files that the workflow does not write, so a file replaced by
+# another with an older modification time (`cp -p`, `rsync -t`, an archive) is redone; cached
+# by size, mtime, ctime and inode in .snakemake/lmm-pipeline/checksums.json (main process only).
 _CHECKSUMS = stamps.ChecksumCache(
     STATE_DIR / "checksums.json", writable=workflow.is_main_process
 )
@@ -70,9 +70,19 @@ def is_result(path):
     return Path(path).parts[:1] == ("results",)
 
 
-def input_checksums(wildcards, input):
-    """`params: inputs=`: the checksums of the job's input files that the workflow does not write."""
-    return file_checksums(*(path for path in input if not is_result(path)))
+def input_checksums(rule):
+    """`params: inputs=input_checksums("<rule>")`: the checksums of the rule's input files that
+    the workflow does not write (its static inputs; input functions give results only). A
+    function of the wildcards alone: Snakemake ignores a params function of `input` when it
+    compares params between runs (it counts as derived from the input files)."""
+
+    def checksums(wildcards):
+        items = workflow.get_rule(rule).input
+        return file_checksums(
+            *(f for f in items if isinstance(f, str) and not is_result(f))
+        )
+
+    return checksums
 
 
 def input_size_mb(input):

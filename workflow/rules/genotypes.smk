@@ -31,7 +31,7 @@ checkpoint load_genotypes:
         genotype_dtype=lookup(dpath="genotype_dtype", within=config),
         id_column=lookup(dpath="id_column", within=config),
         na_values=lookup(dpath="na_values", within=config),
-        inputs=input_checksums,
+        inputs=input_checksums("load_genotypes"),
         code=script_code("load_genotypes.py"),
     script:
         "../scripts/load_genotypes.py"

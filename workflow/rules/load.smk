@@ -39,7 +39,7 @@ rule load_and_clean:
         covariate_columns=lookup(dpath="covariate_columns", within=config),
         transform=lookup(dpath="transform", within=config),
         # the inputs' content: a file replaced by an older one is redone too (common.smk)
-        inputs=input_checksums,
+        inputs=input_checksums("load_and_clean"),
         code=script_code("load_and_clean.py"),
     script:
         "../scripts/load_and_clean.py"

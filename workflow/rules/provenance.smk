@@ -14,7 +14,7 @@ rule provenance:
         genotypes=genotype_summary,
         kinship_record=kinship_record,
         # the genotype files whose checksums the record gives (when the genotypes are used)
-        genotype_files=genotype_provenance_inputs,
+        genotype_files=genotype_provenance_inputs(),
         scan=scan_provenance_inputs,
     output:
         record=report(
@@ -35,7 +35,7 @@ rule provenance:
     params:
         config=config,
         genotype_files=genotype_provenance_files(),
-        inputs=input_checksums,
+        inputs=input_checksums("provenance"),
         code=script_code("provenance.py"),
     script:
         "../scripts/provenance.py"

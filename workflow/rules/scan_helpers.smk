@@ -193,7 +193,7 @@ def genotype_summary(wildcards):
     return [Path(checkpoints.load_genotypes.get().output.store) / "genotypes.yaml"]
 
 
-def genotype_provenance_inputs(wildcards):
+def genotype_provenance_inputs():
     """The genotype input files the provenance hashes (read only when the genotypes are used)."""
     return list(genotype_provenance_files().values())
 
