@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lmm import STATUSES
+from lmm.result import STATUSES
 from lmm.errors import InputError
 from lmm.pipeline.partition import Batch
 

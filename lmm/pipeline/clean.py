@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lmm import STATUSES
+from lmm.result import STATUSES
 from lmm.checks import rank_deficient_columns
 from lmm.errors import InputError
 from lmm.pipeline.io import describe_ids, non_numeric_cells

@@ -35,12 +35,12 @@ import pandas as pd
 
 from lmm.checks import SYMMETRY_RTOL
 from lmm.errors import InputError
-from lmm.pipeline.io_binary import _load_npy, _npy_ids, _parse_npy_table, _parse_parquet
+from lmm.pipeline.io_binary import load_npy, npy_ids, parse_npy_table, parse_parquet
 from lmm.pipeline.io_common import (
-    _NEEDS_COLUMN_FILE,
+    NEEDS_COLUMN_FILE,
     DEFAULT_NA_VALUES,
-    _checked_ids,
-    _finish_table,
+    checked_ids,
+    finish_table,
     describe_ids,
     duplicated,
     input_format,
@@ -48,7 +48,7 @@ from lmm.pipeline.io_common import (
     npy_sidecars,
 )
 from lmm.pipeline.io_results import RESULT_NAME_COLUMNS, read_results
-from lmm.pipeline.io_text import _parse_text
+from lmm.pipeline.io_text import parse_text
 
 __all__ = [
     "DEFAULT_NA_VALUES",
@@ -115,14 +115,14 @@ def read_table(
     path = os.fspath(path)
     kind = input_format(path)
     if kind == "npy":
-        if role not in _NEEDS_COLUMN_FILE:
+        if role not in NEEDS_COLUMN_FILE:
             raise InputError(f"A .npy {role} file is read with read_kinship, not read_table: '{path}'.")
-        frame, ids = _parse_npy_table(path, role)
-        return _finish_table(frame, ids, id_column)
-    parse = _parse_parquet if kind == "parquet" else _parse_text
+        frame, ids = parse_npy_table(path, role)
+        return finish_table(frame, ids, id_column)
+    parse = parse_parquet if kind == "parquet" else parse_text
     frame, id_name = parse(path, role, id_column, na_values, id_column_fallback_first)
-    ids = _checked_ids(frame[id_name], path, role, f"in column '{id_name}'", 2)
-    return _finish_table(frame.drop(columns=[id_name]), ids, id_column)
+    ids = checked_ids(frame[id_name], path, role, f"in column '{id_name}'", 2)
+    return finish_table(frame.drop(columns=[id_name]), ids, id_column)
 
 
 def read_kinship(
@@ -170,9 +170,9 @@ def read_kinship(
     """
     path = os.fspath(path)
     if input_format(path) == "npy":
-        matrix = _load_npy(path, "kinship")
+        matrix = load_npy(path, "kinship")
         _check_square(path, *matrix.shape, table=False)
-        row_ids = [str(i) for i in _npy_ids(path, "kinship", matrix.shape[0])]
+        row_ids = [str(i) for i in npy_ids(path, "kinship", matrix.shape[0])]
         kinship = np.array(matrix, dtype=np.float64, order="C")
     else:
         frame = read_table(path, id_column=id_column, role="kinship", na_values=na_values,

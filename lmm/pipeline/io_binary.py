@@ -15,11 +15,11 @@ import pandas as pd
 
 from lmm.errors import InputError
 from lmm.pipeline.io_common import (
-    _FORMATS_HINT,
-    _check_column_names,
-    _check_is_file,
-    _checked_ids,
-    _id_column_name,
+    FORMATS_HINT,
+    check_column_names,
+    check_is_file,
+    checked_ids,
+    id_column_name,
     describe_ids,
     npy_sidecars,
 )
@@ -47,10 +47,10 @@ def _ids_as_text(ids: pd.Series) -> pd.Series:
     return ids.map(lambda v: v if pd.isna(v) else str(v))
 
 
-def _parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str],
+def parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str],
                    id_column_fallback_first: bool) -> tuple[pd.DataFrame, str]:
     """A .parquet table as a frame (text ids, numeric or text columns) and its id column's name."""
-    _check_is_file(path, role)
+    check_is_file(path, role)
     _import_pyarrow(path, role)
     try:
         frame = pd.read_parquet(path, engine="pyarrow")
@@ -58,7 +58,7 @@ def _parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"The {role} file '{path}' is not a readable Parquet file ({message}). "
-            f"{_FORMATS_HINT}, named accordingly."
+            f"{FORMATS_HINT}, named accordingly."
         ) from None
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
         # an index written by pandas (e.g. the ids) is a column like any other
@@ -73,9 +73,9 @@ def _parse_parquet(path: str, role: str, id_column: str, na_values: Sequence[str
             f"The {role} file '{path}' has a single column ({header[0] if header else ''!r}); expected "
             f"an id column '{id_column}' and at least one data column."
         )
-    _check_column_names(header, path, role,
+    check_column_names(header, path, role,
                         blank_id_allowed=id_column_fallback_first and id_column not in header)
-    id_name = _id_column_name(header, path, role, id_column, id_column_fallback_first)
+    id_name = id_column_name(header, path, role, id_column, id_column_fallback_first)
     if frame.empty:
         raise InputError(f"The {role} file '{path}' has columns but no rows of data.")
     frame[id_name] = _ids_as_text(frame[id_name])
@@ -106,9 +106,9 @@ def _read_lines(path: str, role: str, owner: str, what: str, strip: bool = True)
     return lines
 
 
-def _load_npy(path: str, role: str) -> np.ndarray:
+def load_npy(path: str, role: str) -> np.ndarray:
     """The .npy matrix, memory-mapped, after checking it is 2-D, numeric and not empty."""
-    _check_is_file(path, role)
+    check_is_file(path, role)
     try:
         matrix = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -138,7 +138,7 @@ def _load_npy(path: str, role: str) -> np.ndarray:
     return matrix
 
 
-def _npy_ids(path: str, role: str, n_rows: int) -> np.ndarray:
+def npy_ids(path: str, role: str, n_rows: int) -> np.ndarray:
     """The ids of a .npy matrix's rows, from its sidecar, checked against the matrix."""
     ids_path = npy_sidecars(path, role)["ids"]
     lines = _read_lines(ids_path, role, path, "an id file (one id per line, one line per row)")
@@ -149,12 +149,12 @@ def _npy_ids(path: str, role: str, n_rows: int) -> np.ndarray:
             f"{len(lines)} ids: it needs one id per line, one line per row of the matrix, in order"
             f"{f' (no header line: is {lines[0]!r} a header?)' if header else ''}."
         )
-    return _checked_ids(pd.Series(lines, dtype=object), path, role, f"in its id file '{ids_path}'", 1)
+    return checked_ids(pd.Series(lines, dtype=object), path, role, f"in its id file '{ids_path}'", 1)
 
 
-def _parse_npy_table(path: str, role: str) -> tuple[pd.DataFrame, np.ndarray]:
+def parse_npy_table(path: str, role: str) -> tuple[pd.DataFrame, np.ndarray]:
     """A .npy matrix with its sidecars as a float frame (columns named) and its checked ids."""
-    matrix = _load_npy(path, role)
+    matrix = load_npy(path, role)
     n_rows, n_cols = matrix.shape
     columns_path = npy_sidecars(path, role)["columns"]
     # names are used exactly as written (never stripped): one with surrounding spaces is an error
@@ -172,7 +172,7 @@ def _parse_npy_table(path: str, role: str) -> tuple[pd.DataFrame, np.ndarray]:
             f"The {role} file '{path}' has columns without a name: lines {describe_ids(blank)} of "
             f"'{columns_path}' are blank. Every column needs a name."
         )
-    _check_column_names(names, path, role, where=f"line {{}} of '{columns_path}'")
-    ids = _npy_ids(path, role, n_rows)
+    check_column_names(names, path, role, where=f"line {{}} of '{columns_path}'")
+    ids = npy_ids(path, role, n_rows)
     frame = pd.DataFrame(np.array(matrix, dtype=np.float64), columns=pd.Index(names), copy=False)
     return frame, ids

@@ -21,14 +21,14 @@ __all__ = ["DEFAULT_NA_VALUES", "describe_ids", "duplicated", "input_format", "n
 DEFAULT_NA_VALUES = ("", "NA", "NaN", "nan", "N/A", "NULL")
 
 
-_FORMATS_HINT = (
+FORMATS_HINT = (
     "Expected a comma-separated .csv or tab-separated .tsv file (optionally .gz), "
     "a .parquet table or a .npy matrix"
 )
 
 
 #: Roles whose ``.npy`` matrix needs a column-name file (the kinship's columns are its rows).
-_NEEDS_COLUMN_FILE = ("phenotype", "covariate")
+NEEDS_COLUMN_FILE = ("phenotype", "covariate")
 
 
 def duplicated(values: Sequence) -> list:
@@ -114,12 +114,12 @@ def npy_sidecars(path: str, role: str) -> dict[str, str]:
         return {}
     stem = path[: -len(".npy")]
     sidecars = {"ids": stem + ".ids.txt"}
-    if role in _NEEDS_COLUMN_FILE:
+    if role in NEEDS_COLUMN_FILE:
         sidecars["columns"] = stem + ".columns.txt"
     return sidecars
 
 
-def _check_is_file(path: str, role: str) -> None:
+def check_is_file(path: str, role: str) -> None:
     if not os.path.exists(path):
         raise InputError(f"The {role} file '{path}' does not exist. Check the path in config/config.yaml.")
     if os.path.isdir(path):
@@ -139,7 +139,7 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _check_column_names(names: Sequence[str], path: str, role: str, *, blank_id_allowed: bool = False,
+def check_column_names(names: Sequence[str], path: str, role: str, *, blank_id_allowed: bool = False,
                         where: str = "column {}") -> None:
     """Every column (text header, Parquet column, line of a column file) has its own, usable name.
 
@@ -178,7 +178,7 @@ def _check_column_names(names: Sequence[str], path: str, role: str, *, blank_id_
         )
 
 
-def _id_column_name(header: Sequence[str], path: str, role: str, id_column: str,
+def id_column_name(header: Sequence[str], path: str, role: str, id_column: str,
                     id_column_fallback_first: bool) -> str:
     """The column of `header` that holds the ids, or an error listing the columns."""
     if id_column in header:
@@ -191,7 +191,7 @@ def _id_column_name(header: Sequence[str], path: str, role: str, id_column: str,
     )
 
 
-def _checked_ids(ids: pd.Series, path: str, role: str, where: str, first_line: int) -> np.ndarray:
+def checked_ids(ids: pd.Series, path: str, role: str, where: str, first_line: int) -> np.ndarray:
     """Ids as stripped strings, after checking that none is missing or duplicated.
 
     `where` says where the ids are (``"in column 'id'"``), `first_line` the file line of the
@@ -215,7 +215,7 @@ def _checked_ids(ids: pd.Series, path: str, role: str, where: str, first_line: i
     return ids.to_numpy(dtype=object)
 
 
-def _finish_table(frame: pd.DataFrame, ids: np.ndarray, id_column: str) -> pd.DataFrame:
+def finish_table(frame: pd.DataFrame, ids: np.ndarray, id_column: str) -> pd.DataFrame:
     """Index `frame` by `ids` (named `id_column`) and make its numeric columns float64."""
     frame.index = pd.Index(ids, name=id_column, dtype=object)
     to_float = {column: np.float64 for column, dtype in frame.dtypes.items()

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from lmm.errors import InputError
-from lmm.pipeline.io_common import _FORMATS_HINT, _check_column_names, _check_is_file, _id_column_name
+from lmm.pipeline.io_common import FORMATS_HINT, check_column_names, check_is_file, id_column_name
 
 _HEAD_CHARS = 1 << 16
 
@@ -57,7 +57,7 @@ def _read_header(path: str, role: str) -> str:
 
     Only the beginning of the file is read; pandas then streams the whole file.
     """
-    _check_is_file(path, role)
+    check_is_file(path, role)
     try:
         with _open_text(path) as handle:
             head = handle.read(_HEAD_CHARS)
@@ -75,12 +75,12 @@ def _read_header(path: str, role: str) -> str:
     except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
         raise _gzip_problem(path, role, exc) or InputError(
             f"The {role} file '{path}' is not a readable text table ({type(exc).__name__}: {exc}). "
-            f"{_FORMATS_HINT}, named accordingly."
+            f"{FORMATS_HINT}, named accordingly."
         ) from None
     if "\x00" in head:
         raise InputError(
             f"The {role} file '{path}' is not a text table (it contains binary data). "
-            f"{_FORMATS_HINT}, named accordingly."
+            f"{FORMATS_HINT}, named accordingly."
         )
     if not head.strip():
         raise InputError(f"The {role} file '{path}' is empty.")
@@ -145,7 +145,7 @@ def _extra_fields_error(path: str, role: str, sep: str, n_header: int, line: int
     )
 
 
-def _parse_text(path: str, role: str, id_column: str, na_values: Sequence[str],
+def parse_text(path: str, role: str, id_column: str, na_values: Sequence[str],
                 id_column_fallback_first: bool) -> tuple[pd.DataFrame, str]:
     """A .csv/.tsv(.gz) file as a frame of strings and numbers, and the name of its id column.
 
@@ -173,8 +173,8 @@ def _parse_text(path: str, role: str, id_column: str, na_values: Sequence[str],
             f"id column '{id_column}' and at least one data column, {_SEPARATORS[sep]}-separated."
         )
     fallback = id_column_fallback_first and id_column not in header
-    _check_column_names(header, path, role, blank_id_allowed=fallback)
-    id_name = _id_column_name(header, path, role, id_column, id_column_fallback_first)
+    check_column_names(header, path, role, blank_id_allowed=fallback)
+    id_name = id_column_name(header, path, role, id_column, id_column_fallback_first)
     if first_row is not None and len(first_row) > len(header):
         raise _extra_fields_error(path, role, sep, len(header), first_row_line, len(first_row))
 
