@@ -36,7 +36,7 @@ from .scan import (Scan1Result, ScanResult, lod_to_pvalue, permutation_threshold
                    scan1perm, scan_rotated)
 from .search import CHI2_95, CHI2_MIX_95, Evaluator
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "InputError",
