@@ -53,6 +53,7 @@ __all__ = [
     "POLISH_SECANT_MIN_STEP",
     "CONSTANT_COLUMN_RTOL",
     "as_float_array",
+    "as_matrix",
     "check_finite",
     "check_kva",
     "check_y",
@@ -134,6 +135,17 @@ def as_float_array(a, name: str) -> np.ndarray:
         arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} must be numeric: {exc}") from None
+    return arr
+
+
+def as_matrix(a, name: str, shape_hint: str, rows: int | None = None) -> np.ndarray:
+    """A float64 matrix ``(n, m)``: a 1-D array is one column; anything else that is not 2-D, or
+    has not ``rows`` rows (when given), is refused with ``name must be shape_hint``."""
+    arr = as_float_array(a, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or (rows is not None and arr.shape[0] != rows):
+        raise InputError(f"{name} must be {shape_hint}, got shape {arr.shape}")
     return arr
 
 

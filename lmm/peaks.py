@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import as_float_array
+from .checks import as_float_array, as_matrix
 from .errors import InputError
 
 __all__ = ["Peaks", "find_peaks", "maxlod"]
@@ -70,11 +70,7 @@ class Peaks:
 
 
 def _checked(lod, chr_start, pos):
-    lod = as_float_array(lod, "lod")
-    if lod.ndim == 1:
-        lod = lod[:, None]
-    if lod.ndim != 2:
-        raise InputError(f"lod must be (q,) or (q, m), got shape {lod.shape}")
+    lod = as_matrix(lod, "lod", "(q,) or (q, m)")
     q = lod.shape[0]
     cs = np.asarray([0, q] if chr_start is None else chr_start, dtype=np.int64)
     if cs.ndim != 1 or cs.size < 2 or cs[0] != 0 or cs[-1] != q or (np.diff(cs) <= 0).any():

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import (PSD_RTOL, SYMMETRY_RTOL, as_float_array, check_finite, check_X, check_y,
+from .checks import (SYMMETRY_RTOL, as_float_array, check_finite, check_X, check_y,
                       psd_violation, zero_eigenvalues)
 from .errors import InputError
 
 __all__ = ["EigenDecomposition", "Rotation", "eigen_decompose", "eigen_rotation"]
+
 
 @dataclass(frozen=True, eq=False)
 class EigenDecomposition:

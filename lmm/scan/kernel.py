@@ -109,7 +109,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ..checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, check_finite, check_hsq, check_kva,
+from ..checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, as_matrix, check_finite, check_hsq, check_kva,
                       check_tol, check_X)
 from ..errors import InputError
 from ..rotation import EigenDecomposition
@@ -447,11 +447,7 @@ def _subtract_extras(ex: _Extras, S, keep, Zx, Au, P_unweighted, frac_x, d, rtol
 def _check_block_inputs(kva, y, X, hsq, G, n_cols):
     kva = check_kva(kva)
     n = kva.shape[0]
-    y = as_float_array(y, "y")
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != n:
-        raise InputError(f"y must be (n, m) with n = {n} rows (kva), got shape {y.shape}")
+    y = as_matrix(y, "y", f"(n, m) with n = {n} rows (kva)", rows=n)
     check_finite(y, "y")
     if X is None:
         raise InputError("X must be the rotated covariates (kve_t @ X; kve_t @ ones for an intercept)")
@@ -461,11 +457,7 @@ def _check_block_inputs(kva, y, X, hsq, G, n_cols):
         hsq = np.full(y.shape[1], float(hsq[0]))
     if hsq.shape != (y.shape[1],):
         raise InputError(f"hsq has {hsq.size} values but y has {y.shape[1]} columns")
-    G = as_float_array(G, "G")
-    if G.ndim == 1:
-        G = G[:, None]
-    if G.ndim != 2 or G.shape[0] != n:
-        raise InputError(f"G must be (n, q·n_cols) with n = {n} rows, got shape {G.shape}")
+    G = as_matrix(G, "G", f"(n, q·n_cols) with n = {n} rows", rows=n)
     check_finite(G, "G")
     d = int(n_cols)
     if d < 1 or G.shape[1] % d:

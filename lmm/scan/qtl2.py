@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, check_finite, check_tol, check_X
+from ..checks import COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, as_matrix, check_finite, check_tol, check_X
 from ..errors import InputError
 from ..missing import missing_patterns
 from ..rotation import eigen_decompose
@@ -76,11 +76,7 @@ def setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele):
     y : ndarray (n, m); X : ndarray (n, p); designs : list of ndarray (n, q_c·d), one per
     chromosome; d : int, design columns per marker; kins : list of n_chr kinships (n, n).
     """
-    y = as_float_array(pheno, "pheno")
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise InputError(f"pheno must be (n,) or (n, m), got shape {y.shape}")
+    y = as_matrix(pheno, "pheno", "(n,) or (n, m)")
     n = y.shape[0]
     if np.isinf(y).any():
         raise InputError("pheno has infinite values (use NaN for missing values)")

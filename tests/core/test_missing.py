@@ -163,22 +163,31 @@ def test_singular_kinship_masked_fit_equals_redecomposition(reml):
     assert (fit.boundary == "upper").any() and (fit.boundary == "none").any()
 
 
-def test_singular_observed_block_gets_its_own_decomposition():
-    """K singular with a duplicated individual: a phenotype observed on both copies has a singular
-    K_oo (I − N_oᵀK̃_oo⁻¹N_o singular) and is fitted from its own decomposition; one that misses a
-    copy goes through the Schur complement; both equal the re-decomposition."""
+def _duplicated_individual():
+    """K singular (individual 0 twice, as row n) and two phenotypes: the first observed on both
+    copies (K_oo singular: its own decomposition), the second missing the copy (K_oo regular: the
+    Schur complement); the copies differ, so ℓ(1) = −∞ and the optimum is interior.
+    Returns ``(n, K, dec, X, Y)``."""
     rng = np.random.default_rng(4)
     n = 60
     K0 = random_kinship(rng, n)
     idx = np.r_[np.arange(n), 0]
     K = K0[np.ix_(idx, idx)]
     dec = lmm.eigen_decompose(K)
-    assert dec.n_clipped == 1
     X = np.ones((n + 1, 1))
     Y = rng.normal(size=(n + 1, 2)) + np.linalg.cholesky(K + 1e-9 * np.eye(n + 1)) @ rng.normal(size=(n + 1, 2))
-    Y[5, 0] = np.nan          # both copies observed: K_oo singular
-    Y[-1, 1] = np.nan         # the copy missing: K_oo regular
-    Y[0, 0] = Y[-1, 0] + 0.5  # the copies differ: ℓ(1) = −∞, an interior optimum
+    Y[5, 0] = np.nan
+    Y[-1, 1] = np.nan
+    Y[0, 0] = Y[-1, 0] + 0.5
+    return n, K, dec, X, Y
+
+
+def test_singular_observed_block_gets_its_own_decomposition():
+    """K singular with a duplicated individual: a phenotype observed on both copies has a singular
+    K_oo (I − N_oᵀK̃_oo⁻¹N_o singular) and is fitted from its own decomposition; one that misses a
+    copy goes through the Schur complement; both equal the re-decomposition."""
+    n, K, dec, X, Y = _duplicated_individual()
+    assert dec.n_clipped == 1
     ev = MaskedEvaluator(np.ascontiguousarray(dec.kve_t.T), dec.kva, dec.kve_t @ np.linalg.qr(X)[0],
                              *np.linalg.qr(X), Y, np.array([[5], [n]]), True)
     np.testing.assert_array_equal(ev.regular, [False, True])
@@ -250,17 +259,7 @@ def test_masked_fit_out_of_float64_range(data, c, status, reml):
 def test_masked_fit_out_of_range_own_decomposition(c, status):
     """A column fitted from its own decomposition of K_oo (K singular, K_oo singular) keeps its
     y_scale_log2 too, beside one through the Schur complement."""
-    rng = np.random.default_rng(4)
-    n = 60
-    K0 = random_kinship(rng, n)
-    idx = np.r_[np.arange(n), 0]
-    K = K0[np.ix_(idx, idx)]
-    dec = lmm.eigen_decompose(K)
-    X = np.ones((n + 1, 1))
-    Y = rng.normal(size=(n + 1, 2)) + np.linalg.cholesky(K + 1e-9 * np.eye(n + 1)) @ rng.normal(size=(n + 1, 2))
-    Y[5, 0] = np.nan          # both copies observed: K_oo singular, own decomposition
-    Y[-1, 1] = np.nan         # Schur complement
-    Y[0, 0] = Y[-1, 0] + 0.5
+    _, _, dec, X, Y = _duplicated_individual()
     ref = lmm.fit_lmm_masked(dec, Y, X, polish=True, compute_se=True)
     assert (ref.status == "ok").all() and (ref.boundary == "none").all()
     got = lmm.fit_lmm_masked(dec, Y * c, X, polish=True, compute_se=True)
