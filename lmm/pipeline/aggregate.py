@@ -25,7 +25,7 @@ from lmm.result import STATUSES
 from lmm.errors import InputError
 from lmm.pipeline.partition import Batch
 
-__all__ = ["FLOAT_FORMAT", "TABLE_COLUMNS", "heritability_table", "profile_table"]
+__all__ = ["FLOAT_FORMAT", "TABLE_COLUMNS", "heritability_table", "status_summary", "profile_table"]
 
 #: ``%``-format of every float in the final tables (10 significant digits).
 FLOAT_FORMAT = "%.10g"
@@ -102,6 +102,23 @@ def heritability_table(assignments: pd.DataFrame, fits: Sequence[pd.DataFrame],
     for c in ["batch", "chunk", "strategy", "boundary", "converged", "method", "covariates_dropped"]:
         table[c] = table[c].astype(object).where(table[c].notna(), None)
     return table
+
+
+def status_summary(table: pd.DataFrame, path: str = "results/heritability.tsv") -> str:
+    """The terminal's summary of a heritability table: counts by status, and what each status other
+    than ``ok`` means (from :data:`lmm.STATUSES`).
+
+    >>> t = pd.DataFrame({"status": ["ok", "constant", "ok"]})
+    >>> print(status_summary(t, "h.tsv"))
+    heritability: 3 phenotypes (h.tsv): 2 ok, 1 constant
+      constant: a single distinct observed value; not fitted
+    """
+    counts = table["status"].value_counts()
+    order = [s for s in STATUSES if s in counts.index]
+    lines = [f"heritability: {len(table)} phenotypes ({path}): "
+             + ", ".join(f"{int(counts[s])} {s}" for s in order)]
+    lines += [f"  {s}: {STATUSES[s]}" for s in order if s != "ok"]
+    return "\n".join(lines)
 
 
 def _flag_text(value) -> str | None:

@@ -299,3 +299,15 @@ def test_lmm_package_does_not_import_snakemake():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n.split(".")[0] == "snakemake" for n in names), path.name
+
+
+def test_status_summary_counts_every_status_and_explains_the_others():
+    """The terminal's summary of the heritability table: counts in the vocabulary's order, and the
+    meaning of every status but ``ok`` (a table with phenotypes ×1e200 says why σ² is scaled)."""
+    from lmm.pipeline.aggregate import status_summary
+    from lmm.result import STATUSES
+
+    table = pd.DataFrame({"status": ["scale_overflow", "ok", "unbounded", "scale_overflow"]})
+    lines = status_summary(table, "h.tsv").splitlines()
+    assert lines[0] == "heritability: 4 phenotypes (h.tsv): 1 ok, 1 unbounded, 2 scale_overflow"
+    assert lines[1:] == [f"  unbounded: {STATUSES['unbounded']}", f"  scale_overflow: {STATUSES['scale_overflow']}"]

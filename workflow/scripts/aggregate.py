@@ -1,5 +1,7 @@
 """Snakemake adapter of the aggregate stage (logic: lmm.pipeline.aggregate)."""
 
+import sys
+
 from _stage import start, user_errors
 
 log = start(snakemake)  # noqa: F821
@@ -15,7 +17,8 @@ with user_errors(log):
     fits = [read_results(path) for path in inp.tables]
     profiles = [read_results(path) for path in inp.profiles]
     table = aggregate.heritability_table(assignments, fits, record.covariates, record.batches)
-    counts = table["status"].value_counts().to_dict()
-    log.info("%d phenotypes: %s", len(table), counts)
+    summary = aggregate.status_summary(table, out.table)
+    log.info("%s", summary)
+    print(summary, file=sys.stderr, flush=True)
     atomic.write_tsv(out.profile, aggregate.profile_table(assignments, profiles), float_format=aggregate.FLOAT_FORMAT)
     atomic.write_tsv(out.table, table, float_format=aggregate.FLOAT_FORMAT)
