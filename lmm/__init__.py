@@ -20,7 +20,8 @@ rotated data), :mod:`lmm.missing` (the Schur-complement evaluator),
 :mod:`lmm.checks` (argument checks and the tolerances of every numerical rule);
 :mod:`lmm.kinship` (kinship from genotypes: R/qtl2's shared alleles, GEMMA's centred and
 standardised, overall and leave-one-chromosome-out), :mod:`lmm.scan` (the genome scan: LOD of
-every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks` (``find_peaks``).
+every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks` (``find_peaks``,
+``lod_int``, ``bayes_int``, ``maxlod``).
 The core imports numpy and scipy only.
 """
 
@@ -29,7 +30,7 @@ from .fit import fit_lmm
 from .kinship import KinshipAccumulator, calc_kinship, mean_diagonal
 from .likelihood import LogLik, MLSolution, calc_ll, get_ml_soln
 from .missing import calc_ll_masked, fit_lmm_masked
-from .peaks import Peaks, find_peaks, maxlod
+from .peaks import Peaks, bayes_int, find_peaks, lod_int, maxlod, maxlod_per_chromosome
 from .result import STATUSES, FitResult
 from .rotation import EigenDecomposition, Rotation, eigen_decompose, eigen_rotation
 from .scan import (Scan1Result, ScanResult, lod_to_pvalue, permutation_threshold, rotate_genotypes, scan1,
@@ -69,5 +70,8 @@ __all__ = [
     "lod_to_pvalue",
     "Peaks",
     "find_peaks",
+    "lod_int",
+    "bayes_int",
     "maxlod",
+    "maxlod_per_chromosome",
 ]

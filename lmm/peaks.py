@@ -1,26 +1,46 @@
-r"""Peaks of LOD curves and their support intervals (R/qtl2's ``find_peaks`` and ``maxlod``).
+r"""Peaks of LOD curves and their intervals: R/qtl2's ``find_peaks``, ``lod_int``, ``bayes_int``, ``maxlod``.
+
+Written from R/qtl2's documentation (0.43) and the definitions below, not from its code.
 
 Definitions
 -----------
-For one phenotype's LOD curve on one chromosome (markers in map order):
+For one phenotype's LOD curve on one chromosome (positions in map order):
 
 * **Peak** (``peakdrop = ∞``, the default): the largest LOD of the chromosome,
   reported when it exceeds ``threshold`` (strictly); one peak per chromosome.
 * **Several peaks** (finite ``peakdrop``): the local maxima exceeding
   ``threshold`` such that between any two adjacent peaks the LOD drops at least
-  ``peakdrop`` below the lower of the two. Equivalently (and so computed):
+  ``peakdrop`` below the lower of the two (R/qtl2's definition). Computed as:
   a local maximum ``v`` is a peak when, on each side, the curve falls to
   ``v − peakdrop`` or lower before it first exceeds ``v`` (the chromosome's end
   counts as such a fall): its topographic prominence, with the curve taken to
-  ``−∞`` beyond the ends, is at least ``peakdrop``.
-* **Position**: where several markers share a peak's LOD exactly (a flat
-  top), the average of their positions, as R/qtl2 reports; the ``index`` is
-  the first of them.
-* **LOD support interval** (``drop``): the markers around the peak where
+  ``−∞`` beyond the ends, is at least ``peakdrop``. Of equal local maxima without
+  the drop between them, the first is the peak (on its left, "exceeds" reads "reaches").
+* **Position**: where several positions share a peak's LOD exactly (a flat
+  top), the average of their positions, as R/qtl2 reports (with ``peakdrop = ∞``
+  every position of the chromosome at the maximum; otherwise the run of equal
+  values); the ``index`` is the first of them.
+* **Region** of a peak: the whole chromosome with ``peakdrop = ∞``; otherwise
+  from the lowest point between it and the previous peak to the lowest point
+  between it and the next (both included; the chromosome's ends for the first
+  and last peak). Intervals are computed within the region.
+* **LOD support interval** (``drop``): the positions around the peak where
   ``LOD ≥ peak − drop``, contiguous (the run containing the peak);
-  ``ci_lo``/``ci_hi`` are the positions of its first and last markers
-  (R/qtl2's intervals with ``expand2markers``; on a marker map every position
-  is a marker). ``drop`` must not exceed ``peakdrop``.
+  ``drop ≤ peakdrop``.
+* **Bayes credible interval** (``prob``): the posterior density of the QTL
+  position is taken ∝ ``10^LOD`` on the region, and each position carries the
+  mass ``10^LOD · w`` with ``w`` half the distance between its neighbours (half
+  the distance to its one neighbour at the region's ends: the midpoint rule,
+  so the posterior weights by marker spacing; equal weights if every ``w`` is
+  0). Positions are added in decreasing order of LOD (ties: map order) until
+  their mass reaches ``prob`` of the region's; the interval runs from the
+  first to the last position added (highest posterior density, so it contains
+  the peak and at least ``prob`` of the mass).
+* **expand2markers**: with pseudomarkers (``is_marker`` false), an interval end
+  that is not a marker moves outward to the nearest marker of the chromosome
+  (it stays if there is none). On a map of markers only, as in the workflow, it
+  changes nothing.
+* ``ci_lo``/``ci_hi`` are the positions of the interval's first and last points.
 
 A chromosome is a run of consecutive rows of the LOD matrix (``chr_start``).
 """
@@ -34,7 +54,7 @@ import numpy as np
 from .checks import as_float_array, as_matrix
 from .errors import InputError
 
-__all__ = ["Peaks", "find_peaks", "maxlod"]
+__all__ = ["Peaks", "find_peaks", "lod_int", "bayes_int", "maxlod", "maxlod_per_chromosome"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,13 +68,14 @@ class Peaks:
     chr : ndarray of int (k,)
         Chromosome index (position in ``chr_start``).
     index : ndarray of int (k,)
-        Row of the LOD matrix (the marker) of the peak.
+        Row of the LOD matrix (the marker) of the peak: the first of a flat top.
     pos : ndarray (k,)
-        Peak position (mean position of markers tied at the peak LOD).
+        Peak position (mean position of the positions tied at the peak LOD).
     lod : ndarray (k,)
         LOD at the peak.
     ci_lo, ci_hi : ndarray (k,)
-        Support interval ends (positions); NaN when ``drop`` is not given.
+        Interval ends (positions): the LOD support interval with ``drop``, the Bayes
+        credible interval with ``prob``, NaN with neither.
     """
 
     lodindex: np.ndarray
@@ -81,7 +102,39 @@ def _checked(lod, chr_start, pos):
     return lod, cs, pos
 
 
-def maxlod(lod, chr_start=None) -> np.ndarray:
+def maxlod(lod, lodcolumn=None):
+    """Overall maximum LOD (R/qtl2 ``maxlod``).
+
+    Parameters
+    ----------
+    lod : array_like, shape (q,) or (q, m)
+        LOD scores, all chromosomes (a 1-D array is one phenotype).
+    lodcolumn : None, int or sequence of int
+        ``None`` (R/qtl2's default): the maximum over every position and every column, one
+        number; an int: that column's maximum; a sequence: the maximum of each of those
+        columns (``range(m)``: per phenotype).
+
+    Returns
+    -------
+    float, or ndarray (len(lodcolumn),) for a sequence
+        NaN values are ignored; NaN where there is nothing else.
+    """
+    lod = as_matrix(lod, "lod", "(q,) or (q, m)")
+    if lod.shape[0] == 0:
+        raise InputError("lod has no rows")
+    m = lod.shape[1]
+    cols = np.arange(m) if lodcolumn is None else np.atleast_1d(np.asarray(lodcolumn))
+    if cols.dtype.kind not in "iu" or ((cols < -m) | (cols >= m)).any():
+        raise InputError(f"lodcolumn {lodcolumn!r}: expected column numbers in [0, {m})")
+    sub = lod[:, cols]
+    if lodcolumn is None:
+        sub = sub.reshape(-1, 1)
+    nan = np.isnan(sub)
+    best = np.where(nan.all(axis=0), np.nan, np.where(nan, -np.inf, sub).max(axis=0))
+    return best if np.ndim(lodcolumn) else float(best[0])
+
+
+def maxlod_per_chromosome(lod, chr_start=None) -> np.ndarray:
     """Largest LOD of each chromosome and phenotype.
 
     Parameters
@@ -99,119 +152,266 @@ def maxlod(lod, chr_start=None) -> np.ndarray:
 
 
 def _prominent(seg, v_thr, peakdrop):
-    """Indices of the peaks of one curve (first index of a flat top)."""
+    """Indices of the peaks of one curve (first index of a flat top): the local maxima above
+    `v_thr` whose prominence is at least `peakdrop` (module notes)."""
     L = seg.size
+    # runs of equal values: their starts, ends and values
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    ends = np.r_[starts[1:] - 1, L - 1]
+    vals = seg[starts]
+    up = np.r_[True, vals[1:] > vals[:-1]]            # a run higher than the previous one
+    down = np.r_[vals[:-1] > vals[1:], True]          # ... than the next one
     idx = []
-    # local maxima (flat tops: first index), then the prominence test
-    i = 0
-    while i < L:
-        j = i
-        while j + 1 < L and seg[j + 1] == seg[i]:
-            j += 1
-        left_ok = i == 0 or seg[i - 1] < seg[i]
-        right_ok = j == L - 1 or seg[j + 1] < seg[i]
-        if left_ok and right_ok and seg[i] > v_thr:
-            v = seg[i]
-            ok = True
-            for side in (-1, 1):
-                k = i - 1 if side < 0 else j + 1
-                low = np.inf
-                while 0 <= k < L and seg[k] <= v:
-                    low = min(low, seg[k])
-                    k += side
-                if 0 <= k < L and low > v - peakdrop:   # a higher point reached without the drop
-                    ok = False
-                    break
-            if ok:
-                idx.append(i)
-        i = j + 1
+    for s, e, v in zip(starts[up & down & (vals > v_thr)], ends[up & down & (vals > v_thr)],
+                       vals[up & down & (vals > v_thr)]):
+        left, right = seg[:s], seg[e + 1:]
+        higher_l = np.flatnonzero(left >= v)           # of equal peaks without the drop, the first
+        higher_r = np.flatnonzero(right > v)
+        if higher_l.size and left[higher_l[-1] + 1:].min() > v - peakdrop:
+            continue
+        if higher_r.size and right[:higher_r[0]].min() > v - peakdrop:
+            continue
+        idx.append(int(s))
     return idx
 
 
-def find_peaks(lod, chr_start=None, pos=None, *, threshold=3.0, peakdrop=np.inf, drop=None) -> Peaks:
-    """Peaks of LOD curves above a threshold, with LOD support intervals (R/qtl2 ``find_peaks``).
+def _per_column(value, m, name, default=None):
+    value = default if value is None else value
+    out = np.broadcast_to(np.asarray(value, dtype=float), (m,)) if value is not None else None
+    if out is not None and np.isnan(out).any():
+        raise InputError(f"{name} is NaN")
+    return out
+
+
+def _peak_rows(lod, cs, thr, pdrop):
+    """(phenotype, chromosome, first row) of every peak, sorted; `thr`, `pdrop` (n_chr, m)."""
+    mx = maxlod_per_chromosome(lod, cs)
+    cand_c, cand_j = np.nonzero(mx > thr)
+    inf_sel = ~np.isfinite(pdrop[cand_c, cand_j])
+    rows_j, rows_c, rows_i = [cand_j[inf_sel]], [cand_c[inf_sel]], []
+    first = np.empty(int(inf_sel.sum()), dtype=np.int64)
+    cc, jj = cand_c[inf_sel], cand_j[inf_sel]
+    for c in np.unique(cc):                                # one vectorised argmax per chromosome
+        s = cc == c
+        first[s] = cs[c] + np.argmax(lod[cs[c]:cs[c + 1]][:, jj[s]] == mx[c, jj[s]][None, :], axis=0)
+    rows_i.append(first)
+    for c, j in zip(cand_c[~inf_sel], cand_j[~inf_sel]):
+        ii = _prominent(lod[cs[c]:cs[c + 1], j], thr[c, j], pdrop[c, j])
+        rows_j.append(np.full(len(ii), j))
+        rows_c.append(np.full(len(ii), c))
+        rows_i.append(cs[c] + np.asarray(ii, dtype=np.int64))
+    J, C, I = (np.concatenate(r).astype(np.int64) for r in (rows_j, rows_c, rows_i))
+    order = np.lexsort((I, C, J))
+    return J[order], C[order], I[order]
+
+
+def _positions_and_regions(lod, cs, pos, J, C, I, finite):
+    """Each peak's position (tie-averaged) and region (first and last row, module notes)."""
+    k = J.size
+    P, lo, hi = np.empty(k), cs[C].copy(), cs[C + 1] - 1
+    for t in range(k):
+        a, b = cs[C[t]], cs[C[t] + 1]
+        seg, v = lod[a:b, J[t]], lod[I[t], J[t]]
+        if finite[t]:
+            e = I[t] - a
+            while e + 1 < seg.size and seg[e + 1] == v:
+                e += 1
+            P[t] = pos[I[t]:a + e + 1].mean()
+        else:
+            P[t] = pos[a:b][seg == v].mean()
+        if t + 1 < k and J[t + 1] == J[t] and C[t + 1] == C[t]:   # the next peak: split at the dip
+            dip = I[t] + int(np.argmin(lod[I[t]:I[t + 1] + 1, J[t]]))
+            hi[t], lo[t + 1] = dip, dip
+    return P, lo, hi
+
+
+def _drop_bounds(block, pk, lo, hi, drop):
+    """First and last rows (relative) of the LOD support intervals of the columns of `block`."""
+    L = block.shape[0]
+    idx = np.arange(L)[:, None]
+    v = block[pk, np.arange(block.shape[1])]
+    below = (block < (v - drop)[None, :]) | (idx < lo) | (idx > hi)
+    left = np.where(below & (idx < pk), idx, -1).max(axis=0) + 1
+    right = np.where(below & (idx > pk), idx, L).min(axis=0) - 1
+    return left, right
+
+
+def _bayes_bounds(block, pos, lo, hi, prob):
+    """First and last rows (relative) of the Bayes credible intervals of the columns of `block`."""
+    L, k = block.shape
+    idx = np.arange(L)[:, None]
+    inside = (idx >= lo) & (idx <= hi)
+    width = (pos[np.minimum(idx + 1, hi)] - pos[np.maximum(idx - 1, lo)]) / 2.0
+    top = np.where(inside, block, -np.inf).max(axis=0)
+    dens = np.where(inside, 10.0 ** (np.where(inside, block, top) - top), 0.0)
+    mass = dens * width
+    flat = mass.sum(axis=0) <= 0                       # every width 0: equal weights
+    mass[:, flat] = dens[:, flat]
+    order = np.argsort(np.where(inside, -block, np.inf), axis=0, kind="stable")
+    cum = np.cumsum(np.take_along_axis(mass, order, axis=0), axis=0)
+    reached = cum >= prob * cum[-1]
+    n_in = np.where(reached.any(axis=0), reached.argmax(axis=0) + 1, inside.sum(axis=0))
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(idx, (L, k)), axis=0)
+    incl = rank < n_in[None, :]
+    return incl.argmax(axis=0), L - 1 - incl[::-1].argmax(axis=0)
+
+
+def _expand(lo_row, hi_row, C, cs, is_marker):
+    """Move interval ends that are not markers outward to the nearest marker of the chromosome."""
+    q = is_marker.size
+    rows = np.arange(q)
+    prev = np.maximum.accumulate(np.where(is_marker, rows, -1))
+    nxt = np.minimum.accumulate(np.where(is_marker, rows, q)[::-1])[::-1]
+    lo_new, hi_new = prev[lo_row], nxt[hi_row]
+    lo_row = np.where(lo_new >= cs[C], lo_new, lo_row)
+    hi_row = np.where(hi_new < cs[C + 1], hi_new, hi_row)
+    return lo_row, hi_row
+
+
+def _intervals(lod, cs, pos, J, C, I, lo, hi, drop, prob):
+    """Interval ends (rows) of every peak, vectorised per chromosome."""
+    lo_row, hi_row = I.copy(), I.copy()
+    for c in np.unique(C):
+        sel = np.flatnonzero(C == c)
+        a, b = cs[c], cs[c + 1]
+        block = lod[a:b][:, J[sel]]
+        if prob is None:
+            left, right = _drop_bounds(block, I[sel] - a, lo[sel] - a, hi[sel] - a, drop[J[sel]])
+        else:
+            left, right = _bayes_bounds(block, pos[a:b], lo[sel] - a, hi[sel] - a, prob[J[sel]])
+        lo_row[sel], hi_row[sel] = a + left, a + right
+    return lo_row, hi_row
+
+
+def find_peaks(lod, chr_start=None, pos=None, *, threshold=3.0, peakdrop=np.inf, drop=None, prob=None,
+               thresholdX=None, peakdropX=None, expand2markers=True, is_x=None, is_marker=None) -> Peaks:
+    """Peaks of LOD curves above a threshold, with LOD support or Bayes credible intervals (R/qtl2 ``find_peaks``).
 
     Parameters
     ----------
-    lod : array_like, shape (q, m)
-        LOD scores, markers in map order within each chromosome.
+    lod : array_like, shape (q, m) or (q,)
+        LOD scores, positions in map order within each chromosome (a 1-D array: one phenotype).
     chr_start : array_like of int, shape (n_chr + 1,), optional
         Chromosome boundaries (``Scan1Result.chr_start``); default one chromosome.
     pos : array_like, shape (q,), optional
-        Marker positions (cM or Mbp); default the row numbers.
+        Positions (cM or Mbp), non-decreasing within a chromosome; default the row numbers.
     threshold : float or array_like (m,)
         A peak's LOD must exceed it.
     peakdrop : float or array_like (m,)
         Drop required between adjacent peaks (default ∞: one peak per chromosome).
     drop : float or array_like (m,), optional
-        LOD support interval: ``LOD ≥ peak − drop``; at most ``peakdrop``.
+        LOD support intervals: ``LOD ≥ peak − drop``; at most ``peakdrop``.
+    prob : float or array_like (m,), optional
+        Bayes credible intervals of this coverage, in (0, 1]. Give at most one of `drop` and `prob`.
+    thresholdX, peakdropX : float or array_like (m,), optional
+        `threshold` and `peakdrop` of the chromosomes flagged by `is_x` (default: the same).
+    expand2markers : bool
+        Move interval ends that are pseudomarkers out to markers (module notes).
+    is_x : array_like of bool, shape (n_chr,), optional
+        The X chromosome(s) (default: none).
+    is_marker : array_like of bool, shape (q,), optional
+        Which positions are markers (default: all; the rest are pseudomarkers).
 
     Returns
     -------
     Peaks
+        Sorted by phenotype, chromosome, position.
 
     Notes
     -----
-    See the module notes for the definitions. ``peakdrop = ∞`` is fully
-    vectorised; a finite ``peakdrop`` examines only the (phenotype,
-    chromosome) curves whose maximum exceeds ``threshold``.
+    See the module notes for the definitions. ``peakdrop = ∞`` finds the peaks fully
+    vectorised; a finite ``peakdrop`` examines only the (phenotype, chromosome) curves whose
+    maximum exceeds the threshold. The intervals are vectorised per chromosome.
     """
     lod, cs, pos = _checked(lod, chr_start, pos)
     q, m = lod.shape
-    thr = np.broadcast_to(np.asarray(threshold, dtype=float), (m,))
-    pdrop = np.broadcast_to(np.asarray(peakdrop, dtype=float), (m,))
-    drp = None if drop is None else np.broadcast_to(np.asarray(drop, dtype=float), (m,))
-    if (pdrop <= 0).any():
+    n_chr = cs.size - 1
+    thr, pdrop = _per_column(threshold, m, "threshold"), _per_column(peakdrop, m, "peakdrop")
+    thrX, pdropX = _per_column(thresholdX, m, "thresholdX", thr), _per_column(peakdropX, m, "peakdropX", pdrop)
+    drp, prb = _per_column(drop, m, "drop"), _per_column(prob, m, "prob")
+    if drp is not None and prb is not None:
+        raise InputError("give either drop (LOD support intervals) or prob (Bayes credible intervals), not both")
+    if (pdrop <= 0).any() or (pdropX <= 0).any():
         raise InputError("peakdrop must be positive")
-    if drp is not None and ((drp < 0).any() or (drp > pdrop).any()):
+    if drp is not None and ((drp < 0).any() or (drp > np.minimum(pdrop, pdropX)).any()):
         raise InputError("drop must lie in [0, peakdrop]")
-    mx = maxlod(lod, cs)                                   # (n_chr, m)
-    cand_c, cand_j = np.nonzero(mx > thr[None, :])
-    rows_j, rows_c, rows_i = [], [], []
-    fin = np.isfinite(pdrop)
-    # peakdrop = ∞: the first marker reaching each chromosome's maximum
-    inf_sel = ~fin[cand_j]
-    if inf_sel.any():
-        cc, jj = cand_c[inf_sel], cand_j[inf_sel]
-        first = np.empty(cc.size, dtype=np.int64)
-        for c in np.unique(cc):                            # one vectorised argmax per chromosome
-            s = cc == c
-            first[s] = cs[c] + np.argmax(lod[cs[c]:cs[c + 1]][:, jj[s]] == mx[c, jj[s]][None, :], axis=0)
-        rows_j.append(jj)
-        rows_c.append(cc)
-        rows_i.append(first)
-    for c, j in zip(cand_c[~inf_sel], cand_j[~inf_sel]):
-        seg = lod[cs[c]:cs[c + 1], j]
-        ii = _prominent(seg, thr[j], pdrop[j])
-        rows_j.append(np.full(len(ii), j))
-        rows_c.append(np.full(len(ii), c))
-        rows_i.append(cs[c] + np.asarray(ii, dtype=np.int64))
-    J = np.concatenate(rows_j) if rows_j else np.zeros(0, np.int64)
-    C = np.concatenate(rows_c) if rows_c else np.zeros(0, np.int64)
-    I = np.concatenate(rows_i) if rows_i else np.zeros(0, np.int64)
-    order = np.lexsort((I, C, J))
-    J, C, I = J[order].astype(np.int64), C[order].astype(np.int64), I[order].astype(np.int64)
-    v = lod[I, J]
-    k = J.size
-    P = np.empty(k)
-    lo = np.full(k, np.nan)
-    hi = np.full(k, np.nan)
-    for t in range(k):
-        a, b = cs[C[t]], cs[C[t] + 1]
-        seg = lod[a:b, J[t]]
-        i = I[t] - a
-        if np.isfinite(pdrop[J[t]]):
-            e = i
-            while e + 1 < seg.size and seg[e + 1] == v[t]:
-                e += 1
-            P[t] = pos[a + i:a + e + 1].mean()
-        else:
-            P[t] = pos[a:b][seg == v[t]].mean()
-        if drp is not None:
-            below = seg < v[t] - drp[J[t]]
-            left = np.flatnonzero(below[:i])
-            right = np.flatnonzero(below[i:])
-            l0 = left[-1] + 1 if left.size else 0
-            r0 = i + right[0] - 1 if right.size else seg.size - 1
-            lo[t], hi[t] = pos[a + l0], pos[a + r0]
-    return Peaks(lodindex=J, chr=C, index=I, pos=P, lod=v, ci_lo=lo, ci_hi=hi)
+    if prb is not None and ((prb <= 0).any() or (prb > 1).any()):
+        raise InputError("prob must lie in (0, 1]")
+    x = np.zeros(n_chr, dtype=bool) if is_x is None else np.asarray(is_x, dtype=bool)
+    mk = np.ones(q, dtype=bool) if is_marker is None else np.asarray(is_marker, dtype=bool)
+    if x.shape != (n_chr,) or mk.shape != (q,):
+        raise InputError(f"is_x must have shape ({n_chr},) and is_marker ({q},)")
+    thr_cj = np.where(x[:, None], thrX[None, :], thr[None, :])
+    pd_cj = np.where(x[:, None], pdropX[None, :], pdrop[None, :])
+    J, C, I = _peak_rows(lod, cs, thr_cj, pd_cj)
+    P, lo, hi = _positions_and_regions(lod, cs, pos, J, C, I, np.isfinite(pd_cj[C, J]))
+    ci_lo, ci_hi = np.full(J.size, np.nan), np.full(J.size, np.nan)
+    if J.size and (drp is not None or prb is not None):
+        lo_row, hi_row = _intervals(lod, cs, pos, J, C, I, lo, hi, drp, prb)
+        if expand2markers:
+            lo_row, hi_row = _expand(lo_row, hi_row, C, cs, mk)
+        ci_lo, ci_hi = pos[lo_row], pos[hi_row]
+    return Peaks(lodindex=J, chr=C, index=I, pos=P, lod=lod[I, J], ci_lo=ci_lo, ci_hi=ci_hi)
+
+
+def _one_curve(lod, pos):
+    lod = as_float_array(lod, "lod")
+    if lod.ndim == 2 and lod.shape[1] == 1:
+        lod = lod[:, 0]
+    if lod.ndim != 1 or lod.size == 0:
+        raise InputError(f"lod must be one LOD curve (q,) of one chromosome; got shape {lod.shape}")
+    return lod
+
+
+def lod_int(lod, pos, *, drop=1.5, peakdrop=np.inf, threshold=0.0, expand2markers=True, is_marker=None) -> np.ndarray:
+    """LOD support intervals of the peaks of one LOD curve on one chromosome (R/qtl2 ``lod_int``).
+
+    Parameters
+    ----------
+    lod : array_like, shape (q,)
+        One phenotype's LOD on one chromosome.
+    pos : array_like, shape (q,)
+        Positions, non-decreasing.
+    drop : float
+        The interval: ``LOD ≥ peak − drop``; at most `peakdrop`.
+    peakdrop, threshold, expand2markers, is_marker
+        As in :func:`find_peaks` (here the defaults are R/qtl2's ``lod_int``'s: the highest
+        peak, whatever its LOD, when it is positive).
+
+    Returns
+    -------
+    ndarray, shape (k, 3)
+        One row per peak in map order: ``ci_lo, pos, ci_hi``.
+    """
+    p = find_peaks(_one_curve(lod, pos), None, pos, threshold=threshold, peakdrop=peakdrop, drop=drop,
+                   expand2markers=expand2markers, is_marker=is_marker)
+    return np.column_stack([p.ci_lo, p.pos, p.ci_hi])
+
+
+def bayes_int(lod, pos, *, prob=0.95, peakdrop=np.inf, threshold=0.0, expand2markers=True, is_marker=None) -> np.ndarray:
+    """Bayes credible intervals of the peaks of one LOD curve on one chromosome (R/qtl2 ``bayes_int``).
+
+    Parameters
+    ----------
+    lod : array_like, shape (q,)
+        One phenotype's LOD on one chromosome.
+    pos : array_like, shape (q,)
+        Positions, non-decreasing.
+    prob : float
+        Nominal coverage, in (0, 1].
+    peakdrop, threshold, expand2markers, is_marker
+        As in :func:`find_peaks` (defaults as R/qtl2's ``bayes_int``).
+
+    Returns
+    -------
+    ndarray, shape (k, 3)
+        One row per peak in map order: ``ci_lo, pos, ci_hi``.
+
+    Notes
+    -----
+    The posterior ∝ ``10^LOD`` weighted by marker spacing (midpoint rule); module notes.
+    """
+    p = find_peaks(_one_curve(lod, pos), None, pos, threshold=threshold, peakdrop=peakdrop, prob=prob,
+                   expand2markers=expand2markers, is_marker=is_marker)
+    return np.column_stack([p.ci_lo, p.pos, p.ci_hi])

@@ -18,7 +18,7 @@ from scipy import stats
 import lmm
 from _qtl2_reference import HSQ_TOL, LOD_TOL, LOD_TOL_EXCEPTIONS, QTL2_HSQ, QTL2_PEAKS, RECLA_GENOTYPES
 from lmm.errors import InputError
-from lmm.peaks import find_peaks, maxlod
+from lmm.peaks import find_peaks, maxlod_per_chromosome
 from lmm.rotation import eigen_decompose
 from lmm.scan import (COLLINEAR_RTOL, lod_to_pvalue, permutation_threshold, rotate_genotypes,
                       scan1, scan1perm, scan_rotated)
@@ -322,7 +322,7 @@ def test_find_peaks_semantics():
     np.testing.assert_array_equal(two.ci_hi, [10, 40, 5, 25])
     three = find_peaks(lod, cs, pos, threshold=3, peakdrop=3)      # 4.5 needs a drop to 1.5
     np.testing.assert_array_equal(three.lod, [5, 7, 8])
-    np.testing.assert_array_equal(maxlod(lod, cs)[:, 0], [5, 8])
+    np.testing.assert_array_equal(maxlod_per_chromosome(lod, cs)[:, 0], [5, 8])
     assert len(find_peaks(lod, cs, pos, threshold=9)) == 0
     with pytest.raises(InputError):
         find_peaks(lod, cs, pos, peakdrop=1, drop=2)
