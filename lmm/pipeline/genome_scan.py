@@ -78,6 +78,7 @@ __all__ = [
     "read_scan_results",
     "decompose_chromosome",
     "scan_chunk",
+    "peak_options",
     "scan_tables",
     "lod_table",
 ]
@@ -339,8 +340,9 @@ def _design(block: np.ndarray, n_alleles: int) -> np.ndarray:
 
 def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Partition,
                phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-4,
-               tile_columns: int = 20000, threshold: float = 3.0, drop: float = 1.5,
-               keep_lod: bool = True, n_perm: int = 0, seed: int = 1) -> dict:
+               tile_columns: int = 20000, threshold: float = 3.0, peakdrop: float | None = None,
+               interval: str = "drop", drop: float = 1.5, prob: float = 0.95, keep_lod: bool = True,
+               n_perm: int = 0, seed: int = 1) -> dict:
     """Null fits and LOD scores of one chunk of phenotypes on one chromosome.
 
     Parameters
@@ -363,9 +365,11 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     tile_columns : int
         Genotype columns scanned at once: bounds memory at about ``8·n·tile_columns`` bytes
         for the designs plus the block temporaries of :func:`lmm.scan.scan_rotated`.
-    threshold, drop
-        Peaks above `threshold` (one per chromosome, the highest) with an LOD support interval
-        of `drop`.
+    threshold, peakdrop, interval, drop, prob
+        Peaks (:func:`lmm.peaks.find_peaks`): above `threshold`; several per chromosome separated
+        by dips of `peakdrop` (``None``: infinite, one per chromosome, the highest); with the
+        LOD support interval of `drop` (`interval` ``"drop"``) or the Bayes credible interval
+        of coverage `prob` (``"bayes"``).
     keep_lod : bool
         Return the LOD of every marker (``scan_output: full``).
     n_perm, seed
@@ -385,7 +389,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     lod_t, df_t, perm_max = _scan_tiles(units, store, chromosome, len(phenotypes), len(markers), tile_columns,
                                         n_perm)
     out = {"phenotypes": np.asarray(list(phenotypes), dtype=str), **_null_arrays(units, len(phenotypes)),
-           **_maxima_and_peaks(lod_t, markers["pos"].to_numpy(dtype=float), threshold, drop),
+           **_maxima_and_peaks(lod_t, markers["pos"].to_numpy(dtype=float), threshold,
+                               peak_options(peakdrop, interval, drop, prob)),
            "df": df_t.T, "perm_max": perm_max}
     if keep_lod:
         out["lod"] = lod_t.T
@@ -466,8 +471,20 @@ def _null_arrays(units: Mapping, m: int) -> dict:
     return {"hsq": hsq, "n": nobs, "null_status": np.asarray(status.astype(str), dtype=str)}
 
 
-def _maxima_and_peaks(lod_t: np.ndarray, pos: np.ndarray, threshold: float, drop: float) -> dict:
-    """``max_lod``, ``argmax`` (m,) and the peaks of phenotype-major LODs (m, q) (NaN: not scanned)."""
+def peak_options(peakdrop: float | None = None, interval: str = "drop", drop: float = 1.5,
+                 prob: float = 0.95) -> dict:
+    """:func:`lmm.peaks.find_peaks`'s ``peakdrop``, ``drop``, ``prob`` from the workflow's settings
+    (``peakdrop`` ``None``: infinite; ``interval`` ``drop`` or ``bayes``)."""
+    if interval not in ("drop", "bayes"):
+        raise InputError(f"interval must be 'drop' or 'bayes', not {interval!r}")
+    return {"peakdrop": np.inf if peakdrop is None else float(peakdrop),
+            "drop": float(drop) if interval == "drop" else None,
+            "prob": float(prob) if interval == "bayes" else None}
+
+
+def _maxima_and_peaks(lod_t: np.ndarray, pos: np.ndarray, threshold: float, options: Mapping) -> dict:
+    """``max_lod``, ``argmax`` (m,) and the peaks of phenotype-major LODs (m, q) (NaN: not scanned;
+    `options`: :func:`peak_options`)."""
     m, q = lod_t.shape
     nan = np.isnan(lod_t)
     scored = ~nan.all(axis=1) if q else np.zeros(m, dtype=bool)
@@ -475,7 +492,7 @@ def _maxima_and_peaks(lod_t: np.ndarray, pos: np.ndarray, threshold: float, drop
     filled_t = np.where(nan, -np.inf, lod_t) if gaps else lod_t
     max_lod = np.where(scored, filled_t.max(axis=1), np.nan) if q else np.full(m, np.nan)
     argmax = filled_t.argmax(axis=1) if q else np.zeros(m, dtype=np.int64)
-    peaks = find_peaks(np.where(nan, 0.0, lod_t).T if gaps else lod_t.T, None, pos, threshold=threshold, drop=drop)
+    peaks = find_peaks(np.where(nan, 0.0, lod_t).T if gaps else lod_t.T, None, pos, threshold=threshold, **options)
     return {"max_lod": max_lod, "argmax": argmax,
             "peak_phenotype": peaks.lodindex.astype(np.int64), "peak_index": peaks.index.astype(np.int64),
             "peak_lod": peaks.lod, "peak_ci_lo": peaks.ci_lo, "peak_ci_hi": peaks.ci_hi}

@@ -102,6 +102,40 @@ def test_scan_chunk_equals_scan1(setup, strategy):
     assert list(tables["hsq"]["phenotype"].unique()) == list(data["phenotype_names"])
 
 
+@pytest.mark.parametrize("options", [dict(peakdrop=0.5, interval="drop", drop=0.4),
+                                     dict(peakdrop=0.5, interval="bayes", prob=0.9),
+                                     dict(interval="bayes", prob=0.95), dict()])
+def test_peaks_table_is_find_peaks_of_the_lod(setup, options):
+    """Several peaks per chromosome (peakdrop) and either interval: the peaks table is
+    lmm.find_peaks of the chunk's LODs, one chromosome at a time (rows: its first markers)."""
+    store, ids, Y, X = setup
+    part, kin, data = _inputs(setup, "schur")
+    chunk = gs.scan_chunks(part, 0)[0]
+    results = [[gs.scan_chunk(gs.decompose_chromosome(kin["loco"][c], ids, ids, part), store, c, data, part,
+                              chunk, threshold=1.0, **options)] for c in store.chromosomes]
+    peaks = gs.scan_tables(store, store.chromosomes, results, chunk)["peaks"]
+    expected = []
+    for c, res in zip(store.chromosomes, results):
+        mk = store.markers[store.markers["chr"] == c].reset_index(drop=True)
+        p = lmm.find_peaks(res[0]["lod"], None, mk["pos"].to_numpy(float), threshold=1.0,
+                           **gs.peak_options(**options))
+        expected += [(chunk[j], c, mk["marker"].iat[i], lo, hi) for j, i, lo, hi in zip(p.lodindex, p.index, p.ci_lo, p.ci_hi)]
+    order = {p: j for j, p in enumerate(chunk)}
+    expected.sort(key=lambda r: (order[r[0]], r[1], int(r[2][3:])))
+    got = list(peaks[["phenotype", "chr", "marker", "ci_lo", "ci_hi"]].itertuples(index=False, name=None))
+    assert got == expected
+    per_chr = peaks.groupby(["phenotype", "chr"]).size()
+    assert per_chr.max() > 1 if options.get("peakdrop") else per_chr.max() == 1
+    assert ((peaks["ci_lo"] <= peaks["pos"]) & (peaks["pos"] <= peaks["ci_hi"])).all()
+
+
+def test_peak_options():
+    assert gs.peak_options() == {"peakdrop": np.inf, "drop": 1.5, "prob": None}
+    assert gs.peak_options(1.8, "bayes", 1.5, 0.9) == {"peakdrop": 1.8, "drop": None, "prob": 0.9}
+    with pytest.raises(lmm.InputError):
+        gs.peak_options(interval="lod")
+
+
 def test_permutations_same_on_every_chromosome_and_deterministic(setup):
     store, ids, Y, X = setup
     part, kin, data = _inputs(setup, "schur")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from jsonschema import Draft202012Validator
+
+from conftest import make_project, run_snakemake
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -44,10 +47,13 @@ def test_schema_rejects_bad_values():
     validator = Draft202012Validator(SCHEMA)
     for bad in [{"tol": 0}, {"tol": -1e-3}, {"method": "bayes"}, {"transform": "log"}, {"colour": 1},
                 {"profile_grid": 1}, {"profile_grid": [0.5, 2]}, {"max_batch_size": -1},
-                {"check_boundary": "yes"}, {"phenotype_columns": []}]:
+                {"check_boundary": "yes"}, {"phenotype_columns": []}, {"peak_drop": 1.5},
+                {"peakdrop": 0}, {"peakdrop": "inf"}, {"interval": "lod"}, {"interval_drop": -1},
+                {"interval_prob": 0}, {"interval_prob": 1.5}]:
         assert list(validator.iter_errors(bad)), bad
     for good in [{"profile_grid": 0}, {"profile_grid": [0, 0.5]}, {"covariates": None},
-                 {"phenotype_columns": ["bw"]}]:
+                 {"phenotype_columns": ["bw"]}, {"peakdrop": None}, {"peakdrop": float("inf")},
+                 {"peakdrop": 1.8, "interval": "bayes", "interval_prob": 1}]:
         assert not list(validator.iter_errors(good)), good
 
 
@@ -59,3 +65,25 @@ def test_default_profile_comments_every_entry():
     for i in entries:
         assert lines[i - 1].startswith("#"), lines[i]
     assert "default-resources" not in yaml.safe_load(text)
+
+
+def test_peak_settings_default_to_one_peak_per_chromosome_and_lod_drop_intervals():
+    assert yaml.safe_load("peakdrop: .inf")["peakdrop"] == float("inf")        # the other spelling
+    defaults = {k: v["default"] for k, v in SCHEMA["properties"].items()}
+    assert (defaults["peakdrop"], defaults["interval"], defaults["interval_drop"], defaults["interval_prob"]) \
+        == (None, "drop", 1.5, 0.95)
+    assert "peak_drop" not in SCHEMA["properties"]
+
+
+@pytest.mark.slow
+def test_renamed_and_inconsistent_peak_settings_stop_before_any_work(tmp_path):
+    """peak_drop is now interval_drop: the old name stops the run naming the new one; a LOD drop
+    interval wider than peakdrop is refused (R/qtl2's rule drop <= peakdrop)."""
+    project = make_project(tmp_path / "project")
+    old = run_snakemake(project, "-n", "--cores", "1", "--config", "peak_drop=1.5")
+    assert old.returncode != 0
+    assert "config 'peak_drop' has been renamed 'interval_drop'" in old.output
+    wide = run_snakemake(project, "-n", "--cores", "1", "--config", "peakdrop=1", "interval_drop=1.5")
+    assert wide.returncode != 0 and "'interval_drop' (1.5) exceeds 'peakdrop' (1)" in wide.output
+    for ok in (("peakdrop=1.8", "interval=bayes"), ("peakdrop=null",), ("peakdrop=.inf",)):
+        assert run_snakemake(project, "-n", "--cores", "1", "--config", *ok).returncode == 0, ok

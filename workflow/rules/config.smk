@@ -8,6 +8,9 @@ from snakemake.exceptions import WorkflowError
 
 SCHEMA_PATH = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
 
+# Keys that were renamed: a configuration that still uses the old name stops with the new one.
+RENAMED_KEYS = {"peak_drop": "interval_drop"}
+
 
 def npy_sidecars(key):
     """For a .npy input (config[key]), its sidecar text files by kind; {} for other formats.
@@ -39,8 +42,17 @@ def check_config():
     from jsonschema import Draft202012Validator
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-    # `--config covariates=null scan=false` arrive as text: read null as none, and true and
-    # false as booleans, for the keys whose schema allows them
+    renamed = [key for key in RENAMED_KEYS if key in config]
+    if renamed:
+        raise WorkflowError(
+            "Invalid configuration (config/config.yaml, --configfile or --config):\n"
+            + "\n".join(
+                f"  config '{key}' has been renamed '{RENAMED_KEYS[key]}': use that name"
+                for key in renamed
+            )
+        )
+    # `--config covariates=null scan=false peakdrop=.inf` arrive as text: read null as none,
+    # true and false as booleans and .inf as infinity, for the keys whose schema allows them
     for key, spec in schema["properties"].items():
         types = spec.get("type", [])
         types = [types] if isinstance(types, str) else types
@@ -55,6 +67,12 @@ def check_config():
             isinstance(value, str) and "boolean" in types and value in ("true", "false")
         ):
             config[key] = value == "true"
+        elif (
+            isinstance(value, str)
+            and "number" in types
+            and value.lower() in (".inf", "inf", "infinity")
+        ):
+            config[key] = float("inf")
     errors = sorted(
         Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path)
     )
@@ -70,6 +88,17 @@ def check_config():
         )
     for key, spec in schema["properties"].items():
         config.setdefault(key, spec["default"])
+    peakdrop = config["peakdrop"]
+    if (
+        config["interval"] == "drop"
+        and peakdrop is not None
+        and config["interval_drop"] > peakdrop
+    ):
+        raise WorkflowError(
+            f"config 'interval_drop' ({config['interval_drop']}) exceeds 'peakdrop' ({peakdrop}): "
+            "a LOD support interval must not reach past the dip that separates two peaks "
+            "(R/qtl2's find_peaks requires drop <= peakdrop)."
+        )
     if not config.get("kinship") and not config.get("genotypes"):
         raise WorkflowError(
             "config 'kinship' and 'genotypes' are both null: give a kinship matrix, or genotypes "

@@ -23,7 +23,8 @@ with user_errors(log):
             units = genome_scan.split_prefixed(eigen, k if par.loco else 0)
             result = genome_scan.scan_chunk(
                 units, store, chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
-                tile_columns=par.tile_columns, threshold=par.threshold, drop=par.drop,
+                tile_columns=par.tile_columns, threshold=par.threshold, peakdrop=par.peakdrop,
+                interval=par.interval, drop=par.drop, prob=par.prob,
                 keep_lod=par.keep_lod, n_perm=par.permutations, seed=par.seed)
             log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
                      chrom, wc.chunk, len(chunk), result["df"].shape[0],
