@@ -364,7 +364,8 @@ def _one_curve(lod, pos):
     return lod
 
 
-def lod_int(lod, pos, *, drop=1.5, peakdrop=np.inf, threshold=0.0, expand2markers=True, is_marker=None) -> np.ndarray:
+def lod_int(lod, pos, *, drop=1.5, peakdrop=np.inf, threshold=0.0, expand2markers=True,
+            is_marker=None) -> np.ndarray:
     """LOD support intervals of the peaks of one LOD curve on one chromosome (R/qtl2 ``lod_int``).
 
     Parameters
@@ -389,7 +390,8 @@ def lod_int(lod, pos, *, drop=1.5, peakdrop=np.inf, threshold=0.0, expand2marker
     return np.column_stack([p.ci_lo, p.pos, p.ci_hi])
 
 
-def bayes_int(lod, pos, *, prob=0.95, peakdrop=np.inf, threshold=0.0, expand2markers=True, is_marker=None) -> np.ndarray:
+def bayes_int(lod, pos, *, prob=0.95, peakdrop=np.inf, threshold=0.0, expand2markers=True,
+              is_marker=None) -> np.ndarray:
     """Bayes credible intervals of the peaks of one LOD curve on one chromosome (R/qtl2 ``bayes_int``).
 
     Parameters

@@ -119,7 +119,8 @@ def test_peaks_table_is_find_peaks_of_the_lod(setup, options):
         mk = store.markers[store.markers["chr"] == c].reset_index(drop=True)
         p = lmm.find_peaks(res[0]["lod"], None, mk["pos"].to_numpy(float), threshold=1.0,
                            **gs.peak_options(**options))
-        expected += [(chunk[j], c, mk["marker"].iat[i], lo, hi) for j, i, lo, hi in zip(p.lodindex, p.index, p.ci_lo, p.ci_hi)]
+        expected += [(chunk[j], c, mk["marker"].iat[i], lo, hi)
+                     for j, i, lo, hi in zip(p.lodindex, p.index, p.ci_lo, p.ci_hi)]
     order = {p: j for j, p in enumerate(chunk)}
     expected.sort(key=lambda r: (order[r[0]], r[1], int(r[2][3:])))
     got = list(peaks[["phenotype", "chr", "marker", "ci_lo", "ci_hi"]].itertuples(index=False, name=None))
