@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import lmm
 from _qtl2_reference import HSQ_TOL, LOD_TOL, LOD_TOL_EXCEPTIONS, QTL2_HSQ, QTL2_PEAKS
 from conftest import make_project, read_result, run_snakemake
 
@@ -179,3 +180,26 @@ def test_permutation_thresholds_in_the_peaks_table(plink_project):
     assert np.array_equal(peaks["threshold"].to_numpy(), expected[peaks["phenotype"]].to_numpy())
     top = peaks.loc[peaks["lod"].idxmax()]
     assert top["lod"] > top["threshold"]            # the planted QTL is genome-wide significant
+
+
+def test_recla_several_peaks_per_chromosome_with_bayes_intervals(recla_scan, tmp_path):
+    """peakdrop and interval: bayes rerun the scan jobs (a copy of the recla project); peaks.tsv is
+    lmm.find_peaks of lod.parquet with the same settings, several rows on some chromosomes."""
+    project = tmp_path / "project"
+    shutil.copytree(recla_scan, project, symlinks=True)
+    settings = ("peak_threshold=4", "peakdrop=1.8", "interval=bayes", "interval_prob=0.9")
+    run_snakemake(project, "--cores", "2", "--config", *RECLA_CONFIG, *settings, check=True)
+    results = project / "results" / "scan"
+    peaks = read_result(results / "peaks.tsv").astype({"chr": str})
+    lod = pd.read_parquet(results / "lod.parquet").astype({"chr": str})
+    chroms = list(dict.fromkeys(lod["chr"]))
+    starts = np.r_[[np.flatnonzero(lod["chr"].to_numpy() == c)[0] for c in chroms], len(lod)]
+    names = list(lod.columns[3:])
+    p = lmm.find_peaks(lod[names].to_numpy(), starts, lod["pos"].to_numpy(float), threshold=4, peakdrop=1.8,
+                       prob=0.9)
+    want = [(names[j], chroms[c], lod["marker"].iat[i], lod[names[j]].iat[i], lo, hi)
+            for j, c, i, lo, hi in zip(p.lodindex, p.chr, p.index, p.ci_lo, p.ci_hi)]
+    got = list(peaks[["phenotype", "chr", "marker", "lod", "ci_lo", "ci_hi"]].itertuples(index=False, name=None))
+    assert [g[:3] + g[4:] for g in got] == [w[:3] + w[4:] for w in want]
+    np.testing.assert_allclose([g[3] for g in got], [w[3] for w in want], rtol=1e-9)
+    assert peaks.groupby(["phenotype", "chr"]).size().max() > 1
