@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import as_float_array, as_matrix
+from .checks import SCAN_BLOCK_ELEMENTS, as_float_array, as_matrix
 from .errors import InputError
 
 __all__ = ["Peaks", "find_peaks", "lod_int", "bayes_int", "maxlod", "maxlod_per_chromosome"]
@@ -151,28 +151,34 @@ def maxlod_per_chromosome(lod, chr_start=None) -> np.ndarray:
     return np.maximum.reduceat(lod, cs[:-1], axis=0)
 
 
-def _prominent(seg, v_thr, peakdrop):
-    """Indices of the peaks of one curve (first index of a flat top): the local maxima above
-    `v_thr` whose prominence is at least `peakdrop` (module notes)."""
-    L = seg.size
-    # runs of equal values: their starts, ends and values
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-    ends = np.r_[starts[1:] - 1, L - 1]
-    vals = seg[starts]
-    up = np.r_[True, vals[1:] > vals[:-1]]            # a run higher than the previous one
-    down = np.r_[vals[:-1] > vals[1:], True]          # ... than the next one
-    idx = []
-    for s, e, v in zip(starts[up & down & (vals > v_thr)], ends[up & down & (vals > v_thr)],
-                       vals[up & down & (vals > v_thr)]):
-        left, right = seg[:s], seg[e + 1:]
-        higher_l = np.flatnonzero(left >= v)           # of equal peaks without the drop, the first
-        higher_r = np.flatnonzero(right > v)
-        if higher_l.size and left[higher_l[-1] + 1:].min() > v - peakdrop:
-            continue
-        if higher_r.size and right[:higher_r[0]].min() > v - peakdrop:
-            continue
-        idx.append(int(s))
-    return idx
+def _hysteresis_rows(block, pdrop):
+    """Peaks (rows, columns) of the curves of `block` (L, k), `pdrop` (k,): a left-to-right pass,
+    vectorised over the columns, equivalent to the prominence rule (module notes). The running
+    maximum since the last dip becomes a peak when the curve falls `pdrop` below it (or at the
+    end); the running minimum since then ends the dip when the curve rises `pdrop` above it."""
+    L, k = block.shape
+    rising = np.ones(k, dtype=bool)
+    top, top_row = np.full(k, -np.inf), np.full(k, -1, dtype=np.int64)
+    low = np.full(k, np.inf)
+    rows, cols = [], []
+    for i in range(L):
+        x = block[i]
+        higher = rising & (x > top)
+        top = np.where(higher, x, top)
+        top_row = np.where(higher, i, top_row)
+        fell = rising & ~higher & (x <= top - pdrop)
+        if fell.any():
+            rows.append(top_row[fell])
+            cols.append(np.flatnonzero(fell))
+        low = np.where(fell, x, np.where(~rising, np.minimum(low, x), low))
+        rose = ~rising & ~fell & (x >= low + pdrop)
+        top = np.where(rose, x, top)
+        top_row = np.where(rose, i, top_row)
+        rising = (rising & ~fell) | rose
+    end = rising & (top_row >= 0)
+    rows.append(top_row[end])
+    cols.append(np.flatnonzero(end))
+    return np.concatenate(rows), np.concatenate(cols)
 
 
 def _per_column(value, m, name, default=None):
@@ -181,6 +187,12 @@ def _per_column(value, m, name, default=None):
     if out is not None and np.isnan(out).any():
         raise InputError(f"{name} is NaN")
     return out
+
+
+def _chunks(items, rows):
+    """`items` in pieces whose blocks of `rows` rows hold at most SCAN_BLOCK_ELEMENTS elements."""
+    step = max(1, SCAN_BLOCK_ELEMENTS // max(1, int(rows)))
+    return [items[s:s + step] for s in range(0, len(items), step)]
 
 
 def _peak_rows(lod, cs, thr, pdrop):
@@ -195,11 +207,15 @@ def _peak_rows(lod, cs, thr, pdrop):
         s = cc == c
         first[s] = cs[c] + np.argmax(lod[cs[c]:cs[c + 1]][:, jj[s]] == mx[c, jj[s]][None, :], axis=0)
     rows_i.append(first)
-    for c, j in zip(cand_c[~inf_sel], cand_j[~inf_sel]):
-        ii = _prominent(lod[cs[c]:cs[c + 1], j], thr[c, j], pdrop[c, j])
-        rows_j.append(np.full(len(ii), j))
-        rows_c.append(np.full(len(ii), c))
-        rows_i.append(cs[c] + np.asarray(ii, dtype=np.int64))
+    fc, fj = cand_c[~inf_sel], cand_j[~inf_sel]
+    for c in np.unique(fc):                                # several peaks: one pass per chromosome
+        a, b = cs[c], cs[c + 1]
+        for jj in _chunks(fj[fc == c], b - a):
+            r, k = _hysteresis_rows(lod[a:b][:, jj], pdrop[c, jj])
+            keep = lod[a + r, jj[k]] > thr[c, jj[k]]
+            rows_j.append(jj[k][keep])
+            rows_c.append(np.full(int(keep.sum()), c))
+            rows_i.append(a + r[keep])
     J, C, I = (np.concatenate(r).astype(np.int64) for r in (rows_j, rows_c, rows_i))
     order = np.lexsort((I, C, J))
     return J[order], C[order], I[order]
@@ -207,21 +223,20 @@ def _peak_rows(lod, cs, thr, pdrop):
 
 def _positions_and_regions(lod, cs, pos, J, C, I, finite):
     """Each peak's position (tie-averaged) and region (first and last row, module notes)."""
-    k = J.size
-    P, lo, hi = np.empty(k), cs[C].copy(), cs[C + 1] - 1
-    for t in range(k):
-        a, b = cs[C[t]], cs[C[t] + 1]
-        seg, v = lod[a:b, J[t]], lod[I[t], J[t]]
-        if finite[t]:
-            e = I[t] - a
-            while e + 1 < seg.size and seg[e + 1] == v:
-                e += 1
-            P[t] = pos[I[t]:a + e + 1].mean()
-        else:
-            P[t] = pos[a:b][seg == v].mean()
-        if t + 1 < k and J[t + 1] == J[t] and C[t + 1] == C[t]:   # the next peak: split at the dip
-            dip = I[t] + int(np.argmin(lod[I[t]:I[t + 1] + 1, J[t]]))
-            hi[t], lo[t + 1] = dip, dip
+    P, lo, hi = np.empty(J.size), cs[C].copy(), cs[C + 1] - 1
+    v = lod[I, J]
+    for c in np.unique(C[~finite]):                        # one peak per chromosome: every tied row
+        sel = np.flatnonzero(~finite & (C == c))
+        tied = lod[cs[c]:cs[c + 1]][:, J[sel]] == v[sel][None, :]
+        P[sel] = (tied * pos[cs[c]:cs[c + 1], None]).sum(axis=0) / tied.sum(axis=0)
+    for t in np.flatnonzero(finite):                       # several: the run of equal values
+        e = I[t]
+        while e + 1 < cs[C[t] + 1] and lod[e + 1, J[t]] == v[t]:
+            e += 1
+        P[t] = pos[I[t]:e + 1].mean()
+    for t in np.flatnonzero((J[1:] == J[:-1]) & (C[1:] == C[:-1])):   # the next peak: split at the dip
+        dip = I[t] + int(np.argmin(lod[I[t]:I[t + 1] + 1, J[t]]))
+        hi[t], lo[t + 1] = dip, dip
     return P, lo, hi
 
 
@@ -270,17 +285,20 @@ def _expand(lo_row, hi_row, C, cs, is_marker):
 
 
 def _intervals(lod, cs, pos, J, C, I, lo, hi, drop, prob):
-    """Interval ends (rows) of every peak, vectorised per chromosome."""
+    """Interval ends (rows) of every peak: per chromosome, peaks in order of their regions, a
+    block of peaks at a time on the rows their regions span."""
     lo_row, hi_row = I.copy(), I.copy()
     for c in np.unique(C):
-        sel = np.flatnonzero(C == c)
-        a, b = cs[c], cs[c + 1]
-        block = lod[a:b][:, J[sel]]
-        if prob is None:
-            left, right = _drop_bounds(block, I[sel] - a, lo[sel] - a, hi[sel] - a, drop[J[sel]])
-        else:
-            left, right = _bayes_bounds(block, pos[a:b], lo[sel] - a, hi[sel] - a, prob[J[sel]])
-        lo_row[sel], hi_row[sel] = a + left, a + right
+        on = np.flatnonzero(C == c)
+        on = on[np.argsort(lo[on], kind="stable")]
+        for sel in _chunks(on, cs[c + 1] - cs[c]):
+            a, b = lo[sel].min(), hi[sel].max() + 1
+            block = lod[a:b][:, J[sel]]
+            if prob is None:
+                left, right = _drop_bounds(block, I[sel] - a, lo[sel] - a, hi[sel] - a, drop[J[sel]])
+            else:
+                left, right = _bayes_bounds(block, pos[a:b], lo[sel] - a, hi[sel] - a, prob[J[sel]])
+            lo_row[sel], hi_row[sel] = a + left, a + right
     return lo_row, hi_row
 
 
@@ -320,9 +338,12 @@ def find_peaks(lod, chr_start=None, pos=None, *, threshold=3.0, peakdrop=np.inf,
 
     Notes
     -----
-    See the module notes for the definitions. ``peakdrop = ∞`` finds the peaks fully
-    vectorised; a finite ``peakdrop`` examines only the (phenotype, chromosome) curves whose
-    maximum exceeds the threshold. The intervals are vectorised per chromosome.
+    See the module notes for the definitions. Vectorised over phenotypes: ``peakdrop = ∞``
+    takes each chromosome's maximum; a finite ``peakdrop`` makes one pass along each chromosome
+    over the curves whose maximum exceeds the threshold (the running maximum becomes a peak when
+    the curve falls ``peakdrop`` below it, the running minimum ends the dip when the curve rises
+    ``peakdrop`` above it: the prominence rule). Intervals: per chromosome, blocks of peaks on
+    the rows of their regions. Blocks hold at most ``lmm.checks.SCAN_BLOCK_ELEMENTS`` values.
     """
     lod, cs, pos = _checked(lod, chr_start, pos)
     q, m = lod.shape
