@@ -24,18 +24,21 @@ For one phenotype's LOD curve on one chromosome (positions in map order):
   from the lowest point between it and the previous peak to the lowest point
   between it and the next (both included; the chromosome's ends for the first
   and last peak). Intervals are computed within the region.
-* **LOD support interval** (``drop``): the positions around the peak where
-  ``LOD ≥ peak − drop``, contiguous (the run containing the peak);
-  ``drop ≤ peakdrop``.
+* **LOD support interval** (``drop``): from the position just before the first
+  to the position just after the last position of the region with
+  ``LOD ≥ peak − drop`` (not necessarily contiguous; the region's ends bound
+  it); ``drop ≤ peakdrop``. This is what R/qtl2 0.43 reports (its figures on
+  the recla data, ``tests/core/test_peaks_qtl2.py``).
 * **Bayes credible interval** (``prob``): the posterior density of the QTL
   position is taken ∝ ``10^LOD`` on the region, and each position carries the
-  mass ``10^LOD · w`` with ``w`` half the distance between its neighbours (half
-  the distance to its one neighbour at the region's ends: the midpoint rule,
-  so the posterior weights by marker spacing; equal weights if every ``w`` is
-  0). Positions are added in decreasing order of LOD (ties: map order) until
-  their mass reaches ``prob`` of the region's; the interval runs from the
-  first to the last position added (highest posterior density, so it contains
-  the peak and at least ``prob`` of the mass).
+  mass ``10^LOD · w``, ``w`` its weight on the chromosome's map: the mean of
+  its gaps to its two neighbours, at the chromosome's ends its one gap (so the
+  posterior weights by marker spacing; equal weights if every ``w`` is 0).
+  Positions are added in decreasing order of LOD (ties: map order) until their
+  mass reaches ``prob`` of the region's; the interval runs from the first to
+  the last position added (highest posterior density: it contains the peak's
+  row and at least ``prob`` of the mass). R/qtl2 0.43 gives the same
+  intervals on the recla data.
 * **expand2markers**: with pseudomarkers (``is_marker`` false), an interval end
   that is not a marker moves outward to the nearest marker of the chromosome
   (it stays if there is none). On a map of markers only, as in the workflow, it
@@ -54,7 +57,7 @@ import numpy as np
 from .checks import SCAN_BLOCK_ELEMENTS, as_float_array, as_matrix
 from .errors import InputError
 
-__all__ = ["Peaks", "find_peaks", "lod_int", "bayes_int", "maxlod", "maxlod_per_chromosome"]
+__all__ = ["Peaks", "find_peaks", "lod_int", "bayes_int", "maxlod", "maxlod_per_chromosome", "chromosome_weights"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,26 +244,36 @@ def _positions_and_regions(lod, cs, pos, J, C, I, finite):
 
 
 def _drop_bounds(block, pk, lo, hi, drop):
-    """First and last rows (relative) of the LOD support intervals of the columns of `block`."""
+    """First and last rows (relative) of the LOD support intervals of the columns of `block`: one
+    row beyond the first and the last row of the region with ``LOD ≥ peak − drop``."""
     L = block.shape[0]
     idx = np.arange(L)[:, None]
     v = block[pk, np.arange(block.shape[1])]
-    below = (block < (v - drop)[None, :]) | (idx < lo) | (idx > hi)
-    left = np.where(below & (idx < pk), idx, -1).max(axis=0) + 1
-    right = np.where(below & (idx > pk), idx, L).min(axis=0) - 1
-    return left, right
+    above = (block >= (v - drop)[None, :]) & (idx >= lo) & (idx <= hi)
+    first, last = above.argmax(axis=0), L - 1 - above[::-1].argmax(axis=0)
+    return np.maximum(first - 1, lo), np.minimum(last + 1, hi)
 
 
-def _bayes_bounds(block, pos, lo, hi, prob):
-    """First and last rows (relative) of the Bayes credible intervals of the columns of `block`."""
+def chromosome_weights(pos) -> np.ndarray:
+    """Posterior weight of each position of one chromosome: the mean of its gaps to its two
+    neighbours, an end's one gap counted twice (1 for a chromosome of one position)."""
+    pos = np.asarray(pos, dtype=float)
+    if pos.size < 2:
+        return np.ones(pos.size)
+    d = np.diff(pos)
+    return (np.r_[d[0], d] + np.r_[d, d[-1]]) / 2.0
+
+
+def _bayes_bounds(block, weight, lo, hi, prob):
+    """First and last rows (relative) of the Bayes credible intervals of the columns of `block`
+    (`weight`: :func:`chromosome_weights` of its rows)."""
     L, k = block.shape
     idx = np.arange(L)[:, None]
     inside = (idx >= lo) & (idx <= hi)
-    width = (pos[np.minimum(idx + 1, hi)] - pos[np.maximum(idx - 1, lo)]) / 2.0
     top = np.where(inside, block, -np.inf).max(axis=0)
     dens = np.where(inside, 10.0 ** (np.where(inside, block, top) - top), 0.0)
-    mass = dens * width
-    flat = mass.sum(axis=0) <= 0                       # every width 0: equal weights
+    mass = dens * weight[:, None]
+    flat = mass.sum(axis=0) <= 0                       # every weight 0: equal weights
     mass[:, flat] = dens[:, flat]
     order = np.argsort(np.where(inside, -block, np.inf), axis=0, kind="stable")
     cum = np.cumsum(np.take_along_axis(mass, order, axis=0), axis=0)
@@ -289,6 +302,7 @@ def _intervals(lod, cs, pos, J, C, I, lo, hi, drop, prob):
     block of peaks at a time on the rows their regions span."""
     lo_row, hi_row = I.copy(), I.copy()
     for c in np.unique(C):
+        weight = chromosome_weights(pos[cs[c]:cs[c + 1]])
         on = np.flatnonzero(C == c)
         on = on[np.argsort(lo[on], kind="stable")]
         for sel in _chunks(on, cs[c + 1] - cs[c]):
@@ -297,7 +311,8 @@ def _intervals(lod, cs, pos, J, C, I, lo, hi, drop, prob):
             if prob is None:
                 left, right = _drop_bounds(block, I[sel] - a, lo[sel] - a, hi[sel] - a, drop[J[sel]])
             else:
-                left, right = _bayes_bounds(block, pos[a:b], lo[sel] - a, hi[sel] - a, prob[J[sel]])
+                w = weight[a - cs[c]:b - cs[c]]
+                left, right = _bayes_bounds(block, w, lo[sel] - a, hi[sel] - a, prob[J[sel]])
             lo_row[sel], hi_row[sel] = a + left, a + right
     return lo_row, hi_row
 
@@ -319,7 +334,7 @@ def find_peaks(lod, chr_start=None, pos=None, *, threshold=3.0, peakdrop=np.inf,
     peakdrop : float or array_like (m,)
         Drop required between adjacent peaks (default ∞: one peak per chromosome).
     drop : float or array_like (m,), optional
-        LOD support intervals: ``LOD ≥ peak − drop``; at most ``peakdrop``.
+        LOD support intervals around the positions with ``LOD ≥ peak − drop``; at most ``peakdrop``.
     prob : float or array_like (m,), optional
         Bayes credible intervals of this coverage, in (0, 1]. Give at most one of `drop` and `prob`.
     thresholdX, peakdropX : float or array_like (m,), optional
@@ -396,7 +411,8 @@ def lod_int(lod, pos, *, drop=1.5, peakdrop=np.inf, threshold=0.0, expand2marker
     pos : array_like, shape (q,)
         Positions, non-decreasing.
     drop : float
-        The interval: ``LOD ≥ peak − drop``; at most `peakdrop`.
+        The interval: around the positions with ``LOD ≥ peak − drop`` (module notes); at most
+        `peakdrop`.
     peakdrop, threshold, expand2markers, is_marker
         As in :func:`find_peaks` (here the defaults are R/qtl2's ``lod_int``'s: the highest
         peak, whatever its LOD, when it is positive).
@@ -433,7 +449,8 @@ def bayes_int(lod, pos, *, prob=0.95, peakdrop=np.inf, threshold=0.0, expand2mar
 
     Notes
     -----
-    The posterior ∝ ``10^LOD`` weighted by marker spacing (midpoint rule); module notes.
+    The posterior ∝ ``10^LOD`` weighted by marker spacing (:func:`chromosome_weights`); module
+    notes.
     """
     p = find_peaks(_one_curve(lod, pos), None, pos, threshold=threshold, peakdrop=peakdrop, prob=prob,
                    expand2markers=expand2markers, is_marker=is_marker)

@@ -17,17 +17,14 @@ from lmm.peaks import bayes_int, find_peaks, lod_int, maxlod, maxlod_per_chromos
 
 
 def oracle_one_peak(seg, pos, threshold, drop):
-    """peakdrop = ∞: the chromosome's maximum, tie-averaged position, the run with LOD ≥ top − drop."""
+    """peakdrop = ∞: the chromosome's maximum, tie-averaged position, and one position beyond the
+    first and the last with LOD ≥ top − drop."""
     v = seg.max()
     if not v > threshold:
         return []
     i = int(np.argmax(seg))
-    lo = i
-    while lo > 0 and seg[lo - 1] >= v - drop:
-        lo -= 1
-    hi = i
-    while hi + 1 < seg.size and seg[hi + 1] >= v - drop:
-        hi += 1
+    above = np.flatnonzero(seg >= v - drop)
+    lo, hi = max(above[0] - 1, 0), min(above[-1] + 1, seg.size - 1)
     return [(i, pos[seg == v].mean(), v, pos[lo], pos[hi])]
 
 
@@ -50,10 +47,10 @@ def local_maxima(seg, threshold):
 
 
 def hpd_mass(seg, pos, lo, hi):
-    """Posterior mass of rows lo..hi with the midpoint-rule weights (module notes)."""
+    """Posterior mass of rows lo..hi, each row weighted by the mean of its two gaps (an end's one gap)."""
     w = np.empty(seg.size)
     w[1:-1] = (pos[2:] - pos[:-2]) / 2
-    w[0], w[-1] = (pos[1] - pos[0]) / 2, (pos[-1] - pos[-2]) / 2
+    w[0], w[-1] = pos[1] - pos[0], pos[-1] - pos[-2]
     mass = 10.0 ** (seg - seg.max()) * w
     return mass[lo:hi + 1].sum() / mass.sum()
 
@@ -73,8 +70,9 @@ def test_one_peak_per_chromosome_by_default():
     np.testing.assert_array_equal(p.index, [1, 11])
     np.testing.assert_array_equal(p.lod, [5, 8])
     np.testing.assert_array_equal(p.pos, [10, 25])
-    np.testing.assert_array_equal(p.ci_lo, [10, 25])
-    np.testing.assert_array_equal(p.ci_hi, [10, 25])
+    # LOD ≥ 3.5 at rows 1 and 3, ≥ 6.5 at rows 6, 7, 11: one row beyond, within the chromosome
+    np.testing.assert_array_equal(p.ci_lo, [0, 0])
+    np.testing.assert_array_equal(p.ci_hi, [40, 25])
     assert np.isnan(find_peaks(LOD, CS, POS).ci_lo).all()      # no interval asked for
 
 
@@ -83,8 +81,9 @@ def test_peakdrop_several_peaks_tie_and_intervals():
     np.testing.assert_array_equal(two.lod, [5, 4.5, 7, 8])
     np.testing.assert_array_equal(two.pos, [10, 30, 2.5, 25])      # the tie: mean position
     np.testing.assert_array_equal(two.index, [1, 3, 6, 11])        # ... its first row
-    np.testing.assert_array_equal(two.ci_lo, [10, 30, 0, 25])
-    np.testing.assert_array_equal(two.ci_hi, [10, 40, 5, 25])
+    # regions split at the dips (rows 2 and 8, in both regions)
+    np.testing.assert_array_equal(two.ci_lo, [0, 20, 0, 20])
+    np.testing.assert_array_equal(two.ci_hi, [20, 50, 10, 25])
     three = find_peaks(LOD, CS, POS, threshold=3, peakdrop=3)      # 4.5 needs a drop to 1.5
     np.testing.assert_array_equal(three.lod, [5, 7, 8])
     assert len(find_peaks(LOD, CS, POS, threshold=9)) == 0
@@ -111,27 +110,30 @@ def test_a_higher_neighbour_without_the_drop_absorbs_a_local_maximum():
 def test_lod_support_interval_by_hand():
     seg = np.array([0, 1, 2.6, 3.9, 4, 3.5, 2.5, 2.6, 1, 0])
     pos = np.arange(10.0) * 2
-    np.testing.assert_array_equal(lod_int(seg, pos), [[4, 8, 14]])                 # LOD ≥ 2.5
-    np.testing.assert_array_equal(lod_int(seg, pos, drop=1.4), [[4, 8, 10]])       # LOD ≥ 2.6: 2.5 ends it
-    np.testing.assert_array_equal(lod_int(seg, pos, drop=0), [[8, 8, 8]])
+    # one position beyond the first and last with LOD ≥ peak − drop, whatever lies between
+    np.testing.assert_array_equal(lod_int(seg, pos), [[2, 8, 16]])                 # rows 2..7
+    np.testing.assert_array_equal(lod_int(seg, pos, drop=1.4), [[2, 8, 16]])       # 2.5 (row 6) inside
+    np.testing.assert_array_equal(lod_int(seg, pos, drop=0.6), [[4, 8, 12]])       # rows 3..5
+    np.testing.assert_array_equal(lod_int(seg, pos, drop=0), [[6, 8, 10]])
     assert lod_int(seg, pos, threshold=5).shape == (0, 3)
 
 
 def test_bayes_interval_by_hand():
-    # equal spacing, LOD 2 at the peak and 1 beside it: masses ∝ 100·w, 10·w with end weights w/2
+    # equal spacing (every weight 1, the ends' too), LOD 2 at the peak and 1 beside it
     seg = np.array([0.0, 1, 2, 1, 0])
     pos = np.array([0.0, 1, 2, 3, 4])
-    total = 0.5 + 10 + 100 + 10 + 0.5
+    total = 1 + 10 + 100 + 10 + 1
     assert 110 / total < 0.95 < 120 / total < 0.999
     np.testing.assert_array_equal(bayes_int(seg, pos, prob=0.95), [[1, 2, 3]])
     np.testing.assert_array_equal(bayes_int(seg, pos, prob=0.9), [[1, 2, 2]])     # ties: map order
     np.testing.assert_array_equal(bayes_int(seg, pos, prob=0.8), [[2, 2, 2]])
     np.testing.assert_array_equal(bayes_int(seg, pos, prob=0.999), [[0, 2, 4]])
     # the spacing weights the posterior: a point far from its neighbours carries more mass
-    # (masses 500, 100, 0.5 with equal spacing; 990, 100, 0.01 with the second point moved right)
+    # (masses 1000, 100, 1 with equal spacing; 1980, 100, 0.02 with the second point moved right)
     seg = np.array([3.0, 2, 0])
-    np.testing.assert_array_equal(bayes_int(seg, [0.0, 1, 2], prob=0.9), [[0, 0, 1]])
-    np.testing.assert_array_equal(bayes_int(seg, [0.0, 1.98, 2], prob=0.9), [[0, 0, 0]])
+    np.testing.assert_array_equal(bayes_int(seg, [0.0, 1, 2], prob=0.92), [[0, 0, 1]])
+    np.testing.assert_array_equal(bayes_int(seg, [0.0, 1.98, 2], prob=0.92), [[0, 0, 0]])
+    np.testing.assert_allclose(lmm.peaks.chromosome_weights([0.0, 1.98, 2]), [1.98, 1, 0.02], rtol=1e-12)
 
 
 def test_bayes_interval_with_several_peaks_stays_in_the_peaks_region():
@@ -148,13 +150,14 @@ def test_expand2markers_moves_pseudomarker_ends_outward():
     seg = np.array([0, 1, 3, 4, 3, 1, 0.0])
     pos = np.arange(7.0)
     pseudo = np.array([True, True, False, True, False, False, True])   # rows 2, 4, 5 pseudomarkers
+    # the interval is rows 1..5 (LOD ≥ 2.5 at rows 2..4, one beyond); row 5 is a pseudomarker
     p = find_peaks(seg, None, pos, threshold=0, drop=1.5, is_marker=pseudo)
     assert (p.ci_lo[0], p.ci_hi[0]) == (1, 6)
     p = find_peaks(seg, None, pos, threshold=0, drop=1.5, is_marker=pseudo, expand2markers=False)
-    assert (p.ci_lo[0], p.ci_hi[0]) == (2, 4)
+    assert (p.ci_lo[0], p.ci_hi[0]) == (1, 5)
     np.testing.assert_array_equal(lod_int(seg, pos, is_marker=pseudo), [[1, 3, 6]])
     # no marker beyond: the end stays; markers only: no change
-    p = find_peaks(seg, None, pos, threshold=0, drop=1.5, is_marker=np.arange(7) == 3)
+    p = find_peaks(seg, None, pos, threshold=0, drop=0.5, is_marker=np.arange(7) == 3)
     assert (p.ci_lo[0], p.ci_hi[0]) == (2, 4)
     np.testing.assert_array_equal(lod_int(seg, pos), lod_int(seg, pos, expand2markers=False))
 

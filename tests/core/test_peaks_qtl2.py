@@ -35,17 +35,17 @@ def _table(name):
     path = REF / name
     if not path.is_file():
         pytest.skip(f"R/qtl2 reference table {path} not available")
-    return pd.read_csv(path, sep="\t", float_precision="round_trip", dtype={"chr": str}, na_values=["NA"])
+    return pd.read_csv(path, sep="\t", dtype={"chr": str}, na_values=["NA"])
 
 
 @pytest.fixture(scope="module")
 def recla_sex_scan():
     if not (RECLA_GENOTYPES / "recla_alleleprobs.csv.gz").exists():
         pytest.skip("recla genotype data not available")
-    ap = pd.read_csv(RECLA_GENOTYPES / "recla_alleleprobs.csv.gz", float_precision="round_trip")
-    mp = pd.read_csv(RECLA_GENOTYPES / "recla_map.csv", dtype={"chr": str}, float_precision="round_trip")
+    ap = pd.read_csv(RECLA_GENOTYPES / "recla_alleleprobs.csv.gz")
+    mp = pd.read_csv(RECLA_GENOTYPES / "recla_map.csv", dtype={"chr": str})
     ids = ap["id"].astype(str).to_numpy()
-    ph = pd.read_csv(DATA / "pheno.csv", float_precision="round_trip")
+    ph = pd.read_csv(DATA / "pheno.csv")
     ph = ph.assign(id=ph["id"].astype(str)).set_index("id").loc[ids]
     cv = pd.read_csv(DATA / "covar.csv").assign(id=lambda f: f["id"].astype(str)).set_index("id").loc[ids]
     n = ids.size
