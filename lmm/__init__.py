@@ -25,6 +25,7 @@ every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks`
 The core imports numpy and scipy only.
 """
 
+from .effects import CoefResult, Fit1Result, fit1, scan1blup, scan1coef
 from .errors import InputError
 from .fit import fit_lmm
 from .kinship import KinshipAccumulator, calc_kinship, mean_diagonal
@@ -74,4 +75,9 @@ __all__ = [
     "bayes_int",
     "maxlod",
     "maxlod_per_chromosome",
+    "Fit1Result",
+    "CoefResult",
+    "fit1",
+    "scan1coef",
+    "scan1blup",
 ]

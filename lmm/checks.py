@@ -366,3 +366,14 @@ def check_tol(tol) -> float:
     if not np.isfinite(t) or t <= 0:
         raise InputError(f"tol must be a positive number, got {tol!r}")
     return t
+
+
+#: :mod:`lmm.effects`: a marker's whitened design ``[G, covariates]`` is rank-deficient (its
+#: coefficients NaN in ``scan1coef``, an error in ``fit1``) when a diagonal entry of its QR, the
+#: columns scaled to unit norm, is ``|R_kk| ≤ EFFECTS_RANK_RTOL · max|R_jj|``; in ``scan1blup``
+#: the eigenvalues ``s²`` of the projected allele Gram matrix below ``EFFECTS_RANK_RTOL · max s²``
+#: count as zero. The same criterion as ``RANK_RTOL``.
+EFFECTS_RANK_RTOL = 1e-8
+#: :func:`lmm.effects.scan1blup`: tolerance of the Brent search of the QTL variance fraction
+#: (R/qtl2's scan1blup default ``tol = 1e-12``).
+BLUP_HSQ_TOL = 1e-12

@@ -1,0 +1,411 @@
+r"""QTL effects at one marker or along a chromosome: R/qtl2's ``fit1``, ``scan1coef`` and ``scan1blup``.
+
+The model, with the null heritability ``hsq`` held fixed (R/qtl2's LMM scan)::
+
+    y = G γ + X β + ε,   ε ~ N(0, σ² V),   V = hsq·K + (1 − hsq)·I
+
+``G`` (n, k): the allele probabilities of the marker (rows sum to one: they span the intercept, so
+``X`` holds the additive covariates *without* an intercept, as R/qtl2's ``addcovar``). With
+``K = Uᵀ diag(λ) U`` (``U = kve_t``), the data are whitened by ``w = (hsq·λ + 1 − hsq)^−1/2``:
+``ỹ = w ∘ (U y)``, ``W̃ = w ∘ (U [G, X])``, and the fit is ordinary least squares on them.
+
+Notes
+-----
+**Fixed effects** (``fit1``, ``scan1coef``): ``b = (W̃ᵀW̃)⁻¹ W̃ᵀ ỹ`` (QR of ``W̃``),
+``s² = ‖ỹ − W̃ b‖² / (n − d)`` (``d = k + p``), ``Cov(b) = s² (W̃ᵀW̃)⁻¹``. The LOD is
+``(n/2) log10(RSS₀ / RSS₁)``, ``RSS₀`` the whitened residual on ``[1, X]``.
+
+**zerosum** (R/qtl2 0.43): the allele effects are centred, ``γ_a − γ̄``, and their mean ``γ̄`` is
+reported as ``intercept`` after the covariates: ``c = A b`` with ``A`` the (k+p+1)×(k+p) matrix
+``[[I_k − 11ᵀ/k, 0], [0, I_p], [1ᵀ/k, 0]]``. ``fit1`` transforms the covariance,
+``Cov(c) = A Cov(b) Aᵀ``; ``scan1coef`` (as R/qtl2's) centres the estimates only: its allele SEs
+are the uncentred ones and the intercept's is ``sqrt(mean(SE_a²))``.
+
+**BLUPs** (``scan1blup``): on the whitened data, ``ỹ = X̃₁ β + G̃ u + e`` with
+``X̃₁ = w ∘ (U [1, X])``, ``u ~ N(0, σ_u² I_k)``, ``e ~ N(0, σ² I)``. ``η = σ_u²/(σ_u² + σ²)`` is
+fitted by REML at each marker: with ``P₀`` the projection off ``X̃₁``, ``s_i²`` and ``R`` the
+eigenvalues and vectors of ``G̃ᵀ P₀ G̃`` (rank ``r``), ``z_i = (Rᵀ G̃ᵀ P₀ ỹ)_i / s_i`` and
+``ρ = ‖P₀ỹ‖² − Σ z_i²``, the negative restricted log-likelihood profiled over σ² is (up to a
+constant)
+
+    f(η) = ((n−p₁)/2) log(Σ z_i²/(η s_i² + 1 − η) + ρ/(1 − η))
+           + ½ Σ log(η s_i² + 1 − η) + ((n−p₁−r)/2) log(1 − η),
+
+minimised on [0, 1] by Brent's method (:func:`lmm.brent.fmin_lockstep`, tolerance
+:data:`lmm.checks.BLUP_HSQ_TOL`), with ``η = 0`` kept when ``f(0) ≤ f(η̂)``. With
+``τ = η/(1 − η)``, the mixed-model equations
+``[[X̃₁ᵀX̃₁, X̃₁ᵀG̃], [G̃ᵀX̃₁, G̃ᵀG̃ + I/τ]] [β; u] = [X̃₁ᵀỹ; G̃ᵀỹ]`` give ``β`` and the BLUPs
+``u``; the SEs are ``sqrt(diag(σ̂² C⁻¹))`` (``C`` the matrix of the equations, ``σ̂² =
+(ỹᵀỹ − [β; u]ᵀ rhs)/(n − p₁)``): prediction-error SEs of ``u``, GLS SEs of ``β``. ``η = 0``
+gives ``u = 0`` with SE 0 and ``β`` the GLS fit without the QTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .brent import fmin_lockstep
+from .checks import BLUP_HSQ_TOL, EFFECTS_RANK_RTOL, as_float_array, check_finite, check_hsq, rank_deficient_columns
+from .errors import InputError
+from .rotation import eigen_decompose
+from .scan.engine import SCANNED_STATUSES, fit_null_group
+
+__all__ = ["Fit1Result", "CoefResult", "fit1", "scan1coef", "scan1blup", "allele_names"]
+
+
+@dataclass(frozen=True, eq=False)
+class Fit1Result:
+    """Result of :func:`fit1`.
+
+    Attributes
+    ----------
+    lod : float
+        ``(n/2) log10(RSS₀/RSS₁)`` on the whitened data.
+    coef, se : ndarray, shape (c,)
+        Estimates and standard errors, in the order of ``names``.
+    names : tuple of str
+        Alleles, then covariates, then (zerosum) ``intercept``.
+    fitted, resid : ndarray, shape (n_obs,)
+        ``[G, X] b`` and ``y − fitted`` on the original scale, complete cases only.
+    hsq : float
+        The ``hsq`` used.
+    n : int
+        Complete cases.
+    """
+
+    lod: float
+    coef: np.ndarray
+    se: np.ndarray
+    names: tuple
+    fitted: np.ndarray
+    resid: np.ndarray
+    hsq: float
+    n: int
+
+
+@dataclass(frozen=True, eq=False)
+class CoefResult:
+    """Result of :func:`scan1coef` and :func:`scan1blup`.
+
+    Attributes
+    ----------
+    coef : ndarray, shape (q, c)
+        One row per marker, columns in the order of ``names``.
+    se : ndarray, shape (q, c), or None
+        Without ``se=True``: None.
+    names : tuple of str
+    hsq : float
+        The null ``hsq`` used.
+    n : int
+        Complete cases.
+    qtl_hsq : ndarray, shape (q,), or None
+        :func:`scan1blup` only: the fitted ``η = σ_u²/(σ_u² + σ²)`` at each marker.
+    """
+
+    coef: np.ndarray
+    se: np.ndarray | None
+    names: tuple
+    hsq: float
+    n: int
+    qtl_hsq: np.ndarray | None = None
+
+
+def allele_names(k: int) -> tuple:
+    """``A, B, …`` for ``k ≤ 26`` alleles (R/qtl2's DO names), else ``allele1 … allelek``."""
+    if k <= 26:
+        return tuple(chr(ord("A") + i) for i in range(k))
+    return tuple(f"allele{i + 1}" for i in range(k))
+
+
+def _setup(genoprobs, pheno, kinship, covar, covar_names, ndim):
+    """Checked, complete-case arrays: y (n_o,), G (n_o, q, k) or (n_o, k), X (n_o, p), K, names."""
+    y = as_float_array(pheno, "pheno")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise InputError(f"pheno must be one phenotype, shape (n,) or (n, 1); got shape {y.shape}")
+    n = y.size
+    if np.isinf(y).any():
+        raise InputError("pheno has infinite values (use NaN for missing values)")
+    G = as_float_array(genoprobs, "genoprobs")
+    shape = "(n, k)" if ndim == 2 else "(n, markers, k)"
+    if G.ndim != ndim or G.shape[0] != n:
+        raise InputError(f"genoprobs must be {shape} with n = {n} rows (pheno's); got shape {G.shape}")
+    if G.shape[-1] < 1 or (ndim == 3 and G.shape[1] < 1):
+        raise InputError(f"genoprobs has an empty dimension: shape {G.shape}")
+    check_finite(G, "genoprobs")
+    K = as_float_array(kinship, "kinship")
+    if K.shape != (n, n):
+        raise InputError(f"kinship has shape {K.shape}; expected ({n}, {n})")
+    check_finite(K, "kinship")
+    if covar is None:
+        X = np.empty((n, 0))
+    else:
+        X = as_float_array(covar, "covar")
+        X = X[:, None] if X.ndim == 1 else X
+        if X.ndim != 2 or X.shape[0] != n:
+            raise InputError(f"covar must be (n, p) with n = {n} rows; got shape {X.shape}")
+        check_finite(X, "covar")
+    p = X.shape[1]
+    names = tuple(covar_names) if covar_names is not None else tuple(f"covar{j + 1}" for j in range(p))
+    if len(names) != p:
+        raise InputError(f"{len(names)} covar_names for {p} covariate columns")
+    obs = np.flatnonzero(~np.isnan(y))
+    if obs.size <= G.shape[-1] + p + 1:
+        raise InputError(f"pheno has {obs.size} complete cases: too few for {G.shape[-1]} alleles and {p} covariates")
+    X1 = np.column_stack([np.ones(obs.size), X[obs]])
+    bad = rank_deficient_columns(X1)
+    if bad:
+        label = ["a constant column (the intercept is implied)" if j == 0 else names[j - 1] for j in bad]
+        raise InputError(f"covar is rank-deficient with the intercept: {', '.join(map(str, label))}; "
+                         "pass covariates without an intercept column (the allele columns span it)")
+    return y[obs], G[obs], X[obs], K[np.ix_(obs, obs)], names
+
+
+def _whitener(K, hsq):
+    """Decomposition of ``K``, the checked ``hsq`` and the weights ``(hsq·λ + 1 − hsq)^−1/2``."""
+    dec = eigen_decompose(K)
+    h = check_hsq(hsq)
+    if h.size != 1:
+        raise InputError(f"hsq must be one number, got {h.size}")
+    h = float(h.ravel()[0])
+    v = h * dec.kva + (1.0 - h)
+    if np.any(v <= 0):
+        raise InputError(f"hsq = {h} with a singular kinship: V = hsq·K + (1 − hsq)·I is singular")
+    return dec.kve_t, 1.0 / np.sqrt(v), h
+
+
+def _ols(W, y):
+    """Least squares of ``y`` on the columns of ``W`` (..., n, d) by QR: b, (WᵀW)⁻¹, RSS, full rank."""
+    scale = np.linalg.norm(W, axis=-2)
+    scale = np.where(scale > 0, scale, 1.0)
+    Q, R = np.linalg.qr(W / scale[..., None, :])
+    diag = np.abs(np.diagonal(R, axis1=-2, axis2=-1))
+    ok = diag.min(axis=-1) > EFFECTS_RANK_RTOL * diag.max(axis=-1)
+    R = np.where(ok[..., None, None], R, np.eye(R.shape[-1]))
+    Rinv = np.linalg.inv(R) / scale[..., :, None]
+    b = Rinv @ (np.swapaxes(Q, -1, -2) @ y[..., None])
+    r = y - (W @ b)[..., 0]
+    return b[..., 0], Rinv @ np.swapaxes(Rinv, -1, -2), np.einsum("...i,...i->...", r, r), ok
+
+
+def _zerosum_matrix(k, p):
+    """``A``: centred alleles, covariates, their mean as intercept (module Notes)."""
+    A = np.zeros((k + p + 1, k + p))
+    A[:k, :k] = np.eye(k) - 1.0 / k
+    A[k:k + p, k:] = np.eye(p)
+    A[k + p, :k] = 1.0 / k
+    return A
+
+
+def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, zerosum=True,
+         covar_names=None, allele_names_=None) -> Fit1Result:
+    """Fit the single-QTL model at one marker, R/qtl2's ``fit1`` with a kinship.
+
+    Parameters
+    ----------
+    genoprobs_marker : array_like, shape (n, k)
+        Allele (or genotype) probabilities at the marker.
+    pheno : array_like, shape (n,) or (n, 1)
+        One phenotype; NaN for missing values (the complete cases are used).
+    kinship : array_like, shape (n, n)
+        On the model's scale ``hsq·K + (1 − hsq)·I`` (R/qtl2 users: ``2 ×`` its
+        ``calc_kinship``; the LOCO kinship of the marker's chromosome).
+    covar : array_like, shape (n, p) or (n,), optional
+        Additive covariates **without** an intercept (R/qtl2's ``addcovar``); no missing values.
+    hsq : float, optional
+        Default: the null fit's (intercept and ``covar``, polished REML or ML).
+    reml : bool
+        REML (default) or ML for the null ``hsq``.
+    zerosum : bool
+        Centre the allele effects and report their mean as ``intercept`` (module Notes).
+    covar_names, allele_names_ : sequence of str, optional
+        Default ``covar1 …``, and :func:`allele_names`.
+
+    Returns
+    -------
+    Fit1Result
+        ``coef``/``se`` of length ``k + p`` (+1 with zerosum).
+
+    Raises
+    ------
+    InputError
+        Shapes that disagree, infinite values, too few complete cases, a covariate collinear with
+        the intercept, a marker whose design is rank-deficient (an absent allele).
+
+    Notes
+    -----
+    Module Notes: whitened least squares, ``Cov(b) = s²(W̃ᵀW̃)⁻¹`` with ``s² = RSS/(n − k − p)``;
+    with ``zerosum``, ``c = A b`` and ``Cov(c) = A Cov(b) Aᵀ`` (R/qtl2 0.43's ``fit1``).
+    """
+    y, G, X, K, cnames = _setup(genoprobs_marker, pheno, kinship, covar, covar_names, 2)
+    n, k = G.shape
+    p = X.shape[1]
+    anames = tuple(allele_names_) if allele_names_ is not None else allele_names(k)
+    if len(anames) != k:
+        raise InputError(f"{len(anames)} allele names for {k} allele columns")
+    X1 = np.column_stack([np.ones(n), X])
+    if hsq is None:
+        hsq = _null_hsq(K, y, X1, reml)
+    kve_t, w, h = _whitener(K, hsq)
+    W = np.column_stack([G, X])
+    Wt, yt = w[:, None] * (kve_t @ W), w * (kve_t @ y)
+    b, C, rss, ok = _ols(Wt, yt)
+    if not ok:
+        bad = rank_deficient_columns(Wt)
+        raise InputError(f"the marker's design is rank-deficient (columns {[(anames + cnames)[j] for j in bad]}): "
+                         "an allele absent from the complete cases, or a covariate collinear with the alleles")
+    _, _, rss0, _ = _ols(w[:, None] * (kve_t @ X1), yt)
+    cov = C * (rss / (n - k - p))
+    names = anames + cnames
+    if zerosum:
+        A = _zerosum_matrix(k, p)
+        b, cov, names = A @ b, A @ cov @ A.T, names + ("intercept",)
+    fitted = W @ (np.linalg.pinv(_zerosum_matrix(k, p)) @ b if zerosum else b)
+    return Fit1Result(lod=float(n / 2 * np.log10(rss0 / rss)), coef=b, se=np.sqrt(np.diag(cov)),
+                      names=names, fitted=fitted, resid=y - fitted, hsq=h, n=n)
+
+
+def _null_hsq(K, y, X1, reml):
+    """The polished null ``hsq`` (:func:`lmm.scan.engine.fit_null_group`)."""
+    null = fit_null_group(eigen_decompose(K), y[:, None], X1, reml=reml)
+    if null.status[0] not in SCANNED_STATUSES:
+        raise InputError(f"the null fit of pheno has status {null.status[0]!r}: no hsq to whiten with")
+    return float(null.hsq[0])
+
+
+def _chr_setup(genoprobs_chr, pheno, kinship, covar, covar_names, hsq, reml):
+    y, G, X, K, cnames = _setup(genoprobs_chr, pheno, kinship, covar, covar_names, 3)
+    n = y.size
+    X1 = np.column_stack([np.ones(n), X])
+    if hsq is None:
+        hsq = _null_hsq(K, y, X1, reml)
+    kve_t, w, h = _whitener(K, hsq)
+    Gt = w[None, :, None] * np.einsum("ij,jqk->qik", kve_t, G)     # (q, n, k)
+    return y, X, cnames, h, w * (kve_t @ y), w[:, None] * (kve_t @ X1), Gt
+
+
+def scan1coef(genoprobs_chr, pheno, kinship, covar=None, *, se=False, zerosum=True, hsq=None, reml=True,
+              covar_names=None) -> CoefResult:
+    """Coefficients (and SEs) at every marker of a chromosome, R/qtl2's ``scan1coef`` with a kinship.
+
+    Parameters
+    ----------
+    genoprobs_chr : array_like, shape (n, q, k)
+        Allele probabilities of the chromosome's ``q`` markers.
+    pheno, kinship, covar, hsq, reml, covar_names
+        As in :func:`fit1` (one ``hsq`` for the whole chromosome).
+    se : bool
+        Also the standard errors.
+    zerosum : bool
+        Centre the allele estimates, their mean as ``intercept`` (last column).
+
+    Returns
+    -------
+    CoefResult
+        ``coef`` (q, k + p [+1]); a marker whose design is rank-deficient (an allele absent) has
+        NaN coefficients and SEs.
+
+    Notes
+    -----
+    One batched QR of the (q, n, k + p) whitened designs (no loop over markers). With zerosum,
+    as R/qtl2: only the estimates are centred; the allele SEs are the uncentred ones and the
+    intercept's is ``sqrt(mean_a SE_a²)``.
+    """
+    y, X, cnames, h, yt, X1t, Gt = _chr_setup(genoprobs_chr, pheno, kinship, covar, covar_names, hsq, reml)
+    q, n, k = Gt.shape
+    p = X.shape[1]
+    W = np.concatenate([Gt, np.broadcast_to(X1t[None, :, 1:], (q, n, p))], axis=2)
+    b, C, rss, ok = _ols(W, np.broadcast_to(yt, (q, n)))
+    s = np.sqrt(np.diagonal(C, axis1=1, axis2=2) * (rss / (n - k - p))[:, None]) if se else None
+    names = allele_names(k) + cnames
+    if zerosum:
+        mean = b[:, :k].mean(axis=1, keepdims=True)
+        b = np.concatenate([b[:, :k] - mean, b[:, k:], mean], axis=1)
+        if se:
+            s = np.concatenate([s, np.sqrt(np.mean(s[:, :k] ** 2, axis=1, keepdims=True))], axis=1)
+        names = names + ("intercept",)
+    b[~ok] = np.nan
+    if se:
+        s[~ok] = np.nan
+    return CoefResult(coef=b, se=s, names=names, hsq=h, n=n)
+
+
+def _blup_hsq(Gt, X1t, yt):
+    """REML ``η`` at each marker (module Notes): Brent on [0, 1], ``η = 0`` kept when no worse."""
+    q, n, k = Gt.shape
+    Q0, _ = np.linalg.qr(X1t)
+    e0 = yt - Q0 @ (Q0.T @ yt)
+    H = Gt - Q0[None] @ np.einsum("ij,qik->qjk", Q0, Gt)
+    s2, R = np.linalg.eigh(np.einsum("qik,qil->qkl", H, H))
+    pos = s2 > EFFECTS_RANK_RTOL * s2[:, -1:]
+    s2 = np.where(pos, s2, 0.0)
+    g = np.einsum("qkl,qk->ql", R, np.einsum("qik,i->qk", Gt, e0))
+    z2 = np.where(pos, g ** 2 / np.where(pos, s2, 1.0), 0.0)
+    rest = np.maximum(e0 @ e0 - z2.sum(axis=1), 0.0)
+    nr, rk = n - X1t.shape[1], pos.sum(axis=1)
+
+    def f(eta, idx):
+        dd = eta[:, None] * s2[idx] + 1.0 - eta[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (z2[idx] / dd).sum(axis=1) + rest[idx] / (1.0 - eta)
+            logdet = np.where(pos[idx], np.log(dd), 0.0).sum(axis=1) + (nr - rk[idx]) * np.log1p(-eta)
+            return 0.5 * nr * np.log(t) + 0.5 * logdet
+
+    eta, fx, _, _ = fmin_lockstep(f, np.zeros(q), np.ones(q), BLUP_HSQ_TOL)
+    f0 = f(np.zeros(q), np.arange(q))
+    return np.where(f0 <= fx, 0.0, eta)
+
+
+def scan1blup(genoprobs_chr, pheno, kinship, covar=None, *, se=False, hsq=None, reml=True,
+              covar_names=None) -> CoefResult:
+    """BLUPs of the allele effects at every marker of a chromosome, R/qtl2's ``scan1blup`` with a kinship.
+
+    Parameters
+    ----------
+    genoprobs_chr : array_like, shape (n, q, k)
+    pheno, kinship, covar, hsq, reml, covar_names
+        As in :func:`scan1coef`.
+    se : bool
+        Also the standard errors (prediction-error SEs of the BLUPs, GLS SEs of the fixed effects).
+
+    Returns
+    -------
+    CoefResult
+        ``coef`` (q, k + 1 + p): the ``k`` BLUPs, ``intercept``, the covariates (R/qtl2's order);
+        ``qtl_hsq`` the fitted ``η`` per marker. Where ``η = 0`` the BLUPs and their SEs are 0.
+
+    Notes
+    -----
+    Module Notes: the data whitened with the null ``hsq``, then per marker the REML ``η`` of the
+    allele variance component (vectorised Brent over markers) and the mixed-model equations,
+    batched (q, k + p + 1) solves.
+    """
+    y, X, cnames, h, yt, X1t, Gt = _chr_setup(genoprobs_chr, pheno, kinship, covar, covar_names, hsq, reml)
+    q, n, k = Gt.shape
+    p1 = X1t.shape[1]
+    eta = _blup_hsq(Gt, X1t, yt)
+    zero = eta == 0
+    tau = np.where(zero, 1.0, eta / np.where(zero, 1.0, 1.0 - eta))
+    XG = np.einsum("ij,qik->qjk", X1t, Gt)
+    C = np.empty((q, p1 + k, p1 + k))
+    C[:, :p1, :p1] = X1t.T @ X1t
+    C[:, :p1, p1:] = np.where(zero[:, None, None], 0.0, XG)
+    C[:, p1:, :p1] = np.swapaxes(C[:, :p1, p1:], 1, 2)
+    GG = np.einsum("qik,qil->qkl", Gt, Gt) + np.eye(k) / tau[:, None, None]
+    C[:, p1:, p1:] = np.where(zero[:, None, None], np.eye(k), GG)
+    rhs = np.concatenate([np.broadcast_to(X1t.T @ yt, (q, p1)),
+                          np.where(zero[:, None], 0.0, np.einsum("qik,i->qk", Gt, yt))], axis=1)
+    Ci = np.linalg.inv(C)
+    b = np.einsum("qij,qj->qi", Ci, rhs)
+    order = np.r_[p1:p1 + k, 0:p1]
+    names = allele_names(k) + ("intercept",) + cnames
+    s = None
+    if se:
+        sig = (yt @ yt - np.einsum("qi,qi->q", b, rhs)) / (n - p1)
+        s = np.sqrt(np.maximum(np.diagonal(Ci, axis1=1, axis2=2), 0.0) * sig[:, None])
+        s[zero, p1:] = 0.0
+        s = s[:, order]
+    return CoefResult(coef=b[:, order], se=s, names=names, hsq=h, n=n, qtl_hsq=eta)
