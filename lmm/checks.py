@@ -52,6 +52,8 @@ __all__ = [
     "POLISH_SLOPE_STEP",
     "POLISH_SECANT_MIN_STEP",
     "CONSTANT_COLUMN_RTOL",
+    "EFFECTS_RANK_RTOL",
+    "BLUP_HSQ_TOL",
     "as_float_array",
     "as_matrix",
     "check_finite",

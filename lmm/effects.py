@@ -52,7 +52,7 @@ from .errors import InputError
 from .rotation import eigen_decompose
 from .scan.engine import SCANNED_STATUSES, fit_null_group
 
-__all__ = ["Fit1Result", "CoefResult", "fit1", "scan1coef", "scan1blup", "allele_names"]
+__all__ = ["Fit1Result", "CoefResult", "fit1", "scan1coef", "scan1blup", "default_allele_names"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +112,7 @@ class CoefResult:
     qtl_hsq: np.ndarray | None = None
 
 
-def allele_names(k: int) -> tuple:
+def default_allele_names(k: int) -> tuple:
     """``A, B, …`` for ``k ≤ 26`` alleles (R/qtl2's DO names), else ``allele1 … allelek``."""
     if k <= 26:
         return tuple(chr(ord("A") + i) for i in range(k))
@@ -201,7 +201,7 @@ def _zerosum_matrix(k, p):
 
 
 def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, zerosum=True,
-         covar_names=None, allele_names_=None) -> Fit1Result:
+         covar_names=None, allele_names=None) -> Fit1Result:
     """Fit the single-QTL model at one marker, R/qtl2's ``fit1`` with a kinship.
 
     Parameters
@@ -221,8 +221,8 @@ def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, z
         REML (default) or ML for the null ``hsq``.
     zerosum : bool
         Centre the allele effects and report their mean as ``intercept`` (module Notes).
-    covar_names, allele_names_ : sequence of str, optional
-        Default ``covar1 …``, and :func:`allele_names`.
+    covar_names, allele_names : sequence of str, optional
+        Default ``covar1 …``, and :func:`default_allele_names`.
 
     Returns
     -------
@@ -243,7 +243,7 @@ def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, z
     y, G, X, K, cnames = _setup(genoprobs_marker, pheno, kinship, covar, covar_names, 2)
     n, k = G.shape
     p = X.shape[1]
-    anames = tuple(allele_names_) if allele_names_ is not None else allele_names(k)
+    anames = tuple(allele_names) if allele_names is not None else default_allele_names(k)
     if len(anames) != k:
         raise InputError(f"{len(anames)} allele names for {k} allele columns")
     X1 = np.column_stack([np.ones(n), X])
@@ -320,7 +320,7 @@ def scan1coef(genoprobs_chr, pheno, kinship, covar=None, *, se=False, zerosum=Tr
     W = np.concatenate([Gt, np.broadcast_to(X1t[None, :, 1:], (q, n, p))], axis=2)
     b, C, rss, ok = _ols(W, np.broadcast_to(yt, (q, n)))
     s = np.sqrt(np.diagonal(C, axis1=1, axis2=2) * (rss / (n - k - p))[:, None]) if se else None
-    names = allele_names(k) + cnames
+    names = default_allele_names(k) + cnames
     if zerosum:
         mean = b[:, :k].mean(axis=1, keepdims=True)
         b = np.concatenate([b[:, :k] - mean, b[:, k:], mean], axis=1)
@@ -401,7 +401,7 @@ def scan1blup(genoprobs_chr, pheno, kinship, covar=None, *, se=False, hsq=None, 
     Ci = np.linalg.inv(C)
     b = np.einsum("qij,qj->qi", Ci, rhs)
     order = np.r_[p1:p1 + k, 0:p1]
-    names = allele_names(k) + ("intercept",) + cnames
+    names = default_allele_names(k) + ("intercept",) + cnames
     s = None
     if se:
         sig = (yt @ yt - np.einsum("qi,qi->q", b, rhs)) / (n - p1)
