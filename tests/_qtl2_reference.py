@@ -1,5 +1,6 @@
 """R/qtl2's scan of the bundled recla data (data/recla/genotypes/README.md), in one place for the
-tests of the core scan (tests/core/test_scan.py) and of the workflow (tests/workflow/test_workflow_scan.py)."""
+tests of the core scan (tests/core/test_scan.py), peaks and effects (tests/core/test_*_qtl2.py) and of the
+workflow (tests/workflow/test_workflow_scan.py); recla_inputs() loads the data those scans take."""
 
 from pathlib import Path
 
@@ -32,3 +33,38 @@ LOD_TOL = 1e-6
 # (where the likelihood differs by ~4e-12, below its rounding): its LOD is 1.6e-6 from the LOD
 # at the optimum, which this project locates exactly (polished). Every other peak agrees to 3.2e-7.
 LOD_TOL_EXCEPTIONS = {"VC_bottom_time_pct": 2e-6}
+
+
+def recla_inputs():
+    """The bundled recla data as R/qtl2's scans of the reference figures take them, in one place:
+    a namespace with ``P`` (n, q, 8) founder-allele probabilities, ``chrs`` (q,) each marker's
+    chromosome, ``chr_names`` (genome order), ``markers`` and ``pos`` (cM) from the map, ``pheno``
+    and ``covar`` (DataFrames, rows in the probabilities' id order) and ``kinship`` (chromosome →
+    (n, n)): R/qtl2's ``calc_kinship(aprobs, "loco")`` (shared alleles averaged over the markers of
+    the other chromosomes) times 2, the scale of the model ``hsq·K + (1 − hsq)·I`` that qtl2's
+    ``scan1`` uses. Skips the calling test when the data are absent."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pytest
+
+    pd = pytest.importorskip("pandas")
+    data = RECLA_GENOTYPES.parent
+    if not (RECLA_GENOTYPES / "recla_alleleprobs.csv.gz").exists() or not (data / "pheno.csv").exists():
+        pytest.skip("recla genotype data not available")
+    ap = pd.read_csv(RECLA_GENOTYPES / "recla_alleleprobs.csv.gz")
+    mp = pd.read_csv(RECLA_GENOTYPES / "recla_map.csv", dtype={"chr": str})
+    ids = ap["id"].astype(str).to_numpy()
+
+    def aligned(name):
+        return pd.read_csv(data / name).assign(id=lambda f: f["id"].astype(str)).set_index("id").loc[ids]
+
+    P = ap.drop(columns="id").to_numpy(float).reshape(ids.size, -1, 8)
+    chrs = mp["chr"].to_numpy()
+    chr_names = list(dict.fromkeys(chrs))
+    S = {c: np.einsum("ika,jka->ij", P[:, chrs == c], P[:, chrs == c]) for c in chr_names}
+    total = sum(S.values())
+    kinship = {c: 2.0 * (total - S[c]) / (P.shape[1] - np.sum(chrs == c)) for c in chr_names}
+    return SimpleNamespace(P=P, chrs=chrs, chr_names=chr_names, markers=mp["marker"].to_numpy(),
+                           pos=mp["pos_cM"].to_numpy(), pheno=aligned("pheno.csv"), covar=aligned("covar.csv"),
+                           kinship=kinship)

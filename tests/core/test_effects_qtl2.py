@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _qtl2_reference import RECLA_GENOTYPES
+from _qtl2_reference import recla_inputs
 from lmm.effects import fit1, scan1blup, scan1coef
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "qtl2"
-DATA = Path(__file__).resolve().parents[2] / "data" / "recla"
 HSQ = 0.471123078084028      # effects_OF_immobile_pct_chr2_info.tsv
 PEAK = "backupUNC021331957"
 
@@ -20,21 +19,10 @@ PEAK = "backupUNC021331957"
 @pytest.fixture(scope="module")
 def chr2():
     pd = pytest.importorskip("pandas")
-    if not (RECLA_GENOTYPES / "recla_alleleprobs.csv.gz").exists():
-        pytest.skip("recla genotype data not available")
-    ap = pd.read_csv(RECLA_GENOTYPES / "recla_alleleprobs.csv.gz")
-    mp = pd.read_csv(RECLA_GENOTYPES / "recla_map.csv", dtype={"chr": str})
-    ids = ap["id"].astype(str).to_numpy()
-    ph = pd.read_csv(DATA / "pheno.csv").assign(id=lambda d: d["id"].astype(str)).set_index("id").loc[ids]
-    cv = pd.read_csv(DATA / "covar.csv").assign(id=lambda d: d["id"].astype(str)).set_index("id").loc[ids]
-    P = ap.drop(columns="id").to_numpy(float).reshape(ids.size, -1, 8)
-    chrs = mp["chr"].to_numpy()
-    # R/qtl2's calc_kinship(probs, "loco")[["2"]], times 2 (the model's scale), as test_scan.py
-    S2 = np.einsum("ika,jka->ij", P[:, chrs == "2"], P[:, chrs == "2"])
-    total = np.einsum("ika,jka->ij", P, P)
-    K = 2.0 * (total - S2) / (P.shape[1] - np.sum(chrs == "2"))
-    markers = list(mp["marker"].to_numpy()[chrs == "2"])
-    return P[:, chrs == "2"], ph["OF_immobile_pct"].to_numpy(float), cv["sex"].to_numpy(float), K, markers, pd
+    r = recla_inputs()
+    on2 = r.chrs == "2"
+    return (r.P[:, on2], r.pheno["OF_immobile_pct"].to_numpy(float), r.covar["sex"].to_numpy(float),
+            r.kinship["2"], list(r.markers[on2]), pd)
 
 
 def _table(pd, name, markers, names):

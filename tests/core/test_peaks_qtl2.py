@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _qtl2_reference import LOD_TOL, RECLA_GENOTYPES
+from _qtl2_reference import LOD_TOL, recla_inputs
 from lmm.peaks import bayes_int, find_peaks, lod_int, maxlod
 from lmm.scan import scan1
 
 pd = pytest.importorskip("pandas")
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "qtl2"
-DATA = Path(__file__).resolve().parents[2] / "data" / "recla"
 PEAK_TABLES = {"peaks_t4_pd1.8_drop1.5.tsv": dict(threshold=4, peakdrop=1.8, drop=1.5),
                "peaks_t4_pd1.8_bayes0.95.tsv": dict(threshold=4, peakdrop=1.8, prob=0.95),
                "peaks_t3_drop1.5.tsv": dict(threshold=3, drop=1.5)}
@@ -40,25 +39,11 @@ def _table(name):
 
 @pytest.fixture(scope="module")
 def recla_sex_scan():
-    if not (RECLA_GENOTYPES / "recla_alleleprobs.csv.gz").exists():
-        pytest.skip("recla genotype data not available")
-    ap = pd.read_csv(RECLA_GENOTYPES / "recla_alleleprobs.csv.gz")
-    mp = pd.read_csv(RECLA_GENOTYPES / "recla_map.csv", dtype={"chr": str})
-    ids = ap["id"].astype(str).to_numpy()
-    ph = pd.read_csv(DATA / "pheno.csv")
-    ph = ph.assign(id=ph["id"].astype(str)).set_index("id").loc[ids]
-    cv = pd.read_csv(DATA / "covar.csv").assign(id=lambda f: f["id"].astype(str)).set_index("id").loc[ids]
-    n = ids.size
-    P = ap.drop(columns="id").to_numpy(float).reshape(n, -1, 8)
-    chrs = mp["chr"].to_numpy()
-    chr_names = list(dict.fromkeys(chrs))
-    # R/qtl2's calc_kinship(aprobs, "loco"), doubled as its scan1 uses it (tests/core/test_scan.py)
-    S = {c: np.einsum("ika,jka->ij", P[:, chrs == c], P[:, chrs == c]) for c in chr_names}
-    total = sum(S.values())
-    kins = [2.0 * (total - S[c]) / (P.shape[1] - np.sum(chrs == c)) for c in chr_names]
-    covar = np.column_stack([np.ones(n), cv["sex"].to_numpy(float)])
-    res = scan1([P[:, chrs == c] for c in chr_names], kins, ph.to_numpy(float), covar, n_alleles=8)
-    return res, list(ph.columns), chr_names, mp["pos_cM"].to_numpy()
+    r = recla_inputs()
+    covar = np.column_stack([np.ones(len(r.pheno)), r.covar["sex"].to_numpy(float)])
+    res = scan1([r.P[:, r.chrs == c] for c in r.chr_names], [r.kinship[c] for c in r.chr_names],
+                r.pheno.to_numpy(float), covar, n_alleles=8)
+    return res, list(r.pheno.columns), r.chr_names, r.pos
 
 
 def _assert_rows(got, want, what):

@@ -9,14 +9,13 @@ recla data (``data/recla/genotypes/README.md``).
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
 import lmm
-from _qtl2_reference import HSQ_TOL, LOD_TOL, LOD_TOL_EXCEPTIONS, QTL2_HSQ, QTL2_PEAKS, RECLA_GENOTYPES
+from _qtl2_reference import HSQ_TOL, LOD_TOL, LOD_TOL_EXCEPTIONS, QTL2_HSQ, QTL2_PEAKS, recla_inputs
 from lmm.errors import InputError
 from lmm.peaks import find_peaks, maxlod_per_chromosome
 from lmm.rotation import eigen_decompose
@@ -336,32 +335,14 @@ def test_find_peaks_edge_peak_needs_no_drop_beyond_the_end():
 
 # --------------------------------------------------------------------------- R/qtl2 reference
 
-RECLA = RECLA_GENOTYPES
-PHENO = Path(__file__).resolve().parents[2] / "data" / "recla" / "pheno.csv"
 
 
 @pytest.fixture(scope="module")
 def recla_scan():
-    pd = pytest.importorskip("pandas")
-    if not (RECLA / "recla_alleleprobs.csv.gz").exists() or not PHENO.exists():
-        pytest.skip("recla genotype data not available")
-    ap = pd.read_csv(RECLA / "recla_alleleprobs.csv.gz")
-    mp = pd.read_csv(RECLA / "recla_map.csv", dtype={"chr": str})
-    ph = pd.read_csv(PHENO)
-    ids = ap["id"].astype(str).to_numpy()
-    ph = ph.assign(id=ph["id"].astype(str)).set_index("id").loc[ids]
-    n = ids.size
-    P = ap.drop(columns="id").to_numpy(float).reshape(n, -1, 8)
-    chrs = mp["chr"].to_numpy()
-    chr_names = list(dict.fromkeys(chrs))
-    # qtl2's calc_kinship(aprobs, "loco"): shared alleles averaged over the markers of the
-    # other chromosomes; qtl2's model uses 2K
-    S = {c: np.einsum("ika,jka->ij", P[:, chrs == c], P[:, chrs == c]) for c in chr_names}
-    total = sum(S.values())
-    q = P.shape[1]
-    kins = [2.0 * (total - S[c]) / (q - np.sum(chrs == c)) for c in chr_names]
-    res = scan1([P[:, chrs == c] for c in chr_names], kins, ph.to_numpy(float), n_alleles=8)
-    return res, list(ph.columns), chr_names, mp["pos_cM"].to_numpy()
+    r = recla_inputs()
+    res = scan1([r.P[:, r.chrs == c] for c in r.chr_names], [r.kinship[c] for c in r.chr_names],
+                r.pheno.to_numpy(float), n_alleles=8)
+    return res, list(r.pheno.columns), r.chr_names, r.pos
 
 
 def test_recla_matches_qtl2_peaks_and_hsq(recla_scan):
