@@ -75,7 +75,14 @@ def test_second_concurrent_run_is_refused_and_first_completes(tmp_path, referenc
     first = start_snakemake(workdir, "--cores", "1")
     lock = workdir / ".snakemake" / "lmm-pipeline" / "run.lock"
     wait_for(lambda: lock.exists() and lock.read_text().strip(), first, "the first run locked the directory")
-    second = run_snakemake(workdir, "--cores", "1")
+    # the first run is paused while the second starts: on a busy machine it could otherwise finish
+    # before the second reaches the lock (a race, not a test of the lock); a stopped process is
+    # alive and keeps its lock
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = run_snakemake(workdir, "--cores", "1")
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     out, _ = first.communicate()
     assert second.returncode != 0
     assert "cannot be locked: a run is already working in it (process" in second.output, second.output
