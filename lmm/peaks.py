@@ -391,7 +391,7 @@ def find_peaks(lod, chr_start=None, pos=None, *, threshold=3.0, peakdrop=np.inf,
     return Peaks(lodindex=J, chr=C, index=I, pos=P, lod=lod[I, J], ci_lo=ci_lo, ci_hi=ci_hi)
 
 
-def _one_curve(lod, pos):
+def _one_curve(lod):
     lod = as_float_array(lod, "lod")
     if lod.ndim == 2 and lod.shape[1] == 1:
         lod = lod[:, 0]
@@ -422,7 +422,7 @@ def lod_int(lod, pos, *, drop=1.5, peakdrop=np.inf, threshold=0.0, expand2marker
     ndarray, shape (k, 3)
         One row per peak in map order: ``ci_lo, pos, ci_hi``.
     """
-    p = find_peaks(_one_curve(lod, pos), None, pos, threshold=threshold, peakdrop=peakdrop, drop=drop,
+    p = find_peaks(_one_curve(lod), None, pos, threshold=threshold, peakdrop=peakdrop, drop=drop,
                    expand2markers=expand2markers, is_marker=is_marker)
     return np.column_stack([p.ci_lo, p.pos, p.ci_hi])
 
@@ -452,6 +452,6 @@ def bayes_int(lod, pos, *, prob=0.95, peakdrop=np.inf, threshold=0.0, expand2mar
     The posterior ∝ ``10^LOD`` weighted by marker spacing (:func:`chromosome_weights`); module
     notes.
     """
-    p = find_peaks(_one_curve(lod, pos), None, pos, threshold=threshold, peakdrop=peakdrop, prob=prob,
+    p = find_peaks(_one_curve(lod), None, pos, threshold=threshold, peakdrop=peakdrop, prob=prob,
                    expand2markers=expand2markers, is_marker=is_marker)
     return np.column_stack([p.ci_lo, p.pos, p.ci_hi])

@@ -62,7 +62,8 @@ from lmm.kinship import KinshipAccumulator, mean_diagonal
 from lmm.peaks import find_peaks
 from lmm.pipeline.partition import Partition
 from lmm.scan import lod_to_pvalue, permutation_threshold
-from lmm.scan.engine import fit_null_group, permutation_patterns, scan_tile, update_permutation_maxima
+from lmm.scan.engine import (fit_null_group, marker_design, permutation_patterns, scan_tile,
+                             update_permutation_maxima)
 
 __all__ = [
     "KINSHIP_DEFAULTS",
@@ -329,15 +330,6 @@ def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Seque
 # --------------------------------------------------------------------------- the scan of a chunk
 
 
-def _design(block: np.ndarray, n_alleles: int) -> np.ndarray:
-    """Marker designs: a dosage column as is; allele probabilities without their first allele."""
-    if n_alleles == 1:
-        return np.asarray(block, dtype=np.float64)
-    q = block.shape[1] // n_alleles
-    keep = np.arange(q * n_alleles).reshape(q, n_alleles)[:, 1:].ravel()
-    return np.asarray(block[:, keep], dtype=np.float64)
-
-
 def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Partition,
                phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-4,
                tile_columns: int = 20000, threshold: float = 3.0, peakdrop: float | None = None,
@@ -451,7 +443,7 @@ def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_col
         k0, k1 = (c0 - cols.start) // width, (c1 - cols.start) // width
         tile = store.genotypes[c0:c1].T
         for u in units.values():
-            G = _design(tile[u["srows"]], width)
+            G = marker_design(tile[u["srows"]], width)
             G_rot = u["dec"].kve_t @ G
             for js, group, patterns in u["groups"]:
                 lod, df = scan_tile(group, G_rot, d)

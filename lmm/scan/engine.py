@@ -55,12 +55,36 @@ from ..missing import fit_lmm_masked, missing_patterns
 from ..rotation import EigenDecomposition
 from .kernel import scan_rotated
 
-__all__ = ["SCANNED_STATUSES", "NullGroup", "PermutedPattern", "standardize", "fit_null_group", "scan_tile",
+__all__ = ["SCANNED_STATUSES", "NullGroup", "PermutedPattern", "marker_design", "standardize", "fit_null_group",
+           "scan_tile",
            "permutation_rng", "draw_permutations", "permutation_patterns", "update_permutation_maxima"]
 
 #: Null-fit statuses whose ``hsq`` is scanned; any other (``unbounded``, ``not_converged``) gives
 #: NaN LODs.
 SCANNED_STATUSES = ("ok", "flat_likelihood", "scale_overflow", "scale_underflow")
+
+
+def marker_design(G, n_alleles: int, drop_allele: int | None = 0) -> np.ndarray:
+    """The design of markers whose ``n_alleles`` columns lie together (marker-major).
+
+    Parameters
+    ----------
+    G : ndarray, shape (n, q·n_alleles)
+    n_alleles : int
+        Columns per marker (1: dosages, kept as they are).
+    drop_allele : int or None
+        With ``n_alleles > 1``, the allele column left out of every marker (probabilities sum to
+        one: collinear with the intercept; R/qtl2 leaves out the first); ``None`` keeps them all.
+
+    Returns
+    -------
+    ndarray, shape (n, q·(n_alleles − 1)) (or ``G`` as float64 when nothing is dropped)
+    """
+    G = np.asarray(G, dtype=np.float64)
+    if n_alleles == 1 or drop_allele is None:
+        return G
+    cols = np.arange(G.shape[1]).reshape(-1, n_alleles)
+    return G[:, np.delete(cols, drop_allele, axis=1).ravel()]
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ from ..checks import COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, as_mat
 from ..errors import InputError
 from ..missing import missing_patterns
 from ..rotation import eigen_decompose
-from .engine import fit_null_group, scan_tile
+from .engine import fit_null_group, marker_design, scan_tile
 
 __all__ = ["Scan1Result", "scan1", "scan_plan", "setup_scan", "decompositions", "null_groups"]
 
@@ -62,8 +62,7 @@ def _as_marker_design(Gc, n_alleles, drop_allele):
         a = int(drop_allele)
         if not 0 <= a < k:
             raise InputError(f"drop_allele must be in 0..{k - 1}, got {drop_allele}")
-        cols = np.arange(Gc.shape[1]).reshape(-1, k)
-        Gc = Gc[:, np.delete(cols, a, axis=1).ravel()]
+        Gc = marker_design(Gc, k, a)
         k -= 1
     return Gc, k
 
