@@ -20,10 +20,10 @@ Modules
     :func:`scan1perm`, :func:`permutation_threshold`.
 """
 
-from .engine import (NullGroup, PermutedPattern, draw_permutations, fit_null_group, permutation_patterns,
-                     permutation_rng, scan_tile, update_permutation_maxima)
+from .engine import (NullGroup, PermutedPattern, added_covariates, draw_permutations, fit_null_group,
+                     interaction_design, permutation_patterns, permutation_rng, scan_tile, update_permutation_maxima)
 from .kernel import COLLINEAR_RTOL, ScanResult, lod_to_pvalue, rotate_genotypes, scan_rotated
-from .permutations import permutation_threshold, scan1perm
+from .permutations import permutation_threshold, scan1perm, strata_labels, xsp_alpha, xsp_permutations
 from .qtl2 import Scan1Result, scan1
 
 __all__ = [
@@ -36,6 +36,11 @@ __all__ = [
     "scan1",
     "scan1perm",
     "permutation_threshold",
+    "xsp_permutations",
+    "xsp_alpha",
+    "strata_labels",
+    "interaction_design",
+    "added_covariates",
     "NullGroup",
     "PermutedPattern",
     "fit_null_group",

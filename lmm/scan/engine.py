@@ -48,15 +48,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_columns, pow2_scale
+from ..checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_columns, pow2_scale,
+                      rank_deficient_columns)
 from ..errors import InputError
 from ..fit import fit_lmm
 from ..missing import fit_lmm_masked, missing_patterns
 from ..rotation import EigenDecomposition
 from .kernel import scan_rotated
 
-__all__ = ["SCANNED_STATUSES", "NullGroup", "PermutedPattern", "marker_design", "standardize", "fit_null_group",
-           "scan_tile",
+__all__ = ["SCANNED_STATUSES", "NullGroup", "PermutedPattern", "marker_design", "interaction_design",
+           "added_covariates", "standardize", "fit_null_group", "scan_tile",
            "permutation_rng", "draw_permutations", "permutation_patterns", "update_permutation_maxima"]
 
 #: Null-fit statuses whose ``hsq`` is scanned; any other (``unbounded``, ``not_converged``) gives
@@ -85,6 +86,59 @@ def marker_design(G, n_alleles: int, drop_allele: int | None = 0) -> np.ndarray:
         return G
     cols = np.arange(G.shape[1]).reshape(-1, n_alleles)
     return G[:, np.delete(cols, drop_allele, axis=1).ravel()]
+
+
+def interaction_design(G, n_cols: int, Z) -> np.ndarray:
+    """The designs of markers with interactive covariates: ``[g, g∘z_1, …, g∘z_k]`` per marker.
+
+    Parameters
+    ----------
+    G : ndarray, shape (n, q·n_cols)
+        Marker designs, marker-major (:func:`marker_design`).
+    n_cols : int
+        Columns per marker ``d``.
+    Z : ndarray, shape (n, k)
+        Interactive covariates (R/qtl2's ``intcovar``); they must also be additive covariates.
+
+    Returns
+    -------
+    ndarray, shape (n, q·(k + 1)·d)
+        Marker-major: marker ``j``'s ``(k + 1)·d`` columns are its ``d`` design columns, then
+        each covariate times them. With allele probabilities the left-out allele is left out of the
+        products as well: ``Σ_a g_a z = z`` is an additive covariate already.
+    """
+    G = np.asarray(G, dtype=np.float64)
+    Z = np.asarray(Z, dtype=np.float64).reshape(G.shape[0], -1)
+    n, d = G.shape[0], int(n_cols)
+    q = G.shape[1] // d
+    W = np.hstack([np.ones((n, 1)), Z])
+    return (G.reshape(n, q, 1, d) * W[:, None, :, None]).reshape(n, q * W.shape[1] * d)
+
+
+def added_covariates(X, extra) -> np.ndarray:
+    """``X`` with the columns of ``extra`` that are not linear combinations of ``X`` and the ones before.
+
+    R/qtl2's rule for ``Xcovar`` (its columns already spanned by ``addcovar`` are dropped) and for
+    ``intcovar`` columns that must be additive too. The rank rule is
+    :func:`lmm.checks.rank_deficient_columns`.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+        Full column rank.
+    extra : ndarray, shape (n, k), or None
+
+    Returns
+    -------
+    ndarray, shape (n, p + k') with ``k' ≤ k``
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if extra is None:
+        return X
+    extra = np.asarray(extra, dtype=np.float64).reshape(X.shape[0], -1)
+    both = np.hstack([X, extra])
+    drop = [j for j in rank_deficient_columns(both) if j >= X.shape[1]]
+    return np.delete(both, drop, axis=1) if drop else both
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,7 +346,7 @@ def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTO
     return lod, df
 
 
-def permutation_rng(seed, observed) -> np.random.Generator:
+def permutation_rng(seed, observed, region: str | None = None) -> np.random.Generator:
     """The permutation stream of the phenotypes observed on ``observed`` (module notes).
 
     Parameters
@@ -301,30 +355,55 @@ def permutation_rng(seed, observed) -> np.random.Generator:
         Non-negative (config ``scan_seed``; :func:`lmm.scan1perm`'s ``seed``).
     observed : array_like of bool, shape (N,)
         The individuals observed, over all ``N`` individuals of the scan, in their order.
+    region : str, optional
+        A region permuted on its own (``"X"``: R/qtl2's ``perm_Xsp``): its name (UTF-8) is
+        appended to the hashed bytes, so its stream is independent of the genome's. ``None``
+        (the genome, or the autosomes) appends nothing.
 
     Returns
     -------
     numpy.random.Generator
         ``default_rng([seed, *words])``, ``words`` the eight little-endian uint32 words of
-        ``SHA-256(N.to_bytes(8, 'little') + packbits(observed))``: the same on every platform.
+        ``SHA-256(N.to_bytes(8, 'little') + packbits(observed) [+ region])``: the same on every
+        platform.
     """
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
         raise InputError(f"the permutation seed must be a non-negative integer, got {seed!r}")
     observed = np.asarray(observed, dtype=bool).ravel()
-    digest = hashlib.sha256(int(observed.size).to_bytes(8, "little") + np.packbits(observed).tobytes()).digest()
+    data = int(observed.size).to_bytes(8, "little") + np.packbits(observed).tobytes()
+    digest = hashlib.sha256(data + (region.encode("utf-8") if region else b"")).digest()
     words = np.frombuffer(digest, dtype="<u4").tolist()
     return np.random.default_rng([int(seed), *words])
 
 
-def draw_permutations(seed, observed, n_perm) -> np.ndarray:
-    """``(n_perm, k)``: replicate ``b`` is the ``b``-th ``rng.permutation(k)`` of :func:`permutation_rng`
-    (``k`` the individuals observed)."""
-    rng = permutation_rng(seed, observed)
+def draw_permutations(seed, observed, n_perm, strata=None, region: str | None = None) -> np.ndarray:
+    """``(n_perm, k)`` permutations of the ``k`` observed individuals (:func:`permutation_rng`).
+
+    Without strata, replicate ``b`` is the ``b``-th ``rng.permutation(k)``. With ``strata`` (one
+    label per observed individual, shape (k,)), replicate ``b`` draws ``u = rng.random(k)`` and
+    shuffles within strata: the individuals of a stratum, in their order, receive its members
+    sorted by ``u`` (R/qtl2's ``perm_strata``; individuals only exchange genotypes with their own
+    stratum).
+    """
+    rng = permutation_rng(seed, observed, region)
     k = int(np.count_nonzero(observed))
-    return np.stack([rng.permutation(k) for _ in range(int(n_perm))]) if n_perm else np.empty((0, k), np.intp)
+    n_perm = int(n_perm)
+    if not n_perm:
+        return np.empty((0, k), np.intp)
+    if strata is None:
+        return np.stack([rng.permutation(k) for _ in range(n_perm)])
+    strata = np.asarray(strata).ravel()
+    if strata.size != k:
+        raise InputError(f"{strata.size} strata labels for {k} observed individuals")
+    base = np.argsort(strata, kind="stable")
+    out = np.empty((n_perm, k), dtype=np.intp)
+    for b in range(n_perm):
+        out[b, base] = np.lexsort((rng.random(k), strata))
+    return out
 
 
-def permutation_patterns(group: NullGroup, seed, n_perm, rows=None, n_all=None) -> list[PermutedPattern]:
+def permutation_patterns(group: NullGroup, seed, n_perm, rows=None, n_all=None, strata=None,
+                         region: str | None = None) -> list[PermutedPattern]:
     """The scanned phenotypes of ``group`` by missing-data pattern, each with its permutations.
 
     Parameters
@@ -336,6 +415,10 @@ def permutation_patterns(group: NullGroup, seed, n_perm, rows=None, n_all=None) 
         Positions of the group's individuals among the ``n_all`` individuals of the scan (default:
         they are all of them, in order); the seed's mask is over those ``n_all``.
     n_all : int, optional
+    strata : array_like, shape (n,), optional
+        A stratum label for each of the group's individuals (:func:`draw_permutations`).
+    region : str, optional
+        :func:`permutation_rng`.
 
     Returns
     -------
@@ -351,13 +434,15 @@ def permutation_patterns(group: NullGroup, seed, n_perm, rows=None, n_all=None) 
         mask[:] = False
         mask[rows[obs]] = True
         gone = np.setdiff1d(np.arange(n), obs)
-        out.append(PermutedPattern(cols, obs, draw_permutations(seed, mask, n_perm), group.y_rot[:, cols],
+        labels = None if strata is None else np.asarray(strata)[obs]
+        out.append(PermutedPattern(cols, obs, draw_permutations(seed, mask, n_perm, labels, region), group.y_rot[:, cols],
                                    np.hstack([group.X_rot, kve_t[:, gone]]), group.hsq[cols]))
     return out
 
 
 def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: PermutedPattern, G, n_cols=1, *,
-                              collinear_rtol=COLLINEAR_RTOL, block_elements=SCAN_BLOCK_ELEMENTS) -> None:
+                              interactive=None, collinear_rtol=COLLINEAR_RTOL,
+                              block_elements=SCAN_BLOCK_ELEMENTS) -> None:
     """Raise ``perm_max[:, into]`` to the maxima of a tile's permuted scans, replicate by replicate.
 
     Parameters
@@ -370,6 +455,10 @@ def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: Permute
         :func:`fit_null_group`, :func:`permutation_patterns`.
     G : ndarray, shape (n, q·n_cols)
         The tile's marker designs, **not** rotated, rows those of the group's decomposition.
+    interactive : ndarray, shape (n, k), optional
+        Interactive covariates (:func:`interaction_design`), rows those of the decomposition: they
+        stay with their individuals while the genotypes are permuted (R/qtl2's ``scan1perm`` with
+        ``intcovar``).
 
     Notes
     -----
@@ -382,14 +471,17 @@ def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: Permute
     n, width = G.shape
     n_perm = pattern.perms.shape[0]
     obs = pattern.observed
-    nb = max(1, min(n_perm, block_elements // max(1, 2 * n * width)))
+    grow = 1 if interactive is None else 1 + np.asarray(interactive).reshape(n, -1).shape[1]
+    nb = max(1, min(n_perm, block_elements // max(1, 2 * n * width * grow)))
     kve_t = group.decomposition.kve_t
     for b0 in range(0, n_perm, nb):
         b1 = min(n_perm, b0 + nb)
         Gp = np.zeros((n, (b1 - b0) * width))
         for r, b in enumerate(range(b0, b1)):
             Gp[obs, r * width:(r + 1) * width] = G[obs[pattern.perms[b]]]
-        res = scan_rotated(group.decomposition.kva, pattern.y_rot, pattern.X_rot, pattern.hsq, kve_t @ Gp, d,
+        if interactive is not None:
+            Gp = interaction_design(Gp, d, interactive)
+        res = scan_rotated(group.decomposition.kva, pattern.y_rot, pattern.X_rot, pattern.hsq, kve_t @ Gp, d * grow,
                            collinear_rtol=collinear_rtol, block_elements=block_elements)
         mx = (res.lod * (obs.size / n)).reshape(b1 - b0, width // d, -1).max(axis=1)
         perm_max[b0:b1, into] = np.maximum(perm_max[b0:b1, into], mx)

@@ -17,9 +17,9 @@ from ..checks import COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, as_mat
 from ..errors import InputError
 from ..missing import missing_patterns
 from ..rotation import eigen_decompose
-from .engine import fit_null_group, marker_design, scan_tile
+from .engine import added_covariates, fit_null_group, interaction_design, marker_design, scan_tile
 
-__all__ = ["Scan1Result", "scan1", "scan_plan", "setup_scan", "decompositions", "null_groups"]
+__all__ = ["Scan1Result", "ScanSetup", "scan1", "scan_plan", "setup_scan", "decompositions", "null_groups"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,14 +67,73 @@ def _as_marker_design(Gc, n_alleles, drop_allele):
     return Gc, k
 
 
-def setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele):
+def _per_chromosome(value, n_chr, name, default):
+    """A per-chromosome setting: one value for all, or a sequence of ``n_chr``."""
+    if value is None:
+        return [default] * n_chr
+    if np.ndim(value) == 0:
+        return [value] * n_chr
+    out = list(value)
+    if len(out) != n_chr:
+        raise InputError(f"{name} has {len(out)} entries for {n_chr} chromosomes")
+    return out
+
+
+def _extra_covariates(a, n, name):
+    if a is None:
+        return None
+    a = as_matrix(a, name, "(n,) or (n, k)")
+    if a.shape[0] != n:
+        raise InputError(f"{name} has {a.shape[0]} rows but pheno has {n}")
+    check_finite(a, name)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class ScanSetup:
     """The checked arguments of :func:`scan1` and :func:`lmm.scan1perm`.
 
-    Returns
-    -------
-    y : ndarray (n, m); X : ndarray (n, p); designs : list of ndarray (n, q_c·d), one per
-    chromosome; d : int, design columns per marker; kins : list of n_chr kinships (n, n).
+    Attributes
+    ----------
+    y : ndarray (n, m)
+    X : ndarray (n, p)
+        Additive covariates, with the interactive ones appended where ``covar`` does not span them.
+    designs : list of ndarray (n, q_c·d_c), one per chromosome
+    d : list of int
+        Design columns per marker of each chromosome (``n_alleles − 1`` for probabilities).
+    kins : list of n_chr kinships (n, n)
+    is_x : ndarray of bool (n_chr,)
+    x_covar, int_covar : ndarray (n, k) or None
     """
+
+    y: np.ndarray
+    X: np.ndarray
+    designs: list
+    d: list
+    kins: list
+    is_x: np.ndarray
+    x_covar: np.ndarray | None
+    int_covar: np.ndarray | None
+
+    def covariates(self, rows, c) -> np.ndarray:
+        """The null model's covariates of chromosome ``c`` on ``rows``: ``X``, and on an X
+        chromosome the columns of ``x_covar`` that ``X`` does not span there."""
+        if self.is_x[c] and self.x_covar is not None:
+            return added_covariates(self.X[rows], self.x_covar[rows])
+        return self.X[rows]
+
+    def design(self, rows, c) -> tuple[np.ndarray, int]:
+        """Chromosome ``c``'s marker designs on ``rows`` and columns per marker (with the
+        interactions, :func:`lmm.scan.engine.interaction_design`)."""
+        G = self.designs[c][rows]
+        if self.int_covar is None:
+            return G, self.d[c]
+        return interaction_design(G, self.d[c], self.int_covar[rows]), self.d[c] * (1 + self.int_covar.shape[1])
+
+
+def setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele, *, is_x=None, x_covar=None,
+               int_covar=None) -> ScanSetup:
+    """The checked arguments of :func:`scan1` and :func:`lmm.scan1perm` (:class:`ScanSetup`)."""
     y = as_matrix(pheno, "pheno", "(n,) or (n, m)")
     n = y.shape[0]
     if np.isinf(y).any():
@@ -82,14 +141,14 @@ def setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele):
     X = check_X(covar, n)
     if isinstance(genotypes, np.ndarray):   # one array: one chromosome
         genotypes = [genotypes]
-    designs = [_as_marker_design(Gc, n_alleles, drop_allele) for Gc in genotypes]
-    d = designs[0][1]
+    genotypes = list(genotypes)
+    n_chr = len(genotypes)
+    ks = _per_chromosome(n_alleles, n_chr, "n_alleles", 1)
+    designs = [_as_marker_design(Gc, k, drop_allele) for Gc, k in zip(genotypes, ks)]
     for Gc, _ in designs:
         if Gc.shape[0] != n:
             raise InputError(f"genotypes have {Gc.shape[0]} rows but pheno has {n}")
         check_finite(Gc, "genotypes")
-    designs = [Gc for Gc, _ in designs]
-    n_chr = len(designs)
     if isinstance(kinship, np.ndarray) and kinship.ndim == 2:
         kins = [kinship] * n_chr
     else:
@@ -100,7 +159,12 @@ def setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele):
         K = np.asarray(K)
         if K.shape != (n, n):
             raise InputError(f"a kinship matrix has shape {K.shape}; expected ({n}, {n})")
-    return y, X, designs, d, kins
+    Z = _extra_covariates(int_covar, n, "int_covar")
+    if Z is not None:
+        X = added_covariates(X, Z)
+    return ScanSetup(y, X, [G for G, _ in designs], [k for _, k in designs], kins,
+                     np.asarray(_per_chromosome(is_x, n_chr, "is_x", False), dtype=bool),
+                     _extra_covariates(x_covar, n, "x_covar"), Z)
 
 
 def decompositions(kins, rows, cache):
@@ -115,7 +179,7 @@ def decompositions(kins, rows, cache):
     return out
 
 
-def scan_plan(y, X) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+def scan_plan(y, X, x_covar=None) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Which decomposition each phenotype uses: ``(rows, cols)`` pairs, and the observed counts.
 
     Parameters
@@ -123,6 +187,10 @@ def scan_plan(y, X) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     y : ndarray, shape (n, m)
         NaN where missing.
     X : ndarray, shape (n, p)
+    x_covar : ndarray, shape (n, k), optional
+        The X chromosomes' covariates: a pattern on whose individuals fewer of their columns are
+        independent of ``X`` than on all gets a group of its own (its X covariates are those
+        independent on its individuals).
 
     Returns
     -------
@@ -141,29 +209,34 @@ def scan_plan(y, X) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     n, m = y.shape
     n_obs = np.zeros(m, dtype=np.int64)
     shared, own = [], []
+    width_x = 0 if x_covar is None else added_covariates(X, x_covar).shape[1]
     for rows, cols in missing_patterns(np.isnan(y)):
         if rows.size <= X.shape[1] + 1:
             raise InputError(f"phenotype column {int(cols[0])} has {rows.size} complete cases: too few")
         check_X(X[rows], rows.size)
         n_obs[cols] = rows.size
-        (shared if (n - rows.size) * cols.size <= n else own).append((rows, cols))
+        fewer_x = x_covar is not None and added_covariates(X[rows], x_covar[rows]).shape[1] < width_x
+        (shared if (n - rows.size) * cols.size <= n and not fewer_x else own).append((rows, cols))
     groups = [(np.arange(n), np.sort(np.concatenate([c for _, c in shared])))] if shared else []
     return groups + own, n_obs
 
 
-def null_groups(decs, kins, y, X, reml, tol) -> list:
+def null_groups(decs, setup: ScanSetup, rows, cols, reml, tol) -> list:
     """:func:`lmm.scan.engine.fit_null_group` for each chromosome's decomposition, one fit per
-    distinct kinship (by identity)."""
+    distinct kinship (by identity) and set of covariates (autosome or X)."""
     done, out = {}, []
-    for dec, K in zip(decs, kins):
-        if id(K) not in done:
-            done[id(K)] = fit_null_group(dec, y, X, reml=reml, tol=tol)
-        out.append(done[id(K)])
+    y = setup.y[np.ix_(rows, cols)]
+    for c, (dec, K) in enumerate(zip(decs, setup.kins)):
+        key = (id(K), bool(setup.is_x[c]))
+        if key not in done:
+            done[key] = fit_null_group(dec, y, setup.covariates(rows, c), reml=reml, tol=tol)
+        out.append(done[key])
     return out
 
 
-def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, reml=True,
-          tol=1e-4, collinear_rtol=COLLINEAR_RTOL, block_elements=SCAN_BLOCK_ELEMENTS) -> Scan1Result:
+def scan1(genotypes, kinship, pheno, covar=None, *, x_covar=None, int_covar=None, is_x=None, n_alleles=1,
+          drop_allele=0, reml=True, tol=1e-4, collinear_rtol=COLLINEAR_RTOL,
+          block_elements=SCAN_BLOCK_ELEMENTS) -> Scan1Result:
     """Genome scan of many phenotypes with a (LOCO) kinship, R/qtl2's ``scan1`` model.
 
     Parameters
@@ -180,8 +253,22 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
     covar : array_like, shape (n, p), optional
         Additive covariates including the intercept (``None``: intercept only);
         no missing values.
-    n_alleles : int
-        Columns per marker in ``genotypes`` (8 for DO allele probabilities).
+    x_covar : array_like, shape (n, k), optional
+        R/qtl2's ``Xcovar``: additive covariates of the X chromosomes only (``is_x``), in their
+        null and alternative models (and so their ``hsq``); columns that ``covar`` spans (on a
+        phenotype's complete cases) are dropped (:func:`lmm.scan.engine.added_covariates`). R/qtl2's
+        ``get_x_covar`` gives them for an F2 (sex and cross direction).
+    int_covar : array_like, shape (n, k), optional
+        R/qtl2's ``intcovar``: interactive covariates, on every chromosome. Each marker's design
+        gains its products with them (:func:`lmm.scan.engine.interaction_design`), and the LOD is
+        that of the full model (QTL + QTL × covariate) against the null; they are additive
+        covariates too (appended to ``covar`` where it does not span them). The interaction's
+        own LOD is this scan's minus the additive scan's.
+    is_x : bool or sequence of bool (n_chr,), optional
+        Which chromosomes are X chromosomes (default: none).
+    n_alleles : int or sequence of int (n_chr,)
+        Columns per marker in ``genotypes`` (8 for DO allele probabilities), one for all or one
+        per chromosome (an F2's X chromosome has 6 genotype columns, its autosomes 3).
     drop_allele : int or None
         With ``n_alleles > 1``: the allele column left out (probabilities sum to
         one, collinear with the intercept). The default 0 (the first) is what
@@ -227,20 +314,22 @@ def scan1(genotypes, kinship, pheno, covar=None, *, n_alleles=1, drop_allele=0, 
     whose null fit has no maximum (status ``unbounded``) or did not converge gets NaN LODs.
     """
     tol = check_tol(tol)
-    y, X, designs, d, kins = setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele)
-    n, m = y.shape
-    starts = np.concatenate([[0], np.cumsum([Gc.shape[1] // d for Gc in designs])])
+    setup = setup_scan(genotypes, kinship, pheno, covar, n_alleles, drop_allele, is_x=is_x, x_covar=x_covar,
+                       int_covar=int_covar)
+    n, m = setup.y.shape
+    starts = np.concatenate([[0], np.cumsum([Gc.shape[1] // d for Gc, d in zip(setup.designs, setup.d)])])
     lod = np.empty((int(starts[-1]), m))
-    dfs = np.zeros(lod.shape, dtype=np.int8 if d < 127 else np.int64)
-    hsq = np.empty((len(designs), m))
-    groups, nobs = scan_plan(y, X)
+    dfs = np.zeros(lod.shape, dtype=np.int64)
+    hsq = np.empty((len(setup.designs), m))
+    groups, nobs = scan_plan(setup.y, setup.X, setup.x_covar if setup.is_x.any() else None)
     cache = {}
     for rows, cols in groups:
-        decs = decompositions(kins, rows, cache)
-        nulls = null_groups(decs, kins, y[np.ix_(rows, cols)], X[rows], reml, tol)
+        decs = decompositions(setup.kins, rows, cache)
+        nulls = null_groups(decs, setup, rows, cols, reml, tol)
         for c, (dec, null) in enumerate(zip(decs, nulls)):
             hsq[c, cols] = null.hsq
-            res_lod, res_df = scan_tile(null, dec.kve_t @ designs[c][rows], d, collinear_rtol=collinear_rtol,
+            G, d = setup.design(rows, c)
+            res_lod, res_df = scan_tile(null, dec.kve_t @ G, d, collinear_rtol=collinear_rtol,
                                         block_elements=block_elements)
             lod[starts[c]:starts[c + 1], cols] = res_lod
             dfs[starts[c]:starts[c + 1], cols] = res_df
