@@ -52,6 +52,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -60,10 +61,11 @@ import lmm
 from lmm.errors import InputError
 from lmm.kinship import KinshipAccumulator, mean_diagonal
 from lmm.peaks import find_peaks
+from lmm.pipeline.genotypes.chromosomes import canonical_chromosome
 from lmm.pipeline.partition import Partition
-from lmm.scan import lod_to_pvalue, permutation_threshold
-from lmm.scan.engine import (fit_null_group, marker_design, permutation_patterns, scan_tile,
-                             update_permutation_maxima)
+from lmm.scan import lod_to_pvalue, permutation_threshold, strata_labels, xsp_permutations
+from lmm.scan.engine import (added_covariates, fit_null_group, interaction_design, marker_design,
+                             permutation_patterns, scan_tile, update_permutation_maxima)
 
 __all__ = [
     "KINSHIP_DEFAULTS",
@@ -79,6 +81,9 @@ __all__ = [
     "read_scan_results",
     "decompose_chromosome",
     "scan_chunk",
+    "ChromosomeModel",
+    "chromosome_model",
+    "region_lengths",
     "peak_options",
     "scan_tables",
     "lod_table",
@@ -330,11 +335,72 @@ def decompose_chromosome(K: np.ndarray, kin_ids: Sequence[str], clean_ids: Seque
 # --------------------------------------------------------------------------- the scan of a chunk
 
 
+@dataclass(frozen=True)
+class ChromosomeModel:
+    """What a chromosome's scan adds to the phenotypes' covariates, and its permutations.
+
+    Attributes
+    ----------
+    x_covariates : ndarray (N, k) or None
+        On an X chromosome, its covariates (config ``x_covariates``) for the ``N`` cleaned
+        individuals; None elsewhere or without them.
+    interactive : tuple of str
+        Covariates (names in ``cleaned.npz``) that interact with the QTL.
+    n_perm : int
+        Permutation replicates of this chromosome.
+    region : str or None
+        ``"X"`` when the X chromosomes are permuted on their own (their own stream,
+        :func:`lmm.scan.engine.permutation_rng`), else None.
+    strata : ndarray (N,) or None
+        With ``region "X"``: permutation strata, the distinct rows of the X covariates.
+    """
+
+    x_covariates: np.ndarray | None = None
+    interactive: tuple = ()
+    n_perm: int = 0
+    region: str | None = None
+    strata: np.ndarray | None = None
+
+
+def _canonical(chromosomes: Sequence[str]) -> set:
+    """The canonical names (:func:`lmm.pipeline.genotypes.chromosomes.canonical_chromosome`, as the
+    genotype store has them) of config ``x_chromosomes``."""
+    return {canonical_chromosome(c) for c in chromosomes}
+
+
+def region_lengths(markers: pd.DataFrame, x_chromosomes: Sequence[str]) -> dict:
+    """``{"A": L_A, "X": L_X}``: the summed lengths (span of the map positions) of the autosomes and
+    of the X chromosomes (R/qtl2's ``chr_lengths``), from a markers table (``chr``, ``pos``)."""
+    span = markers.groupby("chr", sort=False)["pos"].agg(lambda p: float(p.max() - p.min()))
+    x = span.index.isin(_canonical(x_chromosomes))
+    return {"A": float(span[~x].sum()), "X": float(span[x].sum())}
+
+
+def chromosome_model(chromosome: str, markers: pd.DataFrame, *, x_chromosomes: Sequence[str] = ("X",),
+                     x_covariates: np.ndarray | None = None, interactive: Sequence[str] = (),
+                     n_perm: int = 0) -> ChromosomeModel:
+    """The :class:`ChromosomeModel` of `chromosome` in a genome of `markers`.
+
+    The X chromosomes are permuted on their own (R/qtl2's ``perm_Xsp``) when the genome has both
+    autosomes and X chromosomes of positive length: :func:`lmm.scan.xsp_permutations` replicates,
+    stratified by the X covariates (:func:`lmm.scan.strata_labels`).
+    """
+    is_x = str(chromosome) in _canonical(x_chromosomes)
+    has_x = x_covariates is not None and x_covariates.shape[1] > 0
+    model = dict(x_covariates=x_covariates if is_x and has_x else None, interactive=tuple(interactive),
+                 n_perm=int(n_perm))
+    lengths = region_lengths(markers, x_chromosomes)
+    if is_x and n_perm and lengths["A"] > 0 and lengths["X"] > 0:
+        model.update(n_perm=xsp_permutations(n_perm, lengths["A"], lengths["X"]), region="X",
+                     strata=strata_labels(x_covariates) if has_x else None)
+    return ChromosomeModel(**model)
+
+
 def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition: Partition,
                phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-4,
                tile_columns: int = 20000, threshold: float = 3.0, peakdrop: float | None = None,
                interval: str = "drop", drop: float = 1.5, prob: float = 0.95, keep_lod: bool = True,
-               n_perm: int = 0, seed: int = 1) -> dict:
+               n_perm: int = 0, seed: int = 1, model: ChromosomeModel | None = None) -> dict:
     """Null fits and LOD scores of one chunk of phenotypes on one chromosome.
 
     Parameters
@@ -365,7 +431,11 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     keep_lod : bool
         Return the LOD of every marker (``scan_output: full``).
     n_perm, seed
-        Permutation replicates (0: none) and their seed (module notes).
+        Permutation replicates (0: none) and their seed (module notes); `model`'s ``n_perm``
+        replaces `n_perm` when a model is given.
+    model : ChromosomeModel, optional
+        The chromosome's X covariates, interactive covariates and permutations
+        (:func:`chromosome_model`; default: none, `n_perm` replicates).
 
     Returns
     -------
@@ -373,33 +443,49 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         Arrays for an ``.npz``: ``phenotypes`` (m,), ``hsq``, ``n``, ``null_status`` (m,),
         ``max_lod``, ``argmax`` (m,), ``df`` (q_c, m) the degrees of freedom of each marker,
         ``lod`` (q_c, m) when `keep_lod`, ``perm_max`` (n_perm, m), and the peaks
-        ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_ci_lo``, ``peak_ci_hi``.
+        ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_ci_lo``, ``peak_ci_hi``; with
+        interactive covariates also ``peak_lod_additive`` and ``peak_df_additive`` (the additive
+        scan's LOD and df at each peak's marker).
     """
-    units = _chunk_units(eigen, store, data, partition, phenotypes, reml=reml, tol=tol, n_perm=n_perm,
-                         seed=seed)
+    model = ChromosomeModel(n_perm=int(n_perm)) if model is None else model
+    units = _chunk_units(eigen, store, data, partition, phenotypes, reml=reml, tol=tol, seed=seed, model=model)
     markers = store.markers[store.markers["chr"] == str(chromosome)]
-    lod_t, df_t, perm_max = _scan_tiles(units, store, chromosome, len(phenotypes), len(markers), tile_columns,
-                                        n_perm)
+    lod_t, df_t, perm_max, additive = _scan_tiles(units, store, chromosome, len(phenotypes), len(markers),
+                                                  tile_columns, model.n_perm)
     out = {"phenotypes": np.asarray(list(phenotypes), dtype=str), **_null_arrays(units, len(phenotypes)),
            **_maxima_and_peaks(lod_t, markers["pos"].to_numpy(dtype=float), threshold,
                                peak_options(peakdrop, interval, drop, prob)),
            "df": df_t.T, "perm_max": perm_max}
+    if additive is not None:
+        j, k = out["peak_phenotype"], out["peak_index"]
+        out["peak_lod_additive"] = additive[0][j, k]
+        out["peak_df_additive"] = additive[1][j, k].astype(np.int64)
     if keep_lod:
         out["lod"] = lod_t.T
     return out
 
 
+def _group_covariates(C: np.ndarray, rows: np.ndarray, columns: Sequence[int], model: ChromosomeModel) -> np.ndarray:
+    """A null group's covariates: the batch's, and on an X chromosome the X covariates they do not span."""
+    X = C[np.ix_(rows, columns)]
+    return X if model.x_covariates is None else added_covariates(X, model.x_covariates[rows])
+
+
 def _chunk_units(eigen: Mapping, store, data: Mapping, partition: Partition, phenotypes: Sequence[str], *,
-                 reml: bool, tol: float, n_perm: int, seed: int) -> dict:
+                 reml: bool, tol: float, seed: int, model: ChromosomeModel) -> dict:
     """The chunk's decompositions (units), each with its null-fit groups: one per set of covariates,
     all its batches together (:func:`lmm.scan.engine.fit_null_group`), with their permutations.
 
-    Returns ``{unit: {"dec", "srows", "groups": [(js, NullGroup, [PermutedPattern])]}}``, ``js`` the
-    group's phenotypes as positions in `phenotypes`.
+    Returns ``{unit: {"dec", "srows", "Z", "groups": [(js, NullGroup, [PermutedPattern])]}}``, ``js``
+    the group's phenotypes as positions in `phenotypes`, ``Z`` the interactive covariates of the
+    unit's individuals (or None).
     """
     clean_ids = [str(i) for i in data["ids"].tolist()]
     ppos = {str(p): j for j, p in enumerate(data["phenotype_names"].tolist())}
     cpos = {str(c): j for j, c in enumerate(data["covariate_names"].tolist())}
+    absent = [c for c in model.interactive if c not in cpos]
+    if absent:
+        raise InputError(f"interactive covariates {absent} are not among the cleaned covariates {sorted(cpos)}")
     store_pos = {i: k for k, i in enumerate(store.ids.tolist())}
     scan_pos = {i: k for k, i in enumerate(i for i in clean_ids if i in store_pos)}  # the seed's individuals
     clean_pos = {i: k for k, i in enumerate(clean_ids)}
@@ -416,26 +502,33 @@ def _chunk_units(eigen: Mapping, store, data: Mapping, partition: Partition, phe
     for (unit, covariates), js in members.items():
         if unit not in units:
             ids = [str(i) for i in eigen[f"ids__{unit}"].tolist()]
+            rows = np.array([clean_pos[i] for i in ids], dtype=np.intp)
             units[unit] = {"dec": lmm.EigenDecomposition(eigen[f"kva__{unit}"], eigen[f"kve_t__{unit}"]),
-                           "rows": np.array([clean_pos[i] for i in ids], dtype=np.intp),
-                           "srows": np.array([store_pos[i] for i in ids], dtype=np.intp),
-                           "pos": np.array([scan_pos[i] for i in ids], dtype=np.intp), "groups": []}
+                           "rows": rows, "srows": np.array([store_pos[i] for i in ids], dtype=np.intp),
+                           "pos": np.array([scan_pos[i] for i in ids], dtype=np.intp), "groups": [],
+                           "Z": C[np.ix_(rows, [cpos[c] for c in model.interactive])] if model.interactive else None}
         u = units[unit]
         y = Y[np.ix_(u["rows"], [ppos[phenotypes[j]] for j in js])]
-        group = fit_null_group(u["dec"], y, C[np.ix_(u["rows"], [cpos[c] for c in covariates])], reml=reml, tol=tol)
-        patterns = permutation_patterns(group, seed, n_perm, u["pos"], len(scan_pos)) if n_perm else []
+        group = fit_null_group(u["dec"], y, _group_covariates(C, u["rows"], [cpos[c] for c in covariates], model),
+                               reml=reml, tol=tol)
+        strata = None if model.strata is None else model.strata[u["rows"]]
+        patterns = (permutation_patterns(group, seed, model.n_perm, u["pos"], len(scan_pos), strata, model.region)
+                    if model.n_perm else [])
         u["groups"].append((np.asarray(js, dtype=np.intp), group, patterns))
     return units
 
 
 def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_columns: int, n_perm: int):
     """LODs (m, q), degrees of freedom (m, q) and permutation maxima (n_perm, m) of a chromosome,
-    a tile of genotype columns at a time from the memory-mapped store (one rotation per unit and tile)."""
+    a tile of genotype columns at a time from the memory-mapped store (one rotation per unit and tile),
+    and with interactive covariates the additive scan's (LODs, df), else None."""
     width = store.n_alleles
     d = width - 1 if width > 1 else 1
     cols = store.columns(chromosome)
     lod_t = np.zeros((m, q))               # phenotype-major: a phenotype's markers are contiguous
     df_t = np.zeros((m, q), dtype=np.int16)
+    interactive = any(u["Z"] is not None for u in units.values())
+    additive = (np.zeros((m, q)), np.zeros((m, q), dtype=np.int16)) if interactive else None
     perm_max = np.full((int(n_perm), m), -np.inf)
     step = max(width, (int(tile_columns) // width) * width)
     for c0 in range(cols.start, cols.stop, step):
@@ -445,13 +538,19 @@ def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_col
         for u in units.values():
             G = marker_design(tile[u["srows"]], width)
             G_rot = u["dec"].kve_t @ G
+            Z = u["Z"]
+            G_full = G_rot if Z is None else u["dec"].kve_t @ interaction_design(G, d, Z)
+            d_full = d if Z is None else d * (1 + Z.shape[1])
             for js, group, patterns in u["groups"]:
-                lod, df = scan_tile(group, G_rot, d)
+                lod, df = scan_tile(group, G_full, d_full)
                 lod_t[js, k0:k1] = lod.T
                 df_t[js, k0:k1] = df.T
+                if Z is not None:
+                    lod_a, df_a = scan_tile(group, G_rot, d)
+                    additive[0][js, k0:k1], additive[1][js, k0:k1] = lod_a.T, df_a.T
                 for pattern in patterns:
-                    update_permutation_maxima(perm_max, js[pattern.cols], group, pattern, G, d)
-    return lod_t, df_t, perm_max
+                    update_permutation_maxima(perm_max, js[pattern.cols], group, pattern, G, d, interactive=Z)
+    return lod_t, df_t, perm_max, additive
 
 
 def _null_arrays(units: Mapping, m: int) -> dict:
@@ -494,7 +593,8 @@ def _maxima_and_peaks(lod_t: np.ndarray, pos: np.ndarray, threshold: float, opti
 
 
 def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Sequence[Mapping]],
-                phenotypes: Sequence[str], *, alpha: float = PERMUTATION_ALPHA) -> dict:
+                phenotypes: Sequence[str], *, alpha: float = PERMUTATION_ALPHA,
+                x_chromosomes: Sequence[str] = ("X",)) -> dict:
     """The scan's result tables from every (chromosome, chunk) job.
 
     Parameters
@@ -507,6 +607,12 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
         :func:`scan_chunk`'s arrays.
     phenotypes : sequence of str
         The scanned phenotypes in input order (the chunks' concatenation).
+    alpha : float
+        Level of the permutation thresholds.
+    x_chromosomes : sequence of str
+        With separate X permutations (their replicate count differs from the autosomes'), the
+        thresholds are per region (``A``, ``X``) at the levels of :func:`lmm.scan.xsp_alpha`, and
+        a peak's ``threshold`` is its region's.
 
     Returns
     -------
@@ -515,7 +621,8 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
     """
     order = {p: j for j, p in enumerate(phenotypes)}
     peaks, maxima, hsqs = [], [], []
-    perm_parts: dict[str, list[np.ndarray]] = {}
+    perm_parts: dict[tuple, list[np.ndarray]] = {}
+    xs = _canonical(x_chromosomes)
     marker_rows = []
     for chrom, results in zip(chromosomes, chunk_results):
         mk = store.markers[store.markers["chr"] == str(chrom)].reset_index(drop=True)
@@ -531,21 +638,20 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
                                "df": int(res["df"][k, j]), "n": int(res["n"][j])})
                 hsqs.append({"phenotype": p, "chr": chrom, "hsq": float(res["hsq"][j]), "n": int(res["n"][j]),
                              "status": str(res["null_status"][j])})
-                perm_parts.setdefault(p, []).append(res["perm_max"][:, j])
+                perm_parts.setdefault((p, "X" if chrom in xs else "A"), []).append(res["perm_max"][:, j])
             for t in range(res["peak_lod"].size):
                 j, k = int(res["peak_phenotype"][t]), int(res["peak_index"][t])
-                peaks.append({"phenotype": names[j], "chr": chrom, "marker": mk["marker"].iat[k],
-                              "pos": float(mk["pos"].iat[k]), "lod": float(res["peak_lod"][t]),
-                              "df": int(res["df"][k, j]), "ci_lo": float(res["peak_ci_lo"][t]),
-                              "ci_hi": float(res["peak_ci_hi"][t]), "hsq": float(res["hsq"][j]),
-                              "n": int(res["n"][j])})
+                row = {"phenotype": names[j], "chr": chrom, "marker": mk["marker"].iat[k],
+                       "pos": float(mk["pos"].iat[k]), "lod": float(res["peak_lod"][t]),
+                       "df": int(res["df"][k, j]), "ci_lo": float(res["peak_ci_lo"][t]),
+                       "ci_hi": float(res["peak_ci_hi"][t]), "hsq": float(res["hsq"][j]), "n": int(res["n"][j])}
+                if "peak_lod_additive" in res:
+                    row["lod_interaction"] = row["lod"] - float(res["peak_lod_additive"][t])
+                    row["df_interaction"] = row["df"] - int(res["peak_df_additive"][t])
+                peaks.append(row)
         marker_rows.append(pd.DataFrame({"marker": mk["marker"], "chr": chrom, "pos": mk["pos"].astype(float),
                                          "df": df_chr if df_chr is not None else 0}))
-    thresholds = {}
-    for p, parts in perm_parts.items():
-        allmax = np.max(np.stack(parts), axis=0) if parts and parts[0].size else np.empty(0)
-        if allmax.size:
-            thresholds[p] = (allmax.size, float(permutation_threshold(allmax[:, None], alpha)[0]))
+    thresholds = _permutation_thresholds(perm_parts, alpha, region_lengths(store.markers, x_chromosomes))
     chr_rank = {c: k for k, c in enumerate(chromosomes)}
 
     def ordered(frame, by_pos=True):
@@ -557,18 +663,66 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
         return frame.drop(columns="_k").reset_index(drop=True)
 
     peak_cols = ["phenotype", "chr", "marker", "pos", "lod", "pvalue", "df", "ci_lo", "ci_hi", "hsq", "n", "threshold"]
-    peaks = pd.DataFrame.from_records(peaks, columns=[c for c in peak_cols if c not in ("pvalue", "threshold")])
+    interaction = any("peak_lod_additive" in res for results in chunk_results for res in results)
+    extra = ["lod_interaction", "df_interaction"] if interaction else []
+    peaks = pd.DataFrame.from_records(peaks, columns=[c for c in peak_cols if c not in ("pvalue", "threshold")] + extra)
     peaks.insert(5, "pvalue", lod_to_pvalue(peaks["lod"].to_numpy(float), peaks["df"].to_numpy(int)) if len(peaks) else [])
-    peaks["threshold"] = [thresholds.get(p, (0, np.nan))[1] for p in peaks["phenotype"]]
+    peaks["threshold"] = [_region_threshold(thresholds, p, c, xs) for p, c in zip(peaks["phenotype"], peaks["chr"])]
+    if interaction:
+        peaks = _interaction_columns(peaks)
     maxima = pd.DataFrame.from_records(maxima, columns=["phenotype", "chr", "lod", "marker", "pos", "df", "n"])
     maxima.insert(6, "pvalue", lod_to_pvalue(maxima["lod"].to_numpy(float), maxima["df"].to_numpy(int)) if len(maxima) else [])
     hsq = pd.DataFrame.from_records(hsqs, columns=["phenotype", "chr", "hsq", "n", "status"])
-    thr = pd.DataFrame([{"phenotype": p, "n_permutations": k, "alpha": alpha, "threshold": v}
-                        for p, (k, v) in sorted(thresholds.items(), key=lambda kv: order[kv[0]])],
-                       columns=["phenotype", "n_permutations", "alpha", "threshold"])
+    thr = pd.DataFrame([{"phenotype": p, "region": r, "n_permutations": k, "alpha": alpha, "alpha_region": a,
+                         "threshold": v}
+                        for (p, r), (k, a, v) in sorted(thresholds.items(), key=lambda kv: (order[kv[0][0]], kv[0][1]))],
+                       columns=["phenotype", "region", "n_permutations", "alpha", "alpha_region", "threshold"])
     return {"peaks": ordered(peaks), "max": ordered(maxima, by_pos=False), "hsq": ordered(hsq, by_pos=False),
             "markers": pd.concat(marker_rows, ignore_index=True) if marker_rows else pd.DataFrame(),
             "thresholds": thr}
+
+
+def _permutation_thresholds(perm_parts: Mapping, alpha: float, lengths: Mapping) -> dict:
+    """``{(phenotype, region): (n_permutations, alpha_region, threshold)}`` from each chromosome's
+    permutation maxima by (phenotype, region ``A``/``X``). When the genome has autosomes and X
+    chromosomes of positive length, the X has replicates of its own (:func:`chromosome_model`'s
+    rule) and each region's maxima give its threshold at :func:`lmm.scan.xsp_alpha`'s level;
+    otherwise every chromosome's maxima are one genome's (region ``all``)."""
+    out = {}
+    for p in dict.fromkeys(p for p, _ in perm_parts):
+        parts = {r: np.max(np.stack(perm_parts[(p, r)]), axis=0) for r in ("A", "X") if (p, r) in perm_parts}
+        if not any(v.size for v in parts.values()):
+            continue
+        if len(parts) == 2 and lengths["A"] > 0 and lengths["X"] > 0:
+            thr = permutation_threshold(parts, alpha, lengths=lengths)
+            levels = dict(zip(("A", "X"), lmm.scan.xsp_alpha(alpha, lengths["A"], lengths["X"])))
+            for r in ("A", "X"):
+                out[(p, r)] = (parts[r].size, levels[r], float(thr[r]))
+        else:
+            allmax = np.max(np.stack(list(parts.values())), axis=0)
+            out[(p, "all")] = (allmax.size, alpha, float(permutation_threshold(allmax[:, None], alpha)[0]))
+    return out
+
+
+def _region_threshold(thresholds: Mapping, phenotype: str, chrom: str, xs: set) -> float:
+    """The permutation threshold that applies to a peak of `phenotype` on `chrom` (NaN without one)."""
+    for key in ((phenotype, "all"), (phenotype, "X" if chrom in xs else "A")):
+        if key in thresholds:
+            return thresholds[key][2]
+    return float("nan")
+
+
+def _interaction_columns(peaks: pd.DataFrame) -> pd.DataFrame:
+    """``lod_interaction`` (full − additive LOD at the peak's marker), its df and ``pvalue_interaction``
+    (:func:`lmm.scan.lod_to_pvalue`: the χ² test of the QTL × covariate terms), after ``lod``'s."""
+    pval = lod_to_pvalue(np.maximum(peaks["lod_interaction"].to_numpy(float), 0.0),
+                         np.maximum(peaks["df_interaction"].to_numpy(int), 1)) if len(peaks) else []
+    peaks = peaks.assign(pvalue_interaction=pval)
+    if len(peaks):
+        peaks.loc[peaks["df_interaction"] <= 0, "pvalue_interaction"] = np.nan
+    cols = [c for c in peaks.columns if c not in ("lod_interaction", "df_interaction", "pvalue_interaction")]
+    at = cols.index("df") + 1
+    return peaks[cols[:at] + ["lod_interaction", "df_interaction", "pvalue_interaction"] + cols[at:]]
 
 
 def lod_table(markers: pd.DataFrame, chunk_results: Sequence[Sequence[Mapping]], phenotypes: Sequence[str]) -> pd.DataFrame:

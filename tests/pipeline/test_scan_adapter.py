@@ -93,3 +93,51 @@ def test_chunk_is_invariant_to_the_units_of_the_phenotypes(setup, c):
         assert np.array_equal(a["peak_phenotype"], b["peak_phenotype"]) and np.array_equal(a["peak_index"], b["peak_index"])
         assert list(a["null_status"]) == list(b["null_status"])
     assert res[0]["peak_lod"].size + res[1]["peak_lod"].size > 0
+
+
+def test_x_and_interactive_covariates_and_x_permutations_equal_the_library(setup):
+    """Chromosome 2 as the X: the scan job with x_covariates (sex and a second column), sex
+    interactive, and separate stratified X permutations gives lmm.scan1 / lmm.scan1perm(perm_Xsp)
+    with the same seed; the aggregate's thresholds are per region at summary.scan1perm's levels."""
+    store, ids, Y, X, kin = setup
+    rng = np.random.default_rng(31)
+    xcov = np.column_stack([X[:, 1], rng.integers(0, 2, N)]).astype(float)
+    names = [f"p{j}" for j in range(Y.shape[1])]
+    part = partition_phenotypes(Y, names, ["ok"] * len(names), ids, X, ["intercept", "sex"])
+    data = {"ids": np.array(ids), "phenotypes": Y, "phenotype_names": np.array(names), "covariates": X,
+            "covariate_names": np.array(["intercept", "sex"])}
+    chunk = gs.scan_chunks(part, 0)[0]
+    res = []
+    for c in store.chromosomes:
+        model = gs.chromosome_model(c, store.markers, x_chromosomes=["2"], x_covariates=xcov,
+                                    interactive=["sex"], n_perm=4)
+        res.append(gs.scan_chunk(gs.decompose_chromosome(kin["loco"][c], ids, ids, part), store, c, data, part,
+                                 chunk, seed=3, tile_columns=7, model=model))
+    blocks, kins, _ = _library(setup)
+    lengths = [float(np.ptp(store.markers.loc[store.markers["chr"] == c, "pos"])) for c in store.chromosomes]
+    opts = dict(x_covar=xcov, int_covar=X[:, 1:], is_x=[False, True])
+    ref = lmm.scan1(blocks, kins, Y, X, **opts)
+    np.testing.assert_allclose(np.vstack([r["lod"] for r in res]), ref.lod, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(np.vstack([r["hsq"] for r in res]), ref.hsq, atol=1e-10, rtol=0)
+    perm = lmm.scan1perm(blocks, kins, Y, X, perm_Xsp=True, chr_lengths=lengths, n_perm=4, seed=3, **opts)
+    np.testing.assert_allclose(res[0]["perm_max"], perm["A"], atol=1e-10, rtol=0)
+    np.testing.assert_allclose(res[1]["perm_max"], perm["X"], atol=1e-10, rtol=0)
+    additive = lmm.scan1(blocks, kins, Y, X, x_covar=xcov, is_x=[False, True])
+    tables = gs.scan_tables(store, list(store.chromosomes), [[r] for r in res], names, x_chromosomes=["2"])
+    thr = tables["thresholds"]
+    assert sorted(set(thr["region"])) == ["A", "X"]
+    want = lmm.permutation_threshold(perm, 0.05, lengths={"A": lengths[0], "X": lengths[1]})
+    for j, p in enumerate(names):
+        for r in ("A", "X"):
+            assert thr.loc[(thr["phenotype"] == p) & (thr["region"] == r), "threshold"].item() == \
+                pytest.approx(want[r][j], abs=1e-10)
+    peaks = tables["peaks"]
+    assert len(peaks) and {"lod_interaction", "df_interaction", "pvalue_interaction"} <= set(peaks.columns)
+    starts = np.cumsum([0] + [int((store.markers["chr"] == c).sum()) for c in store.chromosomes])
+    for row in peaks.itertuples():
+        c = list(store.chromosomes).index(row.chr)
+        k = starts[c] + int(np.flatnonzero(store.markers.loc[store.markers["chr"] == row.chr, "marker"] == row.marker)[0])
+        j = names.index(row.phenotype)
+        assert row.lod_interaction == pytest.approx(ref.lod[k, j] - additive.lod[k, j], abs=1e-9)
+        assert row.df_interaction == ref.df[k, j] - additive.df[k, j] == 1
+        assert row.threshold == pytest.approx(want["X" if row.chr == "2" else "A"][j], abs=1e-10)

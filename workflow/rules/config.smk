@@ -121,7 +121,7 @@ def check_config():
             raise WorkflowError(
                 f"config '{key}': the file '{config[key]}' does not exist."
             )
-    for key in ("kinship", "phenotypes", "covariates"):
+    for key in ("kinship", "phenotypes", "covariates", "x_covariates"):
         path = config.get(key)
         if path and not Path(path).is_file():
             raise WorkflowError(

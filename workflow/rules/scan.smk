@@ -36,6 +36,7 @@ rule scan:
         store=rules.load_genotypes.output.store,
         data=rules.load_and_clean.output.data,
         record=rules.partition.output.record,
+        x_covariates=rules.load_x_covariates.output.x_covariates,
     output:
         result="results/scan/chunks/{group}/{chunk}.npz",
     log:
@@ -60,6 +61,8 @@ rule scan:
         prob=lookup(dpath="interval_prob", within=config),
         permutations=lookup(dpath="scan_permutations", within=config),
         seed=lookup(dpath="scan_seed", within=config),
+        x_chromosomes=lookup(dpath="x_chromosomes", within=config),
+        interactive=lookup(dpath="interactive_covariates", within=config),
         keep_lod=scan_full_output,
         groups=scan_group_map,
         loco=lookup(dpath="loco", within=config),
@@ -98,6 +101,7 @@ rule scan_aggregate:
         chunk_size=scan_chunk_size,
         threshold=lookup(dpath="peak_threshold", within=config),
         groups=scan_group_map,
+        x_chromosomes=lookup(dpath="x_chromosomes", within=config),
         code=script_code("scan_aggregate.py"),
     script:
         "../scripts/scan_aggregate.py"

@@ -10,6 +10,7 @@ with user_errors(log):
     import numpy as np
 
     from lmm.pipeline import atomic, clean, io
+    from lmm.pipeline.scan_covariates import covariate_columns_with_interactive
 
     inp, out, par = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     covariate_path = inp.covariates[0] if len(inp.covariates) else None
@@ -27,9 +28,12 @@ with user_errors(log):
     else:
         log.info("no covariate file (config 'covariates' is null)")
 
+    covariate_columns = covariate_columns_with_interactive(
+        par.covariate_columns, par.interactive_covariates,
+        None if covariates is None else list(covariates.columns), path=covariate_path)
     data = clean.clean_inputs(
         kin_ids, kinship, phenotypes, covariates,
-        phenotype_columns=par.phenotype_columns, covariate_columns=par.covariate_columns,
+        phenotype_columns=par.phenotype_columns, covariate_columns=covariate_columns,
         transform=par.transform, paths=paths)
 
     counts = data.counts

@@ -17,15 +17,20 @@ with user_errors(log):
     chunk = genome_scan.scan_chunks(partition, par.chunk_size)[int(wc.chunk.lstrip("s")) - 1]
     store = open_intermediate(inp.store)
     arrays = {}
+    with np.load(inp.x_covariates, allow_pickle=False) as xc:
+        x_covariates = xc["values"] if xc["values"].shape[1] else None
     with np.load(inp.data, allow_pickle=False) as data, np.load(inp.eigen[0], allow_pickle=False) as eigen:
         for k, chrom in enumerate(par.groups[wc.group]):
+            model = genome_scan.chromosome_model(
+                chrom, store.markers, x_chromosomes=par.x_chromosomes, x_covariates=x_covariates,
+                interactive=par.interactive or (), n_perm=par.permutations)
             # with LOCO the group's own decompositions, else the one of the analysis kinship
             units = genome_scan.split_prefixed(eigen, k if par.loco else 0)
             result = genome_scan.scan_chunk(
                 units, store, chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
                 tile_columns=par.tile_columns, threshold=par.threshold, peakdrop=par.peakdrop,
                 interval=par.interval, drop=par.drop, prob=par.prob,
-                keep_lod=par.keep_lod, n_perm=par.permutations, seed=par.seed)
+                keep_lod=par.keep_lod, seed=par.seed, model=model)
             log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
                      chrom, wc.chunk, len(chunk), result["df"].shape[0],
                      float(np.max(result["max_lod"], initial=0)), result["peak_lod"].size, par.threshold)

@@ -18,7 +18,7 @@ with user_errors(log):
     store = open_intermediate(inp.store)
     chromosomes = [c for group in par.groups.values() for c in group]
     results = genome_scan.read_scan_results(inp.results, list(par.groups.values()), len(chunks))
-    tables = genome_scan.scan_tables(store, chromosomes, results, phenotypes)
+    tables = genome_scan.scan_tables(store, chromosomes, results, phenotypes, x_chromosomes=par.x_chromosomes)
     atomic.write_tsv(out.markers, tables["markers"])
     atomic.write_tsv(out.hsq, tables["hsq"])
     atomic.write_tsv(out.max, tables["max"])
