@@ -125,11 +125,11 @@ POLISH_SLOPE_STEP = 1e-6
 #: (a shorter one is all round-off).
 POLISH_SECANT_MIN_STEP = 1e-8
 
-# The eQTL significance of lmm.qvalue and lmm.significance.
+# The eQTL significance of lmm.fdr and lmm.significance.
 
 #: R's ``smooth.spline`` search for the ``spar`` that gives the wanted degrees of freedom:
 #: Brent's minimiser on [-1.5, 1.5] with ``tol1 = SPLINE_SPAR_EPS·|spar| + SPLINE_SPAR_TOL/3``
-#: (R's ``control.spar`` defaults ``tol = 1e-4``, ``eps = 2e-8``; :mod:`lmm.qvalue`).
+#: (R's ``control.spar`` defaults ``tol = 1e-4``, ``eps = 2e-8``; :mod:`lmm.fdr`).
 SPLINE_SPAR_TOL = 1e-4
 SPLINE_SPAR_EPS = 2e-8
 #: The maximum-likelihood fit of Beta(a, b) to permutation minima (:func:`lmm.significance.fit_beta`)

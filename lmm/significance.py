@@ -5,7 +5,7 @@ For each trait, the genome scan gives its maximum LOD and, from permutations, th
 the null (:func:`lmm.scan1perm`). The ``n_perm`` maxima alone give a p-value no smaller than
 ``1/(n_perm + 1)``; FastQTL and tensorQTL (Ongen et al. 2016) fit instead a beta distribution to
 the permutations' *minimum nominal p-values* and read the observed minimum p-value off its CDF,
-so that smaller genome-wide p-values are estimated, and the q-values of :func:`lmm.qvalue.qvalue`
+so that smaller genome-wide p-values are estimated, and the q-values of :func:`lmm.fdr.qvalue`
 across traits can be taken on them.
 
 Notes

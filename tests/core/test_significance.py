@@ -16,7 +16,7 @@ from scipy import signal, special, stats
 
 from lmm import lod_to_pvalue, permutation_threshold
 from lmm.errors import InputError
-from lmm.qvalue import qvalue
+from lmm.fdr import qvalue
 from lmm.significance import (fit_beta, genome_pvalue_cut, lod_thresholds, pvalue_genome,
                               pvalue_to_lod)
 

@@ -22,7 +22,7 @@ from lmm.errors import InputError  # noqa: E402
 from lmm.pipeline import atomic  # noqa: E402
 from lmm.pipeline.eqtl import annotate_peaks, hotspot_table, read_phenotype_positions  # noqa: E402
 from lmm.pipeline.eqtl_plots import DISTAL_COLOUR, LOCAL_COLOUR, plot_cis_trans, plot_hotspots  # noqa: E402
-from lmm.qvalue import DEFAULT_LAMBDAS, qvalue  # noqa: E402
+from lmm.fdr import DEFAULT_LAMBDAS, qvalue  # noqa: E402
 from lmm.significance import genome_pvalue_cut, lod_thresholds, pvalue_genome  # noqa: E402
 
 MAP_CHRS = ["1", "2", "3", "X"]

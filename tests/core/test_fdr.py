@@ -1,4 +1,4 @@
-"""lmm.qvalue against R's qvalue 2.30.0 and smooth.spline (R 4.2.2): the tables in
+"""lmm.fdr against R's qvalue 2.30.0 and smooth.spline (R 4.2.2): the tables in
 tests/reference/qvalue/ (made by make_qvalue_reference.R there), to REF_TOL; and properties:
 Benjamini-Hochberg (scipy's false_discovery_control) when pi0 = 1, monotone q-values, the refusals."""
 
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from lmm.errors import InputError
-from lmm.qvalue import DEFAULT_LAMBDAS, pi0est, qvalue, smooth_spline_df
+from lmm.fdr import DEFAULT_LAMBDAS, pi0est, qvalue, smooth_spline_df
 
 pd = pytest.importorskip("pandas")
 
