@@ -61,7 +61,7 @@ def _table_rows(path: str) -> tuple[list[list[str]], list[int]]:
     sep = "," if path.removesuffix(".gz").endswith(".csv") else "\t"
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer",
-                            encoding="utf-8-sig", skip_blank_lines=True)
+                            encoding="utf-8-sig", skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError, EOFError,
             UnicodeDecodeError) as exc:
         raise InputError(f"The phenotype positions file '{path}' is not a readable table: "
@@ -71,8 +71,10 @@ def _table_rows(path: str) -> tuple[list[list[str]], list[int]]:
     if missing:
         raise InputError(f"The phenotype positions file '{path}' lacks the column(s) {missing}; it needs "
                          f"{list(POSITION_COLUMNS)} (or give a .bed file). Its columns: {list(frame.columns)[:8]}")
-    values = frame[list(POSITION_COLUMNS)].apply(lambda s: s.str.strip()).to_numpy().tolist()
-    return values, list(range(2, len(frame) + 2))     # line 1 is the header
+    cells = frame[list(POSITION_COLUMNS)].fillna("").apply(lambda s: s.str.strip())
+    lines = np.arange(2, len(frame) + 2)                 # line 1 is the header; blank lines kept
+    filled = (frame.fillna("").apply(lambda s: s.str.strip()) != "").any(axis=1).to_numpy()
+    return cells.to_numpy()[filled].tolist(), lines[filled].tolist()
 
 
 def read_phenotype_positions(path, chromosomes: Iterable[str]) -> pd.DataFrame:

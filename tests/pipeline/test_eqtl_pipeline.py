@@ -57,6 +57,7 @@ def test_read_table_and_bed(tmp_path):
     ("unknown.tsv", "phenotype\tchr\tpos\ng1\t1\t1\ng2\tchr7\t2\n", r"'g2' \(line 3\) on chromosome 'chr7'"),
     ("text.tsv", "phenotype\tchr\tpos\ng1\t1\t1\ng2\t2\tabc\n", r"'g2' \(line 3\) the position 'abc'"),
     ("blank.tsv", "phenotype\tchr\tpos\ng1\t1\t\n", r"'g1' \(line 2\) the position ''"),
+    ("short.tsv", "phenotype\tchr\tpos\n\ng1\t1\t1\ng2\t1\n", r"'g2' \(line 4\) the position ''"),
     ("cols.tsv", "gene\tchr\tpos\ng1\t1\t1\n", r"lacks the column\(s\) \['phenotype'\]"),
     ("short.bed", "chr1\t10\t11\tg1\nchr2\t5\n", "2 tab-separated field.* line 2"),
     ("dup.bed", "track name=x\nchr1\t10\t11\tg1\nchr2\t5\t6\tg1\n", r"'g1' twice \(lines 2 and 3\)"),
