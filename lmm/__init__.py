@@ -21,22 +21,27 @@ rotated data), :mod:`lmm.missing` (the Schur-complement evaluator),
 :mod:`lmm.kinship` (kinship from genotypes: R/qtl2's shared alleles, GEMMA's centred and
 standardised, overall and leave-one-chromosome-out), :mod:`lmm.scan` (the genome scan: LOD of
 every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks` (``find_peaks``,
-``lod_int``, ``bayes_int``, ``maxlod``).
+``lod_int``, ``bayes_int``, ``maxlod``); for eQTL studies :mod:`lmm.fdr` (Storey's q-values, R's
+``qvalue``), :mod:`lmm.significance` (genome-wide p-values by the beta approximation of
+permutations, LOD thresholds at an FDR) and :mod:`lmm.eqtl` (local/distal, hotspots).
 The core imports numpy and scipy only.
 """
 
 from .effects import CoefResult, Fit1Result, fit1, scan1blup, scan1coef
+from .eqtl import cis_distance, hotspot_counts
 from .errors import InputError
 from .fit import fit_lmm
 from .kinship import KinshipAccumulator, calc_kinship, mean_diagonal
 from .likelihood import LogLik, MLSolution, calc_ll, get_ml_soln
 from .missing import calc_ll_masked, fit_lmm_masked
 from .peaks import Peaks, bayes_int, find_peaks, lod_int, maxlod, maxlod_per_chromosome
+from .fdr import pi0est, qvalue
 from .result import STATUSES, FitResult
 from .rotation import EigenDecomposition, Rotation, eigen_decompose, eigen_rotation
 from .scan import (Scan1Result, ScanResult, lod_to_pvalue, permutation_threshold, rotate_genotypes, scan1,
                    scan1perm, scan_rotated)
 from .search import CHI2_95, CHI2_MIX_95, Evaluator
+from .significance import fit_beta, genome_pvalue_cut, lod_thresholds, pvalue_genome, pvalue_to_lod
 
 __version__ = "0.2.0"
 
@@ -80,4 +85,13 @@ __all__ = [
     "fit1",
     "scan1coef",
     "scan1blup",
+    "qvalue",
+    "pi0est",
+    "fit_beta",
+    "pvalue_genome",
+    "pvalue_to_lod",
+    "genome_pvalue_cut",
+    "lod_thresholds",
+    "cis_distance",
+    "hotspot_counts",
 ]

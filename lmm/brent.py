@@ -33,7 +33,7 @@ _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 def fmin_lockstep(f: Callable[[np.ndarray, np.ndarray], np.ndarray], lower, upper,
-                  tol: float, maxiter: int = 500):
+                  tol: float, maxiter: int = 500, rel_tol: float = _SQRT_EPS):
     """Minimise ``m`` univariate functions on their intervals, in lockstep.
 
     Parameters
@@ -46,6 +46,9 @@ def fmin_lockstep(f: Callable[[np.ndarray, np.ndarray], np.ndarray], lower, uppe
         R's ``optimize`` tolerance.
     maxiter : int
         Iterations at most (Brent's method needs far fewer).
+    rel_tol : float
+        The relative part of ``tol1 = rel_tol·|x| + tol/3``: ``√ε`` (R's ``optimize``) unless
+        given (R's ``smooth.spline`` uses its ``control.spar$eps``, 2e-8).
 
     Returns
     -------
@@ -75,7 +78,7 @@ def fmin_lockstep(f: Callable[[np.ndarray, np.ndarray], np.ndarray], lower, uppe
     for _ in range(maxiter):
         xa, aa, ba = x[active], a[active], b[active]
         xm = 0.5 * (aa + ba)
-        tol1 = _SQRT_EPS * np.abs(xa) + tol3
+        tol1 = rel_tol * np.abs(xa) + tol3
         t2 = 2.0 * tol1
         stop = np.abs(xa - xm) <= t2 - 0.5 * (ba - aa)
         if stop.any():

@@ -54,6 +54,11 @@ __all__ = [
     "CONSTANT_COLUMN_RTOL",
     "EFFECTS_RANK_RTOL",
     "BLUP_HSQ_TOL",
+    "SPLINE_SPAR_TOL",
+    "SPLINE_SPAR_EPS",
+    "BETA_FIT_RTOL",
+    "BETA_FIT_MAXITER",
+    "BETA_MIN_PERMUTATIONS",
     "as_float_array",
     "as_matrix",
     "check_finite",
@@ -119,6 +124,21 @@ POLISH_SLOPE_STEP = 1e-6
 #: The polish's secant slope is updated only from a step of at least this times ``max(1, |h|)``
 #: (a shorter one is all round-off).
 POLISH_SECANT_MIN_STEP = 1e-8
+
+# The eQTL significance of lmm.fdr and lmm.significance.
+
+#: R's ``smooth.spline`` search for the ``spar`` that gives the wanted degrees of freedom:
+#: Brent's minimiser on [-1.5, 1.5] with ``tol1 = SPLINE_SPAR_EPS·|spar| + SPLINE_SPAR_TOL/3``
+#: (R's ``control.spar`` defaults ``tol = 1e-4``, ``eps = 2e-8``; :mod:`lmm.fdr`).
+SPLINE_SPAR_TOL = 1e-4
+SPLINE_SPAR_EPS = 2e-8
+#: The maximum-likelihood fit of Beta(a, b) to permutation minima (:func:`lmm.significance.fit_beta`)
+#: has converged when a Newton step changes ``log a`` and ``log b`` by at most this.
+BETA_FIT_RTOL = 1e-10
+#: Newton iterations of the beta fit at most (it needs about ten); more is a failed fit.
+BETA_FIT_MAXITER = 100
+#: Fewer permutations than this are not fitted by a beta distribution (the empirical p is used).
+BETA_MIN_PERMUTATIONS = 10
 
 #: A genotype column is constant (and cannot be standardised, GEMMA's ``-gk 2``) when its
 #: standard deviation is at most this times ``max(1, |mean|)`` (:mod:`lmm.kinship`).

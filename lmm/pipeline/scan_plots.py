@@ -59,7 +59,7 @@ from scipy import special  # noqa: E402
 from lmm.scan import lod_to_pvalue  # noqa: E402
 
 __all__ = ["plot_lod_curves", "plot_manhattan", "plot_peak_map", "genome_layout", "GenomeLayout",
-           "neg_log10_pvalue"]
+           "neg_log10_pvalue", "genome_axis", "new_figure", "freeze_layout", "record_left_out", "message_figure"]
 
 #: Gap between adjacent chromosomes, as a fraction of the summed chromosome lengths.
 GAP_FRACTION = 0.015
@@ -280,6 +280,14 @@ def _fmt(v: float) -> str:
     if not np.isfinite(v):
         return str(v)
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+#: The figure helpers, public for the other figure modules (:mod:`lmm.pipeline.eqtl_plots`).
+genome_axis = _genome_axis
+new_figure = _new_figure
+freeze_layout = _freeze_layout
+record_left_out = _left_out
+message_figure = _message_figure
 
 
 # --------------------------------------------------------------------------- label placement
