@@ -59,6 +59,7 @@ def iron(tmp_path_factory):
 def test_iron_columns_per_chromosome_and_values(iron):
     source, store = iron
     assert source.alleles == F2 and source.x_columns == {"X": F2_X} and source.x_chromosomes == ("X",)
+    assert source.allele_names == ("S", "B") and source.dosage_allele == "none (genotype probabilities)"
     assert store.is_x("X") and not store.is_x("1")
     assert store.alleles_of("1") == F2 and store.alleles_of("X") == F2_X
     assert store.n_alleles_of("19") == 3 and store.n_alleles_of("X") == 6
@@ -164,7 +165,7 @@ def test_do_genotype_probabilities_36_and_44(tmp_path):
     store = open_intermediate(tmp_path / "s")
     assert store.genotypes.shape == (2 * 36 + 2 * 44, 6) and store.allele_names == tuple(alleles)
     kin = compute_kinships(store, "shared_alleles", loco=False)
-    P = np.hstack([lmm.alleles.genoprob_to_alleleprob(frame[[f"{m}:{g}" for g in names]].to_numpy(), names,
+    P = np.hstack([lmm.genoprob_to_alleleprob(frame[[f"{m}:{g}" for g in names]].to_numpy(), names,
                                                       tuple(alleles))
                    for m, names in layout])
     np.testing.assert_allclose(kin["overall"], 2 * P @ P.T / 4, rtol=1e-13)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lmm.alleles import genotype_pair_alleles
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import check_chromosome_spellings, sorted_markers
 from lmm.pipeline.genotypes.common import GenotypePart
@@ -83,7 +84,14 @@ class GenotypeSource:
             "plink": "A1 (5th column of the .bim), as PLINK and GEMMA count it",
             "bimbam": "A1 (2nd field of each line), as GEMMA counts it",
             "table": "as given in the table",
-        }[self.format] if self.kind == "dosages" else "none (allele probabilities)"
+        }[self.format] if self.kind == "dosages" else \
+            "none (allele probabilities)" if self.alleles == self.allele_names else "none (genotype probabilities)"
+
+    @property
+    def allele_names(self) -> tuple[str, ...]:
+        """The alleles of a probabilities source: those of its genotype pairs (``S, B`` for ``SS, SB,
+        BB``: :func:`lmm.alleles.genotype_pair_alleles`), else :attr:`alleles`; ``()`` for dosages."""
+        return genotype_pair_alleles(self.alleles) or tuple(self.alleles)
 
 
 @dataclass(frozen=True)
