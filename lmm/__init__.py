@@ -18,7 +18,8 @@ Modules: :mod:`lmm.rotation` (decomposition, rotation), :mod:`lmm.likelihood`
 rotated data), :mod:`lmm.missing` (the Schur-complement evaluator),
 :mod:`lmm.result` (:class:`FitResult`), :mod:`lmm.fit` (:func:`fit_lmm`),
 :mod:`lmm.checks` (argument checks and the tolerances of every numerical rule);
-:mod:`lmm.kinship` (kinship from genotypes: R/qtl2's shared alleles, GEMMA's centred and
+:mod:`lmm.alleles` (genotype-probability column names, R/qtl2's conversion of genotype to
+allele probabilities), :mod:`lmm.kinship` (kinship from genotypes: R/qtl2's shared alleles, GEMMA's centred and
 standardised, overall and leave-one-chromosome-out), :mod:`lmm.scan` (the genome scan: LOD of
 every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks` (``find_peaks``,
 ``lod_int``, ``bayes_int``, ``maxlod``); for eQTL studies :mod:`lmm.fdr` (Storey's q-values, R's
@@ -27,6 +28,7 @@ permutations, LOD thresholds at an FDR) and :mod:`lmm.eqtl` (local/distal, hotsp
 The core imports numpy and scipy only.
 """
 
+from .alleles import genoprob_to_alleleprob
 from .effects import CoefResult, Fit1Result, fit1, scan1blup, scan1coef
 from .eqtl import cis_distance, hotspot_counts
 from .errors import InputError
@@ -47,6 +49,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "InputError",
+    "genoprob_to_alleleprob",
     "EigenDecomposition",
     "Rotation",
     "eigen_decompose",

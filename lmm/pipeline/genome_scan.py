@@ -128,12 +128,23 @@ def compute_kinships(store, method: str, loco: bool, max_columns: int = 4096) ->
     -------
     dict
         ``overall`` (n, n); ``loco`` {chromosome: (n, n)} (empty without `loco`);
-        ``record``: method, markers per chromosome, mean diagonals (the scale hsq refers to).
+        ``record``: method, markers per chromosome, mean diagonals (the scale hsq refers to),
+        the X chromosomes.
+
+    Notes
+    -----
+    ``shared_alleles`` uses allele probabilities: a store of genotype probabilities (e.g.
+    R/qtl2's F2, ``SS, SB, BB``; on X ``SS, SB, BS, BB, SY, BY``) is converted block by block as
+    R/qtl2's ``genoprob_to_alleleprob`` does (:mod:`lmm.alleles`: ``SB`` is half S and half B,
+    ``SY`` is S). Every chromosome counts in the overall kinship, X included, and the kinship
+    leaving out chromosome c uses all the others, X included: that of X is the autosomes'
+    (R/qtl2's ``calc_kinship(probs, "loco")``, checked in ``tests/reference/qtl2/iron``).
     """
     acc = KinshipAccumulator(store.n, method, loco=loco)
+    alleles = len(store.allele_names) if method == "shared_alleles" and store.kind == "probabilities" else 1
     for chrom in store.chromosomes:
         for block in store.iter_blocks(chrom, max_columns):
-            acc.add(block, chrom, n_alleles=store.n_alleles if method == "shared_alleles" else 1)
+            acc.add(store.allele_probabilities(block, chrom) if alleles > 1 else block, chrom, n_alleles=alleles)
     overall = acc.overall()
     per_chr = {c: acc.loco(c) for c in acc.chromosomes} if loco else {}
     record = {
@@ -143,6 +154,7 @@ def compute_kinships(store, method: str, loco: bool, max_columns: int = 4096) ->
         "markers_per_chromosome": {c: int(acc.n_markers(c)) for c in acc.chromosomes},
         "mean_diagonal": float(mean_diagonal(overall)),
         "loco_mean_diagonal": {c: float(mean_diagonal(K)) for c, K in per_chr.items()},
+        "x_chromosomes": [c for c in acc.chromosomes if store.is_x(c)],
     }
     return {"overall": overall, "loco": per_chr, "record": record}
 
@@ -522,7 +534,7 @@ def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_col
     """LODs (m, q), degrees of freedom (m, q) and permutation maxima (n_perm, m) of a chromosome,
     a tile of genotype columns at a time from the memory-mapped store (one rotation per unit and tile),
     and with interactive covariates the additive scan's (LODs, df), else None."""
-    width = store.n_alleles
+    width = store.n_alleles_of(chromosome)
     d = width - 1 if width > 1 else 1
     cols = store.columns(chromosome)
     lod_t = np.zeros((m, q))               # phenotype-major: a phenotype's markers are contiguous

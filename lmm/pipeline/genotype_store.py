@@ -5,8 +5,9 @@ Format (a directory, e.g. ``results/genotypes/``)
 -------------------------------------------------
 ``genotypes.npy``
     ``(n_columns, n)`` C-order, float64 (default) or float32 (``dtype``): **marker-major**, one
-    row per marker (dosages) or per marker and allele (probabilities, the alleles of a marker in
-    adjacent rows, in :attr:`GenotypeStore.alleles` order), the markers in genome order. A
+    row per marker (dosages) or per marker and column (probabilities, the columns of a marker in
+    adjacent rows, in :meth:`GenotypeStore.alleles_of` order: :attr:`GenotypeStore.alleles` on
+    the autosomes, an X chromosome's own set on X), the markers in genome order. A
     chromosome is thus a contiguous block of rows; its ``(n, k)`` genotype matrix is the
     transposed view (Fortran order), which BLAS multiplies without a copy. No missing values.
 ``ids.txt``
@@ -24,8 +25,10 @@ Format (a directory, e.g. ``results/genotypes/``)
     ``id, reason``: ``not_genotyped`` (in the analysis, no genotypes: dropped from the analysis)
     and ``not_in_analysis`` (genotyped, not used).
 ``genotypes.yaml``
-    Format version, ``kind`` (``dosages`` / ``probabilities``), ``alleles``, ``dtype``, shape,
-    and the summary returned by :func:`write_intermediate` (counts for the log, the provenance
+    Format version (2: per-chromosome column sets), ``kind`` (``dosages`` / ``probabilities``),
+    ``alleles`` (the autosomes' columns), ``x_chromosomes`` (config ``x_chromosomes``),
+    ``x_columns`` (each X chromosome's columns, probabilities only), ``dtype``, shape, and the
+    summary returned by :func:`write_intermediate` (counts for the log, the provenance
     and the report).
 
 Missing genotypes are replaced by the marker's mean over the kept individuals that have it (for
@@ -53,12 +56,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from lmm.alleles import genoprob_to_alleleprob, genotype_pair_alleles
 from lmm.errors import InputError
 from lmm.pipeline.atomic import write_text, write_tsv, write_yaml
 from lmm.pipeline.clean import id_format_mismatches
@@ -67,7 +71,7 @@ from lmm.pipeline.io import describe_ids
 
 __all__ = ["FORMAT_VERSION", "GenotypeStore", "open_intermediate", "write_intermediate"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Bytes of float64 values per chunk of markers read and processed at once.
 _CHUNK_BYTES = 16 << 20
@@ -129,13 +133,16 @@ def write_intermediate(
     _check_arguments(dtype, max_marker_missing)
     match, id_notes = _match_analysis(source, keep_ids, analysis_label)
     n = len(match.kept)
-    width = source.n_alleles
-    blocks = _BlockReader(source, match.kept, _chunk_markers(len(source.ids), width, chunk_bytes))
+    widths = source.marker_widths()
+    width = int(widths.max(initial=1))
+    blocks = _BlockReader(source, match.kept, _chunk_markers(len(source.ids), width, chunk_bytes), widths)
     stats = _marker_statistics(blocks, len(source.markers), width, n)
-    kept = _filter_markers(stats, source, n, max_marker_missing)
-    table, dropped_markers = _marker_tables(source.markers, stats, kept, width)
+    kept = _filter_markers(stats, source, n, max_marker_missing, widths)
+    table, dropped_markers = _marker_tables(source.markers, stats, kept, widths)
     summary = _summary(source, keep_ids, match, stats, kept, table, dtype, max_marker_missing, id_notes)
     meta = {"format_version": FORMAT_VERSION, "kind": source.kind, "alleles": list(source.alleles),
+            "x_chromosomes": list(source.x_chromosomes),
+            "x_columns": {c: list(v) for c, v in source.x_columns.items()},
             "dtype": dtype, "n": n, "n_columns": summary["n_columns"], "summary": summary}
 
     def fill(tmp: str) -> None:
@@ -196,11 +203,13 @@ class _BlockReader:
     """The source's values for the kept individuals, chunk by chunk, in the parts' marker order.
 
     Iterating yields ``(index, values, missing)``: the genome indices of the chunk's markers,
-    their values ``(m, width, n)`` C-order, and which are missing ``(m, n)``.
+    their values ``(m, width, n)`` C-order (``width`` the widest marker's columns; a narrower
+    marker's are first, the rest 0: :meth:`valid`), and which are missing ``(m, n)``.
     """
 
-    def __init__(self, source: GenotypeSource, kept: Sequence[str], step: int):
-        self.source, self.step, self.n, self.width = source, step, len(kept), source.n_alleles
+    def __init__(self, source: GenotypeSource, kept: Sequence[str], step: int, widths: np.ndarray):
+        self.source, self.step, self.n = source, step, len(kept)
+        self.widths, self.width = widths, int(widths.max(initial=1))
         # rows of each part's individuals, in the order of the kept ids
         self.rows = []
         for part in source.parts:
@@ -211,14 +220,27 @@ class _BlockReader:
         self.where = [np.empty(len(p.markers), dtype=np.intp) for p in source.parts]
         for k, (p, i) in enumerate(zip(markers["part"].to_numpy(), markers["part_index"].to_numpy())):
             self.where[p][i] = k
+        # each part's first column of each of its markers (file order), and the end
+        self.bounds = [np.r_[0, np.cumsum(widths[w])] for w in self.where]
+
+    def valid(self, index: np.ndarray) -> np.ndarray:
+        """Which of the ``width`` columns of the markers `index` are theirs: (m, width) bool."""
+        return np.arange(self.width) < self.widths[index][:, None]
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for p, part in enumerate(self.source.parts):
+            bounds = self.bounds[p]
             for start, block in part.chunks(self.step, self.rows[p]):
-                m = block.shape[0] // self.width
-                values = np.ascontiguousarray(block, dtype=np.float64).reshape(m, self.width, self.n)
+                m = int(np.searchsorted(bounds, bounds[start] + block.shape[0])) - start
+                index = self.where[p][start:start + m]
+                block = np.asarray(block, dtype=np.float64)
+                if block.shape[0] == m * self.width:
+                    values = np.ascontiguousarray(block).reshape(m, self.width, self.n)
+                else:  # markers of fewer columns: pad them with zeros
+                    values = np.zeros((m, self.width, self.n))
+                    values[self.valid(index)] = block
                 missing = np.isnan(values).any(axis=1)
-                yield self.where[p][start:start + m], values, missing
+                yield index, values, missing
 
 
 @dataclass
@@ -262,7 +284,7 @@ def _marker_statistics(blocks: _BlockReader, q: int, width: int, n: int) -> _Mar
 
 
 def _filter_markers(stats: _MarkerStatistics, source: GenotypeSource, n: int,
-                    max_marker_missing: float) -> _KeptMarkers:
+                    max_marker_missing: float, widths: np.ndarray) -> _KeptMarkers:
     """Drop markers missing in more than `max_marker_missing` of the `n` individuals, then monomorphic ones."""
     q = len(stats.n_missing)
     fraction = stats.n_missing / n
@@ -277,18 +299,18 @@ def _filter_markers(stats: _MarkerStatistics, source: GenotypeSource, n: int,
         )
     index = np.flatnonzero(keep)
     first_row = np.full(q, -1, dtype=np.int64)
-    first_row[index] = np.arange(len(index)) * source.n_alleles
-    return _KeptMarkers(fraction, too_missing, monomorphic, keep, index, first_row, len(index) * source.n_alleles)
+    first_row[index] = np.r_[0, np.cumsum(widths[index])[:-1]]
+    return _KeptMarkers(fraction, too_missing, monomorphic, keep, index, first_row, int(widths[index].sum()))
 
 
 def _marker_tables(markers: pd.DataFrame, stats: _MarkerStatistics, kept: _KeptMarkers,
-                   width: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   widths: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``markers.tsv`` (the kept markers) and ``dropped_markers.tsv``."""
     kept_markers = markers.iloc[kept.index].reset_index(drop=True)
     table = pd.DataFrame({
         "marker": kept_markers["marker"], "chr": kept_markers["chr"].astype(str), "pos": kept_markers["pos"],
         "allele": kept_markers["allele"], "other_allele": kept_markers["other_allele"],
-        "n_columns": width, "first_column": kept.first_row[kept.index], "missing_fraction": kept.fraction[kept.index],
+        "n_columns": widths[kept.index], "first_column": kept.first_row[kept.index], "missing_fraction": kept.fraction[kept.index],
         "file": kept_markers["file"],
     })
     reason = np.where(kept.too_missing, "missing", "monomorphic")
@@ -319,6 +341,8 @@ def _summary(source: GenotypeSource, keep_ids, match: IdMatch, stats: _MarkerSta
         "files": list(source.files),
         "dosage_allele": source.dosage_allele,
         "alleles": list(source.alleles),
+        "x_chromosomes": list(source.x_chromosomes),
+        "x_columns": {c: list(v) for c, v in source.x_columns.items()},
         "map_position": source.map_position,
         "dtype": dtype,
         "max_marker_missing": float(max_marker_missing),
@@ -348,6 +372,7 @@ def _write_genotype_rows(npy: str, blocks: _BlockReader, stats: _MarkerStatistic
     (the pages of a written memory map would count as resident memory until the end).
     """
     n, width = blocks.n, blocks.width
+    offsets = np.arange(width)
     row_bytes = n * np.dtype(dtype).itemsize
     with open(npy, "wb") as handle:
         np.lib.format.write_array_header_1_0(
@@ -363,8 +388,9 @@ def _write_genotype_rows(npy: str, blocks: _BlockReader, stats: _MarkerStatistic
             values, missing, index = values[sel], missing[sel], index[sel]
             if missing.any():
                 values = np.where(missing[:, None, :], stats.means[index][:, :, None], values)
-            block = np.ascontiguousarray(values.reshape(-1, n), dtype=dtype)
-            target = (kept.first_row[index][:, None] + np.arange(width)).ravel()
+            valid = blocks.valid(index)
+            block = np.ascontiguousarray(values[valid], dtype=dtype)  # (columns of the markers, n)
+            target = (kept.first_row[index][:, None] + offsets)[valid]
             breaks = np.flatnonzero(np.diff(target) != 1) + 1
             for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(target)]):
                 _pwrite_all(fd, memoryview(block[lo:hi]).cast("B"), offset + int(target[lo]) * row_bytes)
@@ -425,15 +451,22 @@ class GenotypeStore:
     ----------
     ids : numpy.ndarray of str, shape (n,)
     markers : pandas.DataFrame
-        ``markers.tsv`` (kept markers in genome order; ``chr`` as str).
+        ``markers.tsv`` (kept markers in genome order; ``chr`` as str; ``n_columns`` and
+        ``first_column`` each marker's rows of :attr:`genotypes`).
     kind : str
         ``"dosages"`` or ``"probabilities"`` (default kinship: ``standardized`` for dosages,
         ``shared_alleles`` for probabilities).
     alleles : tuple of str
+        The column names of the autosomes' markers (alleles, or genotypes such as ``SS, SB,
+        BB``); those of a chromosome: :meth:`alleles_of`.
     genotypes : numpy.memmap, shape (n_columns, n)
         The marker-major matrix (read-only).
     summary : dict
         As returned by :func:`write_intermediate`.
+    x_chromosomes : tuple of str
+        The chromosomes treated as X (config ``x_chromosomes``), whether they have markers or not.
+    x_columns : dict of str to tuple of str
+        The column names of each X chromosome with markers (probabilities only).
     """
 
     path: str
@@ -443,6 +476,8 @@ class GenotypeStore:
     alleles: tuple[str, ...]
     genotypes: np.ndarray
     summary: dict
+    x_chromosomes: tuple[str, ...] = ()
+    x_columns: dict = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -450,8 +485,39 @@ class GenotypeStore:
 
     @property
     def n_alleles(self) -> int:
-        """Columns per marker: alleles for probabilities, 1 for dosages."""
+        """Columns per marker of the autosomes: alleles for probabilities, 1 for dosages.
+        On an X chromosome it may differ: use :meth:`n_alleles_of`."""
         return len(self.alleles) if self.kind == "probabilities" else 1
+
+    def is_x(self, chromosome: str) -> bool:
+        """Whether `chromosome` is treated as an X chromosome (config ``x_chromosomes``)."""
+        return str(chromosome) in self.x_chromosomes
+
+    def alleles_of(self, chromosome: str) -> tuple[str, ...]:
+        """The column names of each marker of `chromosome` (``()`` for dosages)."""
+        return tuple(self.x_columns.get(str(chromosome), self.alleles))
+
+    def n_alleles_of(self, chromosome: str) -> int:
+        """Columns per marker of `chromosome`: 1 for dosages."""
+        return len(self.alleles_of(chromosome)) if self.kind == "probabilities" else 1
+
+    @property
+    def allele_names(self) -> tuple[str, ...]:
+        """The alleles of the allele probabilities: those of the genotype pairs of :attr:`alleles`
+        (``S, B`` for ``SS, SB, BB``: :func:`lmm.alleles.genotype_pair_alleles`), else
+        :attr:`alleles` (the columns are allele probabilities); ``()`` for dosages."""
+        if self.kind != "probabilities":
+            return ()
+        return genotype_pair_alleles(self.alleles) or tuple(self.alleles)
+
+    def allele_probabilities(self, block: np.ndarray, chromosome: str) -> np.ndarray:
+        """A block ``(n, k)`` of `chromosome`'s columns as allele probabilities ``(n, k / g · a)``
+        (:func:`lmm.alleles.genoprob_to_alleleprob`; the block itself when its columns are the
+        alleles already)."""
+        columns = self.alleles_of(chromosome)
+        if columns == self.allele_names:
+            return block
+        return genoprob_to_alleleprob(block, columns, self.allele_names)
 
     @property
     def chromosomes(self) -> list[str]:
@@ -471,21 +537,26 @@ class GenotypeStore:
                 "several blocks (chromosome names not made canonical?): rerun the load stage."
             )
         first = int(self.markers["first_column"].iat[rows[0]])
-        last = int(self.markers["first_column"].iat[rows[-1]]) + self.n_alleles
+        last = int(self.markers["first_column"].iat[rows[-1]]) + int(self.markers["n_columns"].iat[rows[-1]])
         return slice(first, last)
 
     def iter_blocks(self, chromosome: str | None = None, max_columns: int | None = None) -> Iterator[np.ndarray]:
         """Yield the genotypes of `chromosome` (all when ``None``) as ``(n, k)`` blocks.
 
         Each block is a read-only transposed view of the memory map (Fortran order, no copy),
-        holds whole markers (``k`` a multiple of :attr:`n_alleles`, at most `max_columns` unless
-        one marker is wider), and the blocks follow the genome order.
+        holds whole markers (``k`` a multiple of their columns per marker, at most `max_columns`
+        unless one marker is wider), and the blocks follow the genome order. When the
+        chromosomes' columns per marker differ (an X chromosome's own set), a block holds
+        markers of one chromosome only.
         """
-        cols = self.columns(chromosome)
-        width = self.n_alleles
-        step = cols.stop - cols.start if max_columns is None else max(width, (max_columns // width) * width)
-        for start in range(cols.start, cols.stop, step):
-            yield self.genotypes[start:min(cols.stop, start + step)].T
+        uniform = self.markers["n_columns"].nunique() <= 1
+        for chrom in ([None] if chromosome is None and uniform else
+                      self.chromosomes if chromosome is None else [chromosome]):
+            cols = self.columns(chrom)
+            width = self.n_alleles if chrom is None else self.n_alleles_of(chrom)
+            step = cols.stop - cols.start if max_columns is None else max(width, (max_columns // width) * width)
+            for start in range(cols.start, cols.stop, step):
+                yield self.genotypes[start:min(cols.stop, start + step)].T
 
 
 def open_intermediate(path: str | os.PathLike) -> GenotypeStore:
@@ -498,7 +569,8 @@ def open_intermediate(path: str | os.PathLike) -> GenotypeStore:
         meta = yaml.safe_load(handle)
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputError(f"The genotype intermediate '{path}' has format version {meta.get('format_version')}, "
-                         f"not {FORMAT_VERSION}: rerun the load stage.")
+                         f"not {FORMAT_VERSION} (this version records the X chromosomes and their columns): "
+                         "rerun the load stage.")
     genotypes = np.load(os.path.join(path, "genotypes.npy"), mmap_mode="r")
     with open(os.path.join(path, "ids.txt"), encoding="utf-8") as handle:
         ids = np.asarray(handle.read().split("\n")[:-1], dtype=object)
@@ -507,4 +579,6 @@ def open_intermediate(path: str | os.PathLike) -> GenotypeStore:
     if genotypes.shape != (meta["n_columns"], meta["n"]) or len(ids) != meta["n"]:
         raise InputError(f"The genotype intermediate '{path}' is inconsistent (shape {genotypes.shape}): rerun the load stage.")
     return GenotypeStore(path=path, ids=ids, markers=markers, kind=meta["kind"], alleles=tuple(meta["alleles"]),
-                         genotypes=genotypes, summary=meta["summary"])
+                         genotypes=genotypes, summary=meta["summary"],
+                         x_chromosomes=tuple(str(c) for c in meta["x_chromosomes"]),
+                         x_columns={str(c): tuple(v) for c, v in meta["x_columns"].items()})

@@ -27,6 +27,7 @@ checkpoint load_genotypes:
     params:
         genotype_format=lookup(dpath="genotype_format", within=config),
         map_position=lookup(dpath="map_position", within=config),
+        x_chromosomes=lookup(dpath="x_chromosomes", within=config),
         max_marker_missing=lookup(dpath="max_marker_missing", within=config),
         genotype_dtype=lookup(dpath="genotype_dtype", within=config),
         id_column=lookup(dpath="id_column", within=config),

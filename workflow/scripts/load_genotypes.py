@@ -15,9 +15,12 @@ with user_errors(log):
     source = read_genotypes(
         list(inp.genotypes), par.genotype_format,
         map_path=inp.map[0] if len(inp.map) else None, ids_path=inp.ids[0] if len(inp.ids) else None,
-        map_position=par.map_position, id_column=par.id_column, na_values=par.na_values)
+        map_position=par.map_position, id_column=par.id_column, na_values=par.na_values,
+        x_chromosomes=par.x_chromosomes)
     log.info("genotypes %s: format %s, %s, %d individuals, %d markers (%s)", ", ".join(inp.genotypes),
              source.format, source.kind, len(source.ids), len(source.markers), source.dosage_allele)
+    for chrom, columns in source.x_columns.items():
+        log.info("X chromosome %s: columns %s (autosomes: %s)", chrom, ", ".join(columns), ", ".join(source.alleles))
     # the individuals of the analysis: those with phenotypes, in the phenotype file's order
     analysis = io.read_table(inp.phenotypes, id_column=par.id_column, role="phenotype",
                              na_values=par.na_values).index.astype(str).tolist()

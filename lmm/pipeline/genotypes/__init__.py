@@ -45,9 +45,13 @@ Formats (``fmt``; ``"auto"`` recognises ``.bed`` and tables from the file name)
       [0, 2]; ``kind = "dosages"``;
     - or one column per marker and allele (``<marker>:<allele>``, split at the last ``:``):
       allele probabilities (e.g. R/qtl2's ``genoprob_to_alleleprob``), k − 1 degrees of freedom;
-      ``kind = "probabilities"``. Every marker must have the same allele set (the alleles of the
-      table's first marker, in that order; the columns of a marker may be anywhere in the
-      table); each value in [0, 1] (± :data:`PROBABILITY_RANGE_TOLERANCE`) and the alleles of a
+      ``kind = "probabilities"``; or genotype probabilities (R/qtl2's ``calc_genoprob``,
+      ``<marker>:SS, <marker>:SB, <marker>:BB``). Every marker must have the same set of columns
+      (those of the table's first autosomal marker, in that order; the columns of a marker may
+      be anywhere in the table), except on the X chromosomes (``x_chromosomes``), whose markers
+      have the autosomes' set or one known X set (:func:`lmm.alleles.x_genotype_sets`: for
+      ``SS, SB, BB``, R/qtl2's ``SS, SB, BS, BB, SY, BY``), the same for all markers of the
+      chromosome; each value in [0, 1] (± :data:`PROBABILITY_RANGE_TOLERANCE`) and the alleles of a
       marker summing to 1 in each row (± :data:`PROBABILITY_SUM_TOLERANCE`, absolute; rows with a
       missing allele are not checked). Values are kept as given (not renormalised).
 
@@ -133,6 +137,7 @@ def read_genotypes(
     map_position: str | None = None,
     id_column: str = "id",
     na_values: Sequence[str] = DEFAULT_NA_VALUES,
+    x_chromosomes: Sequence[str] = ("X",),
 ) -> GenotypeSource:
     """Read and check genotype files; return them as one :class:`GenotypeSource`.
 
@@ -157,6 +162,9 @@ def read_genotypes(
         Tables: the id column.
     na_values : sequence of str
         Text entries read as missing (tables, BIMBAM).
+    x_chromosomes : sequence of str
+        The chromosomes treated as X (config ``x_chromosomes``; made canonical like the files'
+        names): a table's markers there may have their own set of columns (module docstring).
 
     Returns
     -------
@@ -194,6 +202,8 @@ def read_genotypes(
     if fmt not in FORMATS:
         raise InputError(f"Unknown genotype format {fmt!r} (config 'genotype_format'); expected one of {', '.join(FORMATS)}.")
     na = tuple(str(v) for v in na_values)
+    x_chromosomes = tuple(dict.fromkeys(canonical_chromosome(c) for c in x_chromosomes))
+    x_columns = None
     if fmt == "plink":
         parts = [plink_part(p) for p in paths]
         kinds, alleles = ["dosages"] * len(parts), [()] * len(parts)
@@ -217,10 +227,11 @@ def read_genotypes(
                 "A genotype table needs a marker map (columns marker, chr, pos): set config 'genotype_map'."
             )
         gmap, map_position = read_marker_map(os.fspath(map_path), map_position)
-        read = [table_part(p, gmap, os.fspath(map_path), id_column, na) for p in paths]
+        read = [table_part(p, gmap, os.fspath(map_path), id_column, na, x_chromosomes) for p in paths]
         parts = [r[0] for r in read]
         kinds = [r[1] for r in read]
         alleles = [r[2] for r in read]
-    return assemble_source(fmt, paths, parts, kinds, alleles, map_position)
+        x_columns = [r[3] for r in read]
+    return assemble_source(fmt, paths, parts, kinds, alleles, map_position, x_chromosomes, x_columns)
 
 

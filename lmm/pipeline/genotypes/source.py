@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lmm.alleles import genotype_pair_alleles
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import check_chromosome_spellings, sorted_markers
 from lmm.pipeline.genotypes.common import GenotypePart
@@ -25,8 +26,9 @@ class GenotypeSource:
     kind : str
         ``"dosages"`` (one column per marker) or ``"probabilities"`` (one per marker and allele).
     alleles : tuple of str
-        The allele names of a probabilities source (the same for every marker); ``()`` for
-        dosages.
+        The column names of every marker of a probabilities source (allele names, or genotype
+        names such as ``SS, SB, BB``), except on the X chromosomes whose columns differ
+        (`x_columns`); ``()`` for dosages.
     ids : numpy.ndarray of str, shape (n,)
         The genotyped individuals, in the order of the first file.
     markers : pandas.DataFrame
@@ -40,6 +42,11 @@ class GenotypeSource:
     notes : tuple of str
         Remarks on how the files were read (e.g. a table of dosages whose values all lie in
         [0, 1]), for the log and the terminal.
+    x_chromosomes : tuple of str
+        The chromosomes treated as X (config ``x_chromosomes``, canonical names).
+    x_columns : dict of str to tuple of str
+        Probabilities only: the column names of each X chromosome that has markers (its own set,
+        e.g. ``SS, SB, BS, BB, SY, BY``, or `alleles`); ``{}`` for dosages.
     """
 
     format: str
@@ -51,11 +58,24 @@ class GenotypeSource:
     map_position: str | None
     parts: tuple[GenotypePart, ...] = field(repr=False)
     notes: tuple[str, ...] = ()
+    x_chromosomes: tuple[str, ...] = ()
+    x_columns: dict = field(default_factory=dict)
 
     @property
     def n_alleles(self) -> int:
-        """Columns per marker: the number of alleles for probabilities, 1 for dosages."""
+        """Columns per marker of the autosomes: their number for probabilities, 1 for dosages."""
         return len(self.alleles) if self.kind == "probabilities" else 1
+
+    def columns_of(self, chromosome: str) -> tuple[str, ...]:
+        """The column names of the markers of `chromosome` (``()`` for dosages)."""
+        return tuple(self.x_columns.get(str(chromosome), self.alleles))
+
+    def marker_widths(self) -> np.ndarray:
+        """Columns of each marker of :attr:`markers` (int64, in their order)."""
+        if self.kind != "probabilities":
+            return np.ones(len(self.markers), dtype=np.int64)
+        widths = {c: len(self.columns_of(c)) for c in dict.fromkeys(self.markers["chr"])}
+        return self.markers["chr"].map(widths).to_numpy(dtype=np.int64)
 
     @property
     def dosage_allele(self) -> str:
@@ -64,7 +84,14 @@ class GenotypeSource:
             "plink": "A1 (5th column of the .bim), as PLINK and GEMMA count it",
             "bimbam": "A1 (2nd field of each line), as GEMMA counts it",
             "table": "as given in the table",
-        }[self.format] if self.kind == "dosages" else "none (allele probabilities)"
+        }[self.format] if self.kind == "dosages" else \
+            "none (allele probabilities)" if self.alleles == self.allele_names else "none (genotype probabilities)"
+
+    @property
+    def allele_names(self) -> tuple[str, ...]:
+        """The alleles of a probabilities source: those of its genotype pairs (``S, B`` for ``SS, SB,
+        BB``: :func:`lmm.alleles.genotype_pair_alleles`), else :attr:`alleles`; ``()`` for dosages."""
+        return genotype_pair_alleles(self.alleles) or tuple(self.alleles)
 
 
 @dataclass(frozen=True)
@@ -119,8 +146,24 @@ def match_ids(genotyped: Sequence[str], analysis: Sequence[str] | None) -> IdMat
     )
 
 
-def assemble_source(fmt, paths, parts, kinds, alleles, map_position) -> GenotypeSource:
-    """Check that the parts agree (ids, kind, alleles, no shared marker) and merge them."""
+def _check_x_columns(parts, x_columns) -> dict:
+    """The X chromosomes' columns of all parts, one set per chromosome."""
+    merged: dict[str, tuple[str, ...]] = {}
+    where: dict[str, str] = {}
+    for part, columns in zip(parts, x_columns):
+        for chrom, names in columns.items():
+            if chrom in merged and tuple(names) != merged[chrom]:
+                raise InputError(
+                    f"The genotype file '{part.path}' has the columns {', '.join(names)} on X chromosome '{chrom}' "
+                    f"but '{where[chrom]}' has {', '.join(merged[chrom])}; a chromosome's markers need the same columns."
+                )
+            merged.setdefault(chrom, tuple(names))
+            where.setdefault(chrom, part.path)
+    return merged
+
+
+def assemble_source(fmt, paths, parts, kinds, alleles, map_position, x_chromosomes=(), x_columns=None) -> GenotypeSource:
+    """Check that the parts agree (ids, kind, alleles, X columns, no shared marker) and merge them."""
     first = parts[0]
     for part, kind, allele_set in zip(parts[1:], kinds[1:], alleles[1:]):
         if kind != kinds[0]:
@@ -169,6 +212,8 @@ def assemble_source(fmt, paths, parts, kinds, alleles, map_position) -> Genotype
         map_position=map_position,
         parts=tuple(parts),
         notes=tuple(note for part in parts for note in part.notes),
+        x_chromosomes=tuple(x_chromosomes),
+        x_columns=_check_x_columns(parts, x_columns or [{}] * len(parts)),
     )
 
 

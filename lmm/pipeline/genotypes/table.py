@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
+from lmm.alleles import genotype_pair_alleles, x_genotype_sets
 from lmm.errors import InputError
 from lmm.pipeline.genotypes.chromosomes import normalize_chromosomes
 from lmm.pipeline.genotypes.common import (
@@ -164,9 +165,83 @@ def _read_genotype_table(path: str, id_column: str, na: tuple[str, ...]) -> tupl
     return np.asarray([str(i) for i in frame.index], dtype=object), [str(c) for c in frame.columns], values
 
 
-def _probability_layout(path: str, map_path: str, columns: list[str], in_map: list[bool],
-                        gmap: pd.DataFrame) -> tuple[list[str], tuple[str, ...], np.ndarray]:
-    """``<marker>:<allele>`` columns: the markers, their alleles and the column order (marker-major)."""
+def _marker_columns(path: str, columns: list[str]) -> dict[str, dict[str, int]]:
+    """``<marker>:<allele>`` columns by marker (table order): {marker: {allele: column index}}."""
+    by_marker: dict[str, dict[str, int]] = {}
+    for k, c in enumerate(columns):
+        m, a = c.rsplit(":", 1)
+        by_marker.setdefault(m, {})[a] = k
+    return by_marker
+
+
+def _describe_set(marker: str, have: dict[str, int], expected: tuple[str, ...]) -> str:
+    """What `marker` lacks and has in excess of `expected`, in words (``lacks m:A; has extra m:Z``)."""
+    lacking = [a for a in expected if a not in have]
+    extra = [a for a in have if a not in expected]
+    return (f"lacks {', '.join(f'{marker}:{a}' for a in lacking)}" if lacking else "") + \
+        ("; " if lacking and extra else "") + (f"has extra {', '.join(f'{marker}:{a}' for a in extra)}" if extra else "")
+
+
+def _inferred_autosomal(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The autosomes' columns implied by an X marker's (a table of X markers only): the genotype
+    pairs of its homozygotes when `names` is a known X set of them, else `names` (alleles)."""
+    alleles = [n[0] for n in names if len(n) == 2 and n[0] == n[1]]
+    pairs = tuple(a + b for i, a in enumerate(alleles) for b in alleles[i:])
+    if genotype_pair_alleles(pairs) is not None and set(names) in [set(s) for s in x_genotype_sets(pairs)]:
+        return pairs
+    return names
+
+
+def _x_set_error(path: str, marker: str, chrom: str, names: tuple[str, ...], alleles: tuple[str, ...]) -> InputError:
+    known = " or ".join("(" + ", ".join(s) + ")" for s in x_genotype_sets(alleles) if set(s) != set(alleles))
+    return InputError(
+        f"The genotype file '{path}': marker '{marker}' on X chromosome '{chrom}' (config 'x_chromosomes') has "
+        f"the columns {', '.join(f'{marker}:{a}' for a in names)}, which are neither the autosomes' "
+        f"({', '.join(alleles)}){' nor a known X set ' + known if known else ''}. Every marker of an X chromosome "
+        "needs the autosomes' columns or one known X set (the same for all its markers)."
+    )
+
+
+def _chromosome_columns(path: str, by_marker: dict, chrom_of: dict, x_chromosomes) -> tuple[tuple[str, ...], dict]:
+    """The autosomes' column tuple and each X chromosome's, checked marker by marker."""
+    x_set = set(x_chromosomes)
+    autosomal = [m for m in by_marker if chrom_of[m] not in x_set]
+    first = autosomal[0] if autosomal else next(iter(by_marker))
+    alleles = tuple(by_marker[first]) if autosomal else _inferred_autosomal(tuple(by_marker[first]))
+    known = [set(s) for s in x_genotype_sets(alleles)]
+    x_columns: dict[str, tuple[str, ...]] = {}
+    x_first: dict[str, str] = {}
+    for m, have in by_marker.items():
+        chrom, names = chrom_of[m], tuple(have)
+        if chrom not in x_set:
+            if set(names) != set(alleles):
+                hint = (f" Its columns are a known X chromosome set: if chromosome '{chrom}' is an X chromosome, "
+                        "add it to config 'x_chromosomes'." if set(names) in known and set(names) != set(alleles)
+                        else "")
+                raise InputError(
+                    f"The genotype file '{path}': marker '{m}' {_describe_set(m, have, alleles)}. Every marker needs "
+                    f"one column per allele, the same alleles for all markers ({', '.join(alleles)}, those of "
+                    f"'{first}'), except on the X chromosomes (config 'x_chromosomes').{hint}"
+                )
+            continue
+        if chrom not in x_columns:
+            if set(names) != set(alleles) and set(names) not in known:
+                raise _x_set_error(path, m, chrom, names, alleles)
+            x_columns[chrom] = alleles if set(names) == set(alleles) else names
+            x_first[chrom] = m
+        elif set(names) != set(x_columns[chrom]):
+            raise InputError(
+                f"The genotype file '{path}': marker '{m}' on X chromosome '{chrom}' "
+                f"{_describe_set(m, have, x_columns[chrom])}; the markers of a chromosome need the same columns "
+                f"({', '.join(x_columns[chrom])}, those of '{x_first[chrom]}')."
+            )
+    return alleles, x_columns
+
+
+def _probability_layout(path: str, map_path: str, columns: list[str], in_map: list[bool], gmap: pd.DataFrame,
+                        x_chromosomes: Sequence[str]) -> tuple[list[str], tuple[str, ...], dict, np.ndarray, np.ndarray]:
+    """``<marker>:<allele>`` columns: the markers, the autosomes' columns, each X chromosome's
+    columns, the column order (marker-major) and the columns per marker."""
     if not all(":" in c for c in columns):
         lacking = [c for c, ok in zip(columns, in_map) if not ok and ":" not in c]
         raise InputError(
@@ -174,42 +249,30 @@ def _probability_layout(path: str, map_path: str, columns: list[str], in_map: li
             "Every column of the table must be a marker of the map (dosages) or <marker>:<allele> "
             "(allele probabilities)."
         )
-    split = [c.rsplit(":", 1) for c in columns]
-    marker_names = list(dict.fromkeys(m for m, _ in split))
-    by_marker: dict[str, dict[str, int]] = {m: {} for m in marker_names}
-    for k, (m, a) in enumerate(split):
-        by_marker[m][a] = k
-    alleles = tuple(by_marker[marker_names[0]])
-    allele_set = set(alleles)
-    for m in marker_names:
-        have = by_marker[m]
-        if set(have) != allele_set:
-            lacking = [a for a in alleles if a not in have]
-            extra = [a for a in have if a not in allele_set]
-            detail = (f"lacks {', '.join(f'{m}:{a}' for a in lacking)}" if lacking else "") + \
-                ("; " if lacking and extra else "") + (f"has extra {', '.join(f'{m}:{a}' for a in extra)}" if extra else "")
-            raise InputError(
-                f"The genotype file '{path}': marker '{m}' {detail}. Every marker needs one column per allele, "
-                f"the same alleles for all markers ({', '.join(alleles)}, those of '{marker_names[0]}')."
-            )
-    if len(alleles) < 2:
-        raise InputError(
-            f"The genotype file '{path}' has allele columns with a single allele ('{alleles[0]}') per marker; "
-            "allele probabilities need at least two alleles per marker."
-        )
+    by_marker = _marker_columns(path, columns)
+    marker_names = list(by_marker)
     lacking = [m for m in marker_names if m not in gmap.index]
     if lacking:
         raise InputError(
             f"The genotype map '{map_path}' lacks markers of the genotype file '{path}': {describe_ids(lacking)}. "
             "Every marker of the table must be in the map."
         )
-    return marker_names, alleles, np.array([by_marker[m][a] for m in marker_names for a in alleles])
+    chrom_of = dict(zip(marker_names, gmap.loc[marker_names, "chr"].astype(str)))
+    alleles, x_columns = _chromosome_columns(path, by_marker, chrom_of, x_chromosomes)
+    if len(alleles) < 2:
+        raise InputError(
+            f"The genotype file '{path}' has allele columns with a single allele ('{alleles[0]}') per marker; "
+            "allele probabilities need at least two alleles per marker."
+        )
+    sets = [x_columns.get(chrom_of[m], alleles) for m in marker_names]
+    order = np.array([by_marker[m][a] for m, names in zip(marker_names, sets) for a in names])
+    return marker_names, alleles, x_columns, order, np.array([len(s) for s in sets], dtype=np.int64)
 
 
 def _check_probability_sums(values: np.ndarray, path: str, ids: np.ndarray, marker_names: list[str],
-                            n_alleles: int) -> None:
-    """The alleles of each marker sum to 1 in each row (rows with a missing allele not checked)."""
-    sums = values.reshape(len(ids), len(marker_names), n_alleles).sum(axis=2)
+                            widths: np.ndarray) -> None:
+    """The columns of each marker sum to 1 in each row (rows with a missing value not checked)."""
+    sums = np.add.reduceat(values, np.r_[0, np.cumsum(widths)[:-1]], axis=1) if len(widths) else values
     off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE  # NaN rows compare False
     if off.any():
         r, m = np.argwhere(off)[0]
@@ -236,14 +299,18 @@ def _unit_interval_note(values: np.ndarray, path: str, columns: list[str]) -> tu
     )
 
 
-def table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na: tuple[str, ...]):
-    """A genotype table: the part, its kind and its alleles."""
+def table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na: tuple[str, ...],
+               x_chromosomes: Sequence[str] = ("X",)):
+    """A genotype table: the part, its kind, the autosomes' columns (alleles) and each X chromosome's."""
     ids, columns, values = _read_genotype_table(path, id_column, na)
     in_map = [c in gmap.index for c in columns]
+    x_columns: dict[str, tuple[str, ...]] = {}
     if all(in_map):
         kind, alleles, marker_names, order = "dosages", (), list(columns), np.arange(len(columns))
+        widths = np.ones(len(columns), dtype=np.int64)
     else:
-        marker_names, alleles, order = _probability_layout(path, map_path, columns, in_map, gmap)
+        marker_names, alleles, x_columns, order, widths = _probability_layout(
+            path, map_path, columns, in_map, gmap, x_chromosomes)
         kind = "probabilities"
     if not np.array_equal(order, np.arange(len(columns))):
         values = values[:, order]
@@ -251,7 +318,7 @@ def table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na:
     notes: tuple[str, ...] = ()
     if kind == "probabilities":
         check_range(values, 1.0, path, ids, ordered_columns, "probabilities", axis_ids=0)
-        _check_probability_sums(values, path, ids, marker_names, len(alleles))
+        _check_probability_sums(values, path, ids, marker_names, widths)
     else:
         check_range(values, DOSAGE_MAX, path, ids, ordered_columns, "dosages", axis_ids=0)
         notes = _unit_interval_note(values, path, ordered_columns)
@@ -260,11 +327,12 @@ def table_part(path: str, gmap: pd.DataFrame, map_path: str, id_column: str, na:
         "marker": marker_names, "chr": info["chr"].to_numpy(), "pos": info["pos"].to_numpy(),
         "allele": "", "other_allele": "",
     })
-    width = len(alleles) if kind == "probabilities" else 1
+    bounds = np.r_[0, np.cumsum(widths)]
 
     def chunks(max_markers: int, rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, len(marker_names), max_markers):
             stop = min(len(marker_names), start + max_markers)
-            yield start, values[rows, start * width:stop * width].T
+            yield start, values[rows, bounds[start]:bounds[stop]].T
 
-    return GenotypePart(path=path, ids=ids, markers=markers, chunks=chunks, notes=notes), kind, alleles
+    part = GenotypePart(path=path, ids=ids, markers=markers, chunks=chunks, notes=notes)
+    return part, kind, alleles, x_columns
