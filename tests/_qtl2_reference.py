@@ -68,3 +68,19 @@ def recla_inputs():
     return SimpleNamespace(P=P, chrs=chrs, chr_names=chr_names, markers=mp["marker"].to_numpy(),
                            pos=mp["pos_cM"].to_numpy(), pheno=aligned("pheno.csv"), covar=aligned("covar.csv"),
                            kinship=kinship)
+
+
+# R/qtl2's iron F2 (tests/reference/qtl2/iron/, its README): where its Brent search for spleen's
+# null hsq stops short of the REML optimum (LOCO kinships of chromosomes 9 and 11: 6e-7 and
+# 1.1e-6 in hsq, LODs up to 1.8e-6; tests/core/test_scan_iron_qtl2.py shows ours is the optimum).
+IRON = Path(__file__).resolve().parent / "reference" / "qtl2" / "iron"
+IRON_SHORT_SEARCH = {("spleen", "9"), ("spleen", "11")}
+IRON_SHORT_TOL = 2e-6
+
+
+def iron_reference(case, what):
+    """R/qtl2's table ``scan1_<case>_<what>.tsv`` of the iron reference (``chr`` and
+    ``kinship_chr`` as text)."""
+    import pandas as pd
+
+    return pd.read_csv(IRON / f"scan1_{case}_{what}.tsv", sep="\t", dtype={"kinship_chr": str, "chr": str})
