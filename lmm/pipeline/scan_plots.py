@@ -58,7 +58,7 @@ from scipy import special  # noqa: E402
 
 from lmm.scan import lod_to_pvalue  # noqa: E402
 
-__all__ = ["plot_lod_curves", "plot_manhattan", "plot_peak_map", "genome_layout", "GenomeLayout",
+__all__ = ["plot_lod_curves", "region_thresholds", "plot_manhattan", "plot_peak_map", "genome_layout", "GenomeLayout",
            "neg_log10_pvalue", "genome_axis", "new_figure", "freeze_layout", "record_left_out", "message_figure"]
 
 #: Gap between adjacent chromosomes, as a fraction of the summed chromosome lengths.
@@ -329,6 +329,42 @@ def _place_labels(fig, ax, candidates, curve_x, curve_y, keep_out, limit) -> int
     return len(placed)
 
 
+def region_thresholds(thresholds: pd.DataFrame, chromosomes, x_chromosomes) -> dict:
+    """Each phenotype's permutation threshold from ``thresholds.tsv`` (columns ``phenotype, region,
+    threshold``), for :func:`plot_lod_curves`: a float (region ``all``), or with separate X
+    permutations a dict giving every chromosome of `chromosomes` its region's threshold (``X`` for
+    those in `x_chromosomes`, ``A`` for the others)."""
+    xs = {str(c) for c in x_chromosomes}
+    out = {}
+    for name, rows in thresholds.groupby("phenotype", sort=False):
+        by_region = dict(zip(rows["region"].astype(str), rows["threshold"].astype(float)))
+        if "all" in by_region:
+            out[str(name)] = by_region["all"]
+        else:
+            out[str(name)] = {str(c): by_region.get("X" if str(c) in xs else "A", np.nan) for c in chromosomes}
+    return out
+
+
+def _draw_permutation_threshold(ax, layout: GenomeLayout, value) -> list:
+    """Draw a phenotype's permutation threshold (a float, or per chromosome: :func:`region_thresholds`)
+    dashed red; return the values drawn (for the axis' ceiling)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        if not np.isfinite(value):
+            return []
+        ax.axhline(value, color="C3", lw=0.8, ls="--", zorder=1)
+        return [float(value)]
+    drawn = []
+    half = layout.gap / 2
+    for i, c in enumerate(layout.names):
+        v = value.get(c, np.nan)
+        if np.isfinite(v):
+            ax.hlines(v, layout.start[i] - half, layout.end[i] + half, color="C3", lw=0.8, ls="--", zorder=1)
+            drawn.append(float(v))
+    return drawn
+
+
 # --------------------------------------------------------------------------- LOD curves
 
 
@@ -347,9 +383,11 @@ def plot_lod_curves(lod: pd.DataFrame, peaks: pd.DataFrame, *, position_label: s
         Unit of the positions, e.g. ``"cM"`` or ``"Mbp"``.
     threshold : float, optional
         The LOD threshold of the peaks (config ``peak_threshold``), drawn dashed grey.
-    thresholds : dict of str to float, optional
-        A permutation threshold per phenotype, drawn dashed red. Without it, the finite values of
-        the peaks table's ``threshold`` column (if any) are used.
+    thresholds : dict, optional
+        A permutation threshold per phenotype, drawn dashed red: a float for the whole genome, or
+        a dict of chromosome name to float (with separate X permutations, the autosomes' and the
+        X's thresholds, each drawn over its own chromosomes: :func:`region_thresholds`). Without
+        it, the finite values of the peaks table's ``threshold`` column (if any) are used.
     max_panels : int, optional
         At most this many phenotypes, those with the highest peaks first; the title says how many
         more have peaks.
@@ -418,9 +456,7 @@ def plot_lod_curves(lod: pd.DataFrame, peaks: pd.DataFrame, *, position_label: s
         if threshold is not None:
             ax.axhline(threshold, color="0.45", lw=0.8, ls="--", zorder=1)
             ceiling.append(threshold)
-        if name in thresholds and np.isfinite(thresholds[name]):
-            ax.axhline(thresholds[name], color="C3", lw=0.8, ls="--", zorder=1)
-            ceiling.append(float(thresholds[name]))
+        ceiling += _draw_permutation_threshold(ax, layout, thresholds.get(name))
         ymax = max(max(ceiling) / 0.72, 1.0)
         inf = np.isposinf(y)
         y = np.where(inf, ymax, np.where(np.isfinite(y), y, np.nan))

@@ -344,3 +344,26 @@ def test_scan_plots_report_nothing_left_out_on_clean_tables():
     assert scan_plots.plot_lod_curves(lod, peaks, position_label="cM").left_out == []
     assert scan_plots.plot_manhattan(lod, markers, "bw", position_label="cM").left_out == []
     assert scan_plots.plot_peak_map(peaks, markers, position_label="cM").left_out == []
+
+
+def test_region_thresholds_draw_the_x_threshold_over_the_x_only():
+    from lmm.pipeline.scan_plots import plot_lod_curves, region_thresholds
+
+    thr = pd.DataFrame({"phenotype": ["a", "a", "b"], "region": ["A", "X", "all"], "threshold": [4.0, 5.5, 3.5]})
+    got = region_thresholds(thr, ["1", "2", "X"], ["X"])
+    assert got == {"a": {"1": 4.0, "2": 4.0, "X": 5.5}, "b": 3.5}
+    lod = pd.DataFrame({"marker": [f"m{k}" for k in range(9)], "chr": ["1"] * 3 + ["2"] * 3 + ["X"] * 3,
+                        "pos": [0.0, 5.0, 10.0] * 3, "a": [1, 6, 1, 1, 2, 1, 1, 7, 1.0]})
+    peaks = pd.DataFrame({"phenotype": ["a", "a"], "chr": ["1", "X"], "marker": ["m1", "m7"], "pos": [5.0, 5.0],
+                          "lod": [6.0, 7.0], "threshold": [4.0, 5.5]})
+    fig = plot_lod_curves(lod, peaks, position_label="cM", thresholds=got)
+    ax = fig.axes[0]
+    segments = [c for c in ax.collections if c.get_segments()]
+    levels = {}
+    for coll in segments:
+        for seg in coll.get_segments():
+            levels.setdefault(float(seg[0][1]), []).append((float(seg[0][0]), float(seg[1][0])))
+    assert sorted(levels) == [4.0, 5.5]
+    assert len(levels[4.0]) == 2 and len(levels[5.5]) == 1
+    x_lo, x_hi = levels[5.5][0]
+    assert all(hi <= x_lo + 1e-9 for _, hi in levels[4.0])    # the X threshold lies right of the autosomes'

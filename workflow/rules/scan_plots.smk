@@ -7,6 +7,7 @@ rule plot_lod_curves:
     input:
         lod=rules.scan_lod.output.lod,
         peaks=rules.scan_aggregate.output.peaks,
+        thresholds=rules.scan_aggregate.output.thresholds,
     output:
         figure=report(
             "results/plots/lod_curves.png",
@@ -26,6 +27,7 @@ rule plot_lod_curves:
     params:
         threshold=lookup(dpath="peak_threshold", within=config),
         position_label=lookup(dpath="map_unit", within=config),
+        x_chromosomes=lookup(dpath="x_chromosomes", within=config),
         code=script_code("plot_scan.py"),
     script:
         "../scripts/plot_scan.py"

@@ -21,9 +21,14 @@ with user_errors(log):
     else:
         lod = pd.read_parquet(inp.lod)
         if rule == "plot_lod_curves":
+            from lmm.pipeline.genotypes.chromosomes import canonical_chromosome
+
             peaks = io.read_results(inp.peaks, name_columns=("phenotype", "chr", "marker"))
+            thresholds = scan_plots.region_thresholds(
+                io.read_results(inp.thresholds, name_columns=("phenotype", "region")),
+                lod["chr"].astype(str).unique(), [canonical_chromosome(c) for c in par.x_chromosomes])
             figure = scan_plots.plot_lod_curves(lod, peaks, position_label=par.position_label,
-                                                threshold=par.threshold)
+                                                threshold=par.threshold, thresholds=thresholds)
             log.info("LOD curves of the phenotypes among %d with peaks", peaks["phenotype"].nunique())
         else:
             maxima = io.read_results(inp.max, name_columns=("phenotype", "chr", "marker"))
