@@ -14,6 +14,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/config.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/scan_helpers.smk"
+include: "workflow/rules/eqtl_helpers.smk"
 include: "workflow/rules/genotypes.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/partition.smk"
@@ -23,6 +24,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/scan.smk"
 include: "workflow/rules/scan_plots.smk"
+include: "workflow/rules/eqtl.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -35,3 +37,4 @@ rule all:
         rules.plot_profiles.output.figure,
         rules.provenance.output.record,
         scan_targets,
+        eqtl_targets,

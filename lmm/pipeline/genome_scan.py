@@ -63,6 +63,7 @@ from lmm.kinship import KinshipAccumulator, mean_diagonal
 from lmm.peaks import find_peaks
 from lmm.pipeline.genotypes.chromosomes import canonical_chromosome
 from lmm.pipeline.partition import Partition
+from lmm.pipeline.sparse_lod import sparse_lod
 from lmm.scan import lod_to_pvalue, permutation_threshold, strata_labels, xsp_permutations
 from lmm.scan.engine import (added_covariates, fit_null_group, interaction_design, marker_design,
                              permutation_patterns, scan_tile, update_permutation_maxima)
@@ -412,7 +413,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
                phenotypes: Sequence[str], *, reml: bool = True, tol: float = 1e-4,
                tile_columns: int = 20000, threshold: float = 3.0, peakdrop: float | None = None,
                interval: str = "drop", drop: float = 1.5, prob: float = 0.95, keep_lod: bool = True,
-               n_perm: int = 0, seed: int = 1, model: ChromosomeModel | None = None) -> dict:
+               n_perm: int = 0, seed: int = 1, model: ChromosomeModel | None = None,
+               lod_min: float | None = None) -> dict:
     """Null fits and LOD scores of one chunk of phenotypes on one chromosome.
 
     Parameters
@@ -448,6 +450,9 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     model : ChromosomeModel, optional
         The chromosome's X covariates, interactive covariates and permutations
         (:func:`chromosome_model`; default: none, `n_perm` replicates).
+    lod_min : float, optional
+        Also keep every (marker, phenotype) with ``LOD ≥ lod_min``
+        (:func:`lmm.pipeline.sparse_lod.sparse_lod`: ``lodmin_*`` arrays).
 
     Returns
     -------
@@ -474,6 +479,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         out["peak_df_additive"] = additive[1][j, k].astype(np.int64)
     if keep_lod:
         out["lod"] = lod_t.T
+    if lod_min is not None:
+        out |= sparse_lod(lod_t, lod_min)
     return out
 
 

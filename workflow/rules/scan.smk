@@ -64,6 +64,7 @@ rule scan:
         x_chromosomes=lookup(dpath="x_chromosomes", within=config),
         interactive=lookup(dpath="interactive_covariates", within=config),
         keep_lod=scan_full_output,
+        lod_min=lookup(dpath="lod_min", within=config),
         groups=scan_group_map,
         loco=lookup(dpath="loco", within=config),
         code=script_code("scan.py"),

@@ -30,7 +30,7 @@ with user_errors(log):
                 units, store, chrom, data, partition, chunk, reml=par.method == "reml", tol=par.tol,
                 tile_columns=par.tile_columns, threshold=par.threshold, peakdrop=par.peakdrop,
                 interval=par.interval, drop=par.drop, prob=par.prob,
-                keep_lod=par.keep_lod, seed=par.seed, model=model)
+                keep_lod=par.keep_lod, seed=par.seed, model=model, lod_min=par.lod_min)
             log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
                      chrom, wc.chunk, len(chunk), result["df"].shape[0],
                      float(np.max(result["max_lod"], initial=0)), result["peak_lod"].size, par.threshold)
