@@ -54,6 +54,7 @@ __all__ = [
     "CONSTANT_COLUMN_RTOL",
     "EFFECTS_RANK_RTOL",
     "BLUP_HSQ_TOL",
+    "EFFECTS_BLOCK_ELEMENTS",
     "as_float_array",
     "as_matrix",
     "check_finite",
@@ -379,3 +380,6 @@ EFFECTS_RANK_RTOL = 1e-8
 #: :func:`lmm.effects.scan1blup`: tolerance of the Brent search of the QTL variance fraction
 #: (R/qtl2's scan1blup default ``tol = 1e-12``).
 BLUP_HSQ_TOL = 1e-12
+#: :func:`lmm.effects.fit_effects`: the whitened designs of a block of (phenotype, marker) fits,
+#: ``fits · n · (k + p + 1 + missing)`` doubles at most (about 32 MiB).
+EFFECTS_BLOCK_ELEMENTS = 1 << 22

@@ -47,12 +47,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .brent import fmin_lockstep
-from .checks import BLUP_HSQ_TOL, EFFECTS_RANK_RTOL, as_float_array, check_finite, check_hsq, rank_deficient_columns
+from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_RANK_RTOL, as_float_array, as_matrix, check_finite,
+                     check_hsq, check_kva, rank_deficient_columns)
 from .errors import InputError
-from .rotation import eigen_decompose
+from .rotation import EigenDecomposition, eigen_decompose
 from .scan.engine import SCANNED_STATUSES, fit_null_group
 
-__all__ = ["Fit1Result", "CoefResult", "fit1", "scan1coef", "scan1blup", "default_allele_names"]
+__all__ = ["Fit1Result", "CoefResult", "EffectsResult", "fit1", "scan1coef", "scan1blup", "fit_effects",
+           "default_allele_names"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -334,18 +336,19 @@ def scan1coef(genoprobs_chr, pheno, kinship, covar=None, *, se=False, zerosum=Tr
 
 
 def _blup_hsq(Gt, X1t, yt):
-    """REML ``η`` at each marker (module Notes): Brent on [0, 1], ``η = 0`` kept when no worse."""
+    """The REML ``η`` of each problem (module Notes), ``Gt`` (q, n, k), ``X1t`` (q, n, p1), ``yt``
+    (q, n): Brent on [0, 1], ``η = 0`` kept when no worse."""
     q, n, k = Gt.shape
-    Q0, _ = np.linalg.qr(X1t)
-    e0 = yt - Q0 @ (Q0.T @ yt)
-    H = Gt - Q0[None] @ np.einsum("ij,qik->qjk", Q0, Gt)
+    Q0, _ = np.linalg.qr(X1t)                                           # (q, n, p1)
+    e0 = yt - np.einsum("qij,qj->qi", Q0, np.einsum("qij,qi->qj", Q0, yt))
+    H = Gt - Q0 @ np.einsum("qij,qik->qjk", Q0, Gt)
     s2, R = np.linalg.eigh(np.einsum("qik,qil->qkl", H, H))
     pos = s2 > EFFECTS_RANK_RTOL * s2[:, -1:]
     s2 = np.where(pos, s2, 0.0)
-    g = np.einsum("qkl,qk->ql", R, np.einsum("qik,i->qk", Gt, e0))
+    g = np.einsum("qkl,qk->ql", R, np.einsum("qik,qi->qk", Gt, e0))
     z2 = np.where(pos, g ** 2 / np.where(pos, s2, 1.0), 0.0)
-    rest = np.maximum(e0 @ e0 - z2.sum(axis=1), 0.0)
-    nr, rk = n - X1t.shape[1], pos.sum(axis=1)
+    rest = np.maximum(np.einsum("qi,qi->q", e0, e0) - z2.sum(axis=1), 0.0)
+    nr, rk = n - X1t.shape[2], pos.sum(axis=1)
 
     def f(eta, idx):
         dd = eta[:, None] * s2[idx] + 1.0 - eta[:, None]
@@ -386,26 +389,214 @@ def scan1blup(genoprobs_chr, pheno, kinship, covar=None, *, se=False, hsq=None, 
     y, X, cnames, h, yt, X1t, Gt = _chr_setup(genoprobs_chr, pheno, kinship, covar, covar_names, hsq, reml)
     q, n, k = Gt.shape
     p1 = X1t.shape[1]
+    eta, b, s = _blup_solve(Gt, np.broadcast_to(X1t, (q, n, p1)), np.broadcast_to(yt, (q, n)), p1, se)
+    order = np.r_[p1:p1 + k, 0:p1]
+    names = default_allele_names(k) + ("intercept",) + cnames
+    return CoefResult(coef=b[:, order], se=None if s is None else s[:, order], names=names, hsq=h, n=n,
+                      qtl_hsq=eta)
+
+
+def _blup_solve(Gt, X1t, yt, p_fixed, se):
+    """Batched BLUPs (module Notes) of ``b`` whitened problems.
+
+    ``Gt`` (b, n, k) the random columns, ``X1t`` (b, n, p1) the fixed ones, ``yt`` (b, n). Returns
+    ``η`` (b,), the estimates (b, p_fixed + k): the first ``p_fixed`` fixed effects, then the ``k``
+    BLUPs, and their SEs (or None without `se`). Fixed columns after the first ``p_fixed`` (the
+    indicators of missing individuals, :func:`fit_effects`) are fitted but not returned.
+    """
+    q, n, k = Gt.shape
+    p1 = X1t.shape[2]
     eta = _blup_hsq(Gt, X1t, yt)
     zero = eta == 0
     tau = np.where(zero, 1.0, eta / np.where(zero, 1.0, 1.0 - eta))
-    XG = np.einsum("ij,qik->qjk", X1t, Gt)
+    XG = np.einsum("qij,qik->qjk", X1t, Gt)
     C = np.empty((q, p1 + k, p1 + k))
-    C[:, :p1, :p1] = X1t.T @ X1t
+    C[:, :p1, :p1] = np.einsum("qij,qik->qjk", X1t, X1t)
     C[:, :p1, p1:] = np.where(zero[:, None, None], 0.0, XG)
     C[:, p1:, :p1] = np.swapaxes(C[:, :p1, p1:], 1, 2)
     GG = np.einsum("qik,qil->qkl", Gt, Gt) + np.eye(k) / tau[:, None, None]
     C[:, p1:, p1:] = np.where(zero[:, None, None], np.eye(k), GG)
-    rhs = np.concatenate([np.broadcast_to(X1t.T @ yt, (q, p1)),
-                          np.where(zero[:, None], 0.0, np.einsum("qik,i->qk", Gt, yt))], axis=1)
+    rhs = np.concatenate([np.einsum("qij,qi->qj", X1t, yt),
+                          np.where(zero[:, None], 0.0, np.einsum("qik,qi->qk", Gt, yt))], axis=1)
     Ci = np.linalg.inv(C)
     b = np.einsum("qij,qj->qi", Ci, rhs)
-    order = np.r_[p1:p1 + k, 0:p1]
-    names = default_allele_names(k) + ("intercept",) + cnames
+    keep = np.r_[0:p_fixed, p1:p1 + k]
     s = None
     if se:
-        sig = (yt @ yt - np.einsum("qi,qi->q", b, rhs)) / (n - p1)
+        sig = (np.einsum("qi,qi->q", yt, yt) - np.einsum("qi,qi->q", b, rhs)) / (n - p1)
         s = np.sqrt(np.maximum(np.diagonal(Ci, axis1=1, axis2=2), 0.0) * sig[:, None])
         s[zero, p1:] = 0.0
-        s = s[:, order]
-    return CoefResult(coef=b[:, order], se=s, names=names, hsq=h, n=n, qtl_hsq=eta)
+        s = s[:, keep]
+    return eta, b[:, keep], s
+
+
+@dataclass(frozen=True, eq=False)
+class EffectsResult:
+    """Result of :func:`fit_effects`: one row per (phenotype, marker) pair.
+
+    Attributes
+    ----------
+    pheno, marker : ndarray of int, shape (b,)
+        The pairs: a column of ``pheno`` and a marker of ``genotypes``.
+    lod : ndarray, shape (b,)
+        ``(n_obs/2) log10(RSS₀/RSS₁)`` of the fixed-effects fit (fit1's LOD).
+    coef, se : ndarray, shape (b, c)
+        Fixed-effect estimates and SEs as :func:`fit1` gives them, in the order of ``names``.
+    blup, blup_se : ndarray, shape (b, c), or None
+        :func:`scan1blup`'s estimates and SEs in the order of ``names`` (the QTL effects random;
+        the covariates and ``intercept`` fixed, GLS given ``η``); None without ``blup``.
+    qtl_hsq : ndarray, shape (b,), or None
+        The REML ``η = σ_u²/(σ_u² + σ²)`` of each pair (``blup`` only).
+    names : tuple of str
+        Probabilities: the ``k`` alleles, the covariates, ``intercept``. Dosages: ``dosage``,
+        the covariates, ``intercept``.
+    n_obs : int
+        Individuals observed (the complete cases of every column of ``pheno``).
+    """
+
+    pheno: np.ndarray
+    marker: np.ndarray
+    lod: np.ndarray
+    coef: np.ndarray
+    se: np.ndarray
+    blup: np.ndarray | None
+    blup_se: np.ndarray | None
+    qtl_hsq: np.ndarray | None
+    names: tuple
+    n_obs: int
+
+
+def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
+    """Checked arrays of :func:`fit_effects`: kva, kve_t, y (n, m), h (m,), G (n, q, k), X (n, p),
+    the missing rows, and the pairs."""
+    if not isinstance(decomposition, EigenDecomposition):
+        raise InputError("decomposition must be an lmm.EigenDecomposition (lmm.eigen_decompose(K))")
+    kva = check_kva(decomposition.kva)
+    n = kva.size
+    kve_t = as_float_array(decomposition.kve_t, "kve_t")
+    if kve_t.shape != (n, n):
+        raise InputError(f"kve_t has shape {kve_t.shape}; expected ({n}, {n})")
+    y = as_matrix(pheno, "pheno", f"(n, m) with n = {n} rows (the decomposition's)", rows=n)
+    if np.isinf(y).any():
+        raise InputError("pheno has infinite values (use NaN for missing values)")
+    missing = np.isnan(y)
+    if (missing != missing[:, :1]).any():
+        raise InputError("the columns of pheno miss different individuals: fit each missing-data pattern "
+                         "in its own call")
+    h = check_hsq(hsq)
+    h = np.broadcast_to(h, (y.shape[1],)) if h.ndim == 0 or h.size == 1 else h
+    if h.shape != (y.shape[1],):
+        raise InputError(f"hsq must hold one value per column of pheno ({y.shape[1]}), got {h.size}")
+    if np.any(h[:, None] * kva[None, :] + (1.0 - h[:, None]) <= 0):
+        raise InputError("hsq = 1 with a singular kinship: V = hsq·K + (1 − hsq)·I is singular")
+    G = as_float_array(genotypes, "genotypes")
+    if G.ndim != 3 or G.shape[0] != n or min(G.shape) < 1:
+        raise InputError(f"genotypes must be (n, markers, k) with n = {n} rows; got shape {G.shape}")
+    check_finite(G, "genotypes")
+    X = np.empty((n, 0)) if covar is None else as_matrix(covar, "covar", f"(n, p) with n = {n} rows", rows=n)
+    check_finite(X, "covar")
+    m, q = y.shape[1], G.shape[1]
+    if pairs is None:
+        pi, mi = np.repeat(np.arange(m), q), np.tile(np.arange(q), m)
+    else:
+        pi, mi = (np.asarray(a, dtype=np.intp).ravel() for a in pairs)
+        if pi.shape != mi.shape or (pi.size and (pi.min() < 0 or pi.max() >= m or mi.min() < 0 or mi.max() >= q)):
+            raise InputError(f"pairs must be two equal-length index arrays within {m} phenotypes and {q} markers")
+    return kva, kve_t, y, np.asarray(h, dtype=float), G, X, np.flatnonzero(missing[:, 0]) if m else np.empty(0, int), pi, mi
+
+
+def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None, blup=True, covar_names=None,
+                allele_names=None) -> EffectsResult:
+    """QTL effects of many (phenotype, marker) pairs from one decomposition: batched ``fit1`` and ``scan1blup``.
+
+    Parameters
+    ----------
+    decomposition : EigenDecomposition
+        Of the kinship (model scale ``hsq·K + (1 − hsq)·I``) of the ``n`` individuals, e.g. the
+        genome scan's LOCO decomposition of the markers' chromosome.
+    hsq : array_like, shape (m,) or scalar
+        The null ``hsq`` of each phenotype (the scan's: R/qtl2's fit1 estimates the same).
+    pheno : array_like, shape (n, m)
+        Phenotypes; NaN where missing, the same individuals in every column (one missing-data
+        pattern per call). Missing individuals are fitted exactly (below).
+    genotypes : array_like, shape (n, q, k)
+        Allele probabilities (``k > 1``) or dosages (``k = 1``) of ``q`` markers.
+    covar : array_like, shape (n, p), optional
+        Additive covariates **without** an intercept, no missing values: the covariates of the
+        markers' chromosome (a chromosome-specific covariate, such as sex on X, goes here).
+    pairs : (array_like, array_like), optional
+        Columns of ``pheno`` and markers of ``genotypes`` to fit (default: every phenotype at every
+        marker, phenotype-major).
+    blup : bool
+        Also :func:`scan1blup`'s BLUPs and SEs.
+    covar_names, allele_names : sequence of str, optional
+
+    Returns
+    -------
+    EffectsResult
+
+    Notes
+    -----
+    Per pair, the model of :func:`fit1` with ``hsq`` fixed: probabilities ``y = G γ + X β + ε``
+    (the alleles span the intercept), estimates centred (zerosum) with their mean as
+    ``intercept``, ``Cov(c) = A Cov(b) Aᵀ``; dosages ``y = g γ + X β + 1 μ + ε`` (one column: no
+    centring, ``dosage`` is the effect per copy of the counted allele). BLUPs: module Notes, ``G``
+    (or ``g``) random, ``[1, X]`` fixed. With ``K = Uᵀ diag(λ) U`` (``U = kve_t``) the designs are
+    rotated once for all pairs (``U G``: one product for all markers) and each pair is whitened
+    by its phenotype's ``w = (hsq·λ + 1 − hsq)^−1/2``; the small (k + p + 1)-column problems are
+    solved batched (blocks of :data:`lmm.checks.EFFECTS_BLOCK_ELEMENTS`). Individuals ``M`` with a
+    missing phenotype get ``y = 0`` and one indicator column each (``U e_i``, fixed, not reported),
+    which fits them exactly: every estimate, SE, RSS and REML likelihood is the complete cases'
+    (with the kinship's block ``K_oo``), and the residual degrees of freedom are ``n − |M| − d``.
+    """
+    kva, kve_t, y, h, G, X, M, pi, mi = _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs)
+    n, q, k = G.shape
+    p = X.shape[1]
+    n_obs = n - M.size
+    dosage = k == 1
+    cnames = tuple(covar_names) if covar_names is not None else tuple(f"covar{j + 1}" for j in range(p))
+    anames = ("dosage",) if dosage else (tuple(allele_names) if allele_names is not None else default_allele_names(k))
+    if len(cnames) != p or len(anames) != k:
+        raise InputError(f"{len(cnames)} covar_names for {p} covariates / {len(anames)} allele names for {k} alleles")
+    obs = np.setdiff1d(np.arange(n), M)
+    X1 = np.column_stack([np.ones(n), X])
+    if n_obs <= k + p + 1:
+        raise InputError(f"{n_obs} observed individuals: too few for {k} genotype columns and {p} covariates")
+    bad = rank_deficient_columns(X1[obs])
+    if bad:
+        raise InputError("covar is rank-deficient with the intercept over the observed individuals: "
+                         f"{', '.join('intercept' if j == 0 else cnames[j - 1] for j in bad)}")
+    UX1, E = kve_t @ X1, kve_t[:, M]
+    fixed = np.column_stack([UX1[:, 1:], UX1[:, :1], E] if dosage else [UX1[:, 1:], E])   # after G: X (, 1), E
+    w = 1.0 / np.sqrt(h[:, None] * kva[None, :] + (1.0 - h[:, None]))          # (m, n)
+    yt = w * (kve_t @ np.where(np.isnan(y), 0.0, y)).T                           # (m, n)
+    X0t = w[:, :, None] * np.column_stack([UX1, E])[None]                         # (m, n, 1 + p + r)
+    rss0 = _ols(X0t, yt)[2]
+    UG = (kve_t @ G.reshape(n, q * k)).reshape(n, q, k)
+    A = None if dosage else _zerosum_matrix(k, p)
+    c = k + p + 1
+    out = {key: np.full((pi.size, c), np.nan) for key in ("coef", "se", "blup", "blup_se")}
+    lod, eta = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
+    step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (c + M.size)))
+    for s in range(0, pi.size, step):
+        j, mk = pi[s:s + step], mi[s:s + step]
+        wj = w[j][:, :, None]
+        Gt = wj * np.swapaxes(UG[:, mk], 0, 1)                                   # (b, n, k)
+        W = np.concatenate([Gt, wj * np.broadcast_to(fixed, (j.size,) + fixed.shape)], axis=2)
+        b, C, rss, ok = _ols(W, yt[j])
+        d = k + p + (1 if dosage else 0)
+        cov = C[:, :d, :d] * (rss / (n_obs - d))[:, None, None]
+        b = b[:, :d]
+        if A is not None:
+            b, cov = b @ A.T, A @ cov @ A.T
+        blk = slice(s, s + j.size)
+        out["coef"][blk] = np.where(ok[:, None], b, np.nan)
+        out["se"][blk] = np.where(ok[:, None], np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)), np.nan)
+        lod[blk] = np.where(ok, n_obs / 2 * np.log10(rss0[j] / rss), np.nan)
+        if blup:
+            eta[blk], bb, sb = _blup_solve(Gt, X0t[j], yt[j], 1 + p, True)
+            order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                              # alleles, covariates, intercept
+            out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
+    return EffectsResult(pheno=pi, marker=mi, lod=lod, coef=out["coef"], se=out["se"],
+                         blup=out["blup"] if blup else None, blup_se=out["blup_se"] if blup else None,
+                         qtl_hsq=eta if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
