@@ -335,20 +335,18 @@ def scan1coef(genoprobs_chr, pheno, kinship, covar=None, *, se=False, zerosum=Tr
     return CoefResult(coef=b, se=s, names=names, hsq=h, n=n)
 
 
-def _blup_hsq(Gt, X1t, yt):
-    """The REML ``η`` of each problem (module Notes), ``Gt`` (q, n, k), ``X1t`` (q, n, p1), ``yt``
-    (q, n): Brent on [0, 1], ``η = 0`` kept when no worse."""
-    q, n, k = Gt.shape
-    Q0, _ = np.linalg.qr(X1t)                                           # (q, n, p1)
-    e0 = yt - np.einsum("qij,qj->qi", Q0, np.einsum("qij,qi->qj", Q0, yt))
-    H = Gt - Q0 @ np.einsum("qij,qik->qjk", Q0, Gt)
-    s2, R = np.linalg.eigh(np.einsum("qik,qil->qkl", H, H))
+def _blup_hsq(HH, He, ee, nr):
+    """The REML ``η`` of each problem (module Notes) from its projected Gram blocks: ``HH = G̃ᵀP₀G̃``
+    (q, k, k), ``He = G̃ᵀP₀ỹ`` (q, k), ``ee = ỹᵀP₀ỹ`` (q,), ``nr = n − p₁``: Brent on [0, 1], ``η = 0``
+    kept when no worse."""
+    q = HH.shape[0]
+    s2, R = np.linalg.eigh(HH)
     pos = s2 > EFFECTS_RANK_RTOL * s2[:, -1:]
     s2 = np.where(pos, s2, 0.0)
-    g = np.einsum("qkl,qk->ql", R, np.einsum("qik,qi->qk", Gt, e0))
+    g = np.einsum("qkl,qk->ql", R, He)
     z2 = np.where(pos, g ** 2 / np.where(pos, s2, 1.0), 0.0)
-    rest = np.maximum(np.einsum("qi,qi->q", e0, e0) - z2.sum(axis=1), 0.0)
-    nr, rk = n - X1t.shape[2], pos.sum(axis=1)
+    rest = np.maximum(ee - z2.sum(axis=1), 0.0)
+    rk = pos.sum(axis=1)
 
     def f(eta, idx):
         dd = eta[:, None] * s2[idx] + 1.0 - eta[:, None]
@@ -384,46 +382,53 @@ def scan1blup(genoprobs_chr, pheno, kinship, covar=None, *, se=False, hsq=None, 
     -----
     Module Notes: the data whitened with the null ``hsq``, then per marker the REML ``η`` of the
     allele variance component (vectorised Brent over markers) and the mixed-model equations,
-    batched (q, k + p + 1) solves.
+    batched (q, k + p + 1) solves on the Gram blocks of ``[X̃₁, G̃, ỹ]`` (``y`` less its mean,
+    added back to the intercept: exact, the intercept is a fixed column).
     """
     y, X, cnames, h, yt, X1t, Gt = _chr_setup(genoprobs_chr, pheno, kinship, covar, covar_names, hsq, reml)
     q, n, k = Gt.shape
     p1 = X1t.shape[1]
-    eta, b, s = _blup_solve(Gt, np.broadcast_to(X1t, (q, n, p1)), np.broadcast_to(yt, (q, n)), p1, se)
+    c = float(np.mean(y))
+    yc = yt - c * X1t[:, 0]
+    XG = np.einsum("ij,qik->qjk", X1t, Gt)
+    eta, b, s = _blup_gram(np.broadcast_to(X1t.T @ X1t, (q, p1, p1)), XG, np.einsum("qik,qil->qkl", Gt, Gt),
+                           np.broadcast_to(X1t.T @ yc, (q, p1)), np.einsum("qik,i->qk", Gt, yc),
+                           np.full(q, yc @ yc), n - p1, p1, se)
+    b[:, 0] += c
     order = np.r_[p1:p1 + k, 0:p1]
     names = default_allele_names(k) + ("intercept",) + cnames
     return CoefResult(coef=b[:, order], se=None if s is None else s[:, order], names=names, hsq=h, n=n,
                       qtl_hsq=eta)
 
 
-def _blup_solve(Gt, X1t, yt, p_fixed, se):
-    """Batched BLUPs (module Notes) of ``b`` whitened problems.
+def _blup_gram(XX, XG, GG, Xy, Gy, yy, nr, p_fixed, se):
+    """Batched BLUPs (module Notes) of ``q`` whitened problems from their Gram blocks.
 
-    ``Gt`` (b, n, k) the random columns, ``X1t`` (b, n, p1) the fixed ones, ``yt`` (b, n). Returns
-    ``η`` (b,), the estimates (b, p_fixed + k): the first ``p_fixed`` fixed effects, then the ``k``
+    ``X`` the ``p1`` fixed columns, ``G`` the ``k`` random ones: ``XX`` (q, p1, p1), ``XG`` (q, p1, k),
+    ``GG`` (q, k, k), ``Xy`` (q, p1), ``Gy`` (q, k), ``yy`` (q,); ``nr = n − p1``. Returns ``η``
+    (q,), the estimates (q, p_fixed + k): the first ``p_fixed`` fixed effects, then the ``k``
     BLUPs, and their SEs (or None without `se`). Fixed columns after the first ``p_fixed`` (the
     indicators of missing individuals, :func:`fit_effects`) are fitted but not returned.
     """
-    q, n, k = Gt.shape
-    p1 = X1t.shape[2]
-    eta = _blup_hsq(Gt, X1t, yt)
+    q, p1, k = XG.shape
+    XXi = np.linalg.inv(XX)
+    A = XXi @ XG
+    eta = _blup_hsq(GG - np.swapaxes(XG, 1, 2) @ A, Gy - np.einsum("qjk,qj->qk", A, Xy),
+                    yy - np.einsum("qj,qj->q", Xy, np.einsum("qij,qj->qi", XXi, Xy)), nr)
     zero = eta == 0
     tau = np.where(zero, 1.0, eta / np.where(zero, 1.0, 1.0 - eta))
-    XG = np.einsum("qij,qik->qjk", X1t, Gt)
     C = np.empty((q, p1 + k, p1 + k))
-    C[:, :p1, :p1] = np.einsum("qij,qik->qjk", X1t, X1t)
+    C[:, :p1, :p1] = XX
     C[:, :p1, p1:] = np.where(zero[:, None, None], 0.0, XG)
     C[:, p1:, :p1] = np.swapaxes(C[:, :p1, p1:], 1, 2)
-    GG = np.einsum("qik,qil->qkl", Gt, Gt) + np.eye(k) / tau[:, None, None]
-    C[:, p1:, p1:] = np.where(zero[:, None, None], np.eye(k), GG)
-    rhs = np.concatenate([np.einsum("qij,qi->qj", X1t, yt),
-                          np.where(zero[:, None], 0.0, np.einsum("qik,qi->qk", Gt, yt))], axis=1)
+    C[:, p1:, p1:] = np.where(zero[:, None, None], np.eye(k), GG + np.eye(k) / tau[:, None, None])
+    rhs = np.concatenate([Xy, np.where(zero[:, None], 0.0, Gy)], axis=1)
     Ci = np.linalg.inv(C)
     b = np.einsum("qij,qj->qi", Ci, rhs)
     keep = np.r_[0:p_fixed, p1:p1 + k]
     s = None
     if se:
-        sig = (np.einsum("qi,qi->q", yt, yt) - np.einsum("qi,qi->q", b, rhs)) / (n - p1)
+        sig = (yy - np.einsum("qi,qi->q", b, rhs)) / nr
         s = np.sqrt(np.maximum(np.diagonal(Ci, axis1=1, axis2=2), 0.0) * sig[:, None])
         s[zero, p1:] = 0.0
         s = s[:, keep]
@@ -551,52 +556,109 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     """
     kva, kve_t, y, h, G, X, M, pi, mi = _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs)
     n, q, k = G.shape
-    p = X.shape[1]
-    n_obs = n - M.size
+    p, r = X.shape[1], M.size
+    n_obs = n - r
     dosage = k == 1
     cnames = tuple(covar_names) if covar_names is not None else tuple(f"covar{j + 1}" for j in range(p))
     anames = ("dosage",) if dosage else (tuple(allele_names) if allele_names is not None else default_allele_names(k))
     if len(cnames) != p or len(anames) != k:
         raise InputError(f"{len(cnames)} covar_names for {p} covariates / {len(anames)} allele names for {k} alleles")
-    obs = np.setdiff1d(np.arange(n), M)
+    missing = np.isnan(y)
     X1 = np.column_stack([np.ones(n), X])
     if n_obs <= k + p + 1:
         raise InputError(f"{n_obs} observed individuals: too few for {k} genotype columns and {p} covariates")
-    bad = rank_deficient_columns(X1[obs])
+    bad = rank_deficient_columns(X1[~missing[:, 0]] if y.shape[1] else X1)
     if bad:
         raise InputError("covar is rank-deficient with the intercept over the observed individuals: "
                          f"{', '.join('intercept' if j == 0 else cnames[j - 1] for j in bad)}")
-    UX1, E = kve_t @ X1, kve_t[:, M]
-    fixed = np.column_stack([UX1[:, 1:], UX1[:, :1], E] if dosage else [UX1[:, 1:], E])   # after G: X (, 1), E
-    w = 1.0 / np.sqrt(h[:, None] * kva[None, :] + (1.0 - h[:, None]))          # (m, n)
-    yt = w * (kve_t @ np.where(np.isnan(y), 0.0, y)).T                           # (m, n)
-    X0t = w[:, :, None] * np.column_stack([UX1, E])[None]                         # (m, n, 1 + p + r)
-    rss0 = _ols(X0t, yt)[2]
-    UG = (kve_t @ G.reshape(n, q * k)).reshape(n, q, k)
-    A = None if dosage else _zerosum_matrix(k, p)
-    c = k + p + 1
-    out = {key: np.full((pi.size, c), np.nan) for key in ("coef", "se", "blup", "blup_se")}
+    shift = np.nanmean(y, axis=0) if y.size else np.zeros(y.shape[1])
+    F = np.column_stack([kve_t @ X1, kve_t[:, M]])                    # rotated [1, X, E], (n, f)
+    Uy = kve_t @ np.where(missing, 0.0, y - shift)                      # rotated y − its mean, (n, m)
+    used, mi_used = np.unique(mi, return_inverse=True)                 # rotate only the markers fitted
+    UG = (kve_t @ G[:, used].reshape(n, used.size * k)).reshape(n, used.size, k)
+    omega = 1.0 / (h[:, None] * kva[None, :] + (1.0 - h[:, None]))     # (m, n): the squared whitening
+    Fw = omega[:, :, None] * F[None]                                     # (m, n, f)
+    FF = np.einsum("jia,ib->jab", Fw, F)
+    Fy = np.einsum("jia,ij->ja", Fw, Uy)
+    yy = np.einsum("ji,ij,ij->j", omega, Uy, Uy)
+    f = F.shape[1]
+    rss0 = yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
+    out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
     lod, eta = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
-    step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (c + M.size)))
+    step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
     for s in range(0, pi.size, step):
-        j, mk = pi[s:s + step], mi[s:s + step]
-        wj = w[j][:, :, None]
-        Gt = wj * np.swapaxes(UG[:, mk], 0, 1)                                   # (b, n, k)
-        W = np.concatenate([Gt, wj * np.broadcast_to(fixed, (j.size,) + fixed.shape)], axis=2)
-        b, C, rss, ok = _ols(W, yt[j])
-        d = k + p + (1 if dosage else 0)
-        cov = C[:, :d, :d] * (rss / (n_obs - d))[:, None, None]
-        b = b[:, :d]
-        if A is not None:
-            b, cov = b @ A.T, A @ cov @ A.T
-        blk = slice(s, s + j.size)
-        out["coef"][blk] = np.where(ok[:, None], b, np.nan)
-        out["se"][blk] = np.where(ok[:, None], np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)), np.nan)
-        lod[blk] = np.where(ok, n_obs / 2 * np.log10(rss0[j] / rss), np.nan)
+        j, blk = pi[s:s + step], slice(s, s + min(step, pi.size - s))
+        Gs = np.swapaxes(UG[:, mi_used[blk]], 0, 1)                         # (b, n, k)
+        Gw = Gs * omega[j][:, :, None]
+        T = np.empty((j.size, k + f + 1, k + f + 1))                     # Gram of the whitened [G, 1, X, E, y]
+        T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
+        T[:, :k, k:k + f] = np.swapaxes(Gw, 1, 2) @ F
+        T[:, :k, -1] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
+        T[:, k:, :k] = np.swapaxes(T[:, :k, k:], 1, 2)
+        T[:, k:k + f, k:k + f], T[:, k:k + f, -1] = FF[j], Fy[j]
+        T[:, -1, k:k + f], T[:, -1, -1] = Fy[j], yy[j]
+        coef, se, lod[blk] = _gram_fixed(T, k, p, n_obs, shift[j], rss0[j])
+        out["coef"][blk], out["se"][blk] = coef, se
         if blup:
-            eta[blk], bb, sb = _blup_solve(Gt, X0t[j], yt[j], 1 + p, True)
-            order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                              # alleles, covariates, intercept
+            fx, gx = np.arange(k, k + f), np.arange(k)
+            eta[blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, -1],
+                                          T[:, :k, -1], T[:, -1, -1], n_obs - 1 - p, 1 + p, True)
+            bb[:, 0] += shift[j]
+            order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                      # alleles, covariates, intercept
             out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
     return EffectsResult(pheno=pi, marker=mi, lod=lod, coef=out["coef"], se=out["se"],
                          blup=out["blup"] if blup else None, blup_se=out["blup_se"] if blup else None,
                          qtl_hsq=eta if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
+
+
+def _gram_ls(T, d, rhs):
+    """Least squares from a batched Gram matrix ``T`` (b, t, t): the columns ``d`` on each of ``rhs``.
+
+    Returns ``B = (DᵀD)⁻¹DᵀR`` (b, |d|, |rhs|), ``(DᵀD)⁻¹``, the residual cross products
+    ``S = RᵀR − RᵀD B`` and ``ok``: ``DᵀD`` of full rank, its smallest eigenvalue after scaling
+    to unit diagonal above ``EFFECTS_RANK_RTOL²`` times its largest (the smallest singular value
+    of the unit-norm columns above ``EFFECTS_RANK_RTOL`` times the largest).
+    """
+    DD, DR, RR = T[:, d][:, :, d], T[:, d][:, :, rhs], T[:, rhs][:, :, rhs]
+    sc = np.sqrt(np.diagonal(DD, axis1=1, axis2=2))
+    sc = np.where(sc > 0, sc, 1.0)
+    DDs = DD / sc[:, :, None] / sc[:, None, :]
+    ev = np.linalg.eigvalsh(DDs)
+    ok = ev[:, 0] > EFFECTS_RANK_RTOL ** 2 * ev[:, -1]
+    C = np.linalg.inv(np.where(ok[:, None, None], DDs, np.eye(len(d)))) / sc[:, :, None] / sc[:, None, :]
+    B = C @ DR
+    return B, C, RR - np.swapaxes(DR, 1, 2) @ B, ok
+
+
+def _gram_fixed(T, k, p, n_obs, shift, rss0):
+    """fit1's estimates, SEs and LOD from the Gram ``T`` of ``[G, 1, X, E, y − shift]`` (module Notes).
+
+    Probabilities (``k > 1``): the design ``[G, X, E]`` (the alleles span the intercept only to
+    the rounding of the probabilities), fitted to ``y − shift`` and to ``1``: ``b = b_y + shift·b_1``
+    and ``RSS = S_yy + 2·shift·S_y1 + shift²·S_11`` (exact, by linearity). Dosages: ``[g, X, 1, E]``,
+    which holds ``1``: the shift goes to the intercept.
+    """
+    t = T.shape[1]
+    f = t - k - 1
+    E = np.arange(k + 1 + p, k + f)
+    if k == 1:
+        d = np.r_[0, np.arange(2, 2 + p), 1, E]
+        B, C, S, ok = _gram_ls(T, d, np.array([t - 1]))
+        b, rss = B[:, :, 0], S[:, 0, 0]
+        b[:, 1 + p] += shift
+        dd = 2 + p
+    else:
+        d = np.r_[np.arange(k), np.arange(k + 1, k + 1 + p), E]
+        B, C, S, ok = _gram_ls(T, d, np.array([t - 1, k]))
+        b = B[:, :, 0] + shift[:, None] * B[:, :, 1]
+        rss = S[:, 0, 0] + 2 * shift * S[:, 0, 1] + shift ** 2 * S[:, 1, 1]
+        dd = k + p
+    cov = C[:, :dd, :dd] * (rss / (n_obs - dd))[:, None, None]
+    b = b[:, :dd]
+    if k > 1:
+        A = _zerosum_matrix(k, p)
+        b, cov = b @ A.T, A @ cov @ A.T
+    se = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lod = n_obs / 2 * np.log10(rss0 / rss)
+    return (np.where(ok[:, None], b, np.nan), np.where(ok[:, None], se, np.nan), np.where(ok, lod, np.nan))
