@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .brent import fmin_lockstep
-from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_RANK_RTOL, as_float_array, as_matrix, check_finite,
+from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array, as_matrix, check_finite,
                      check_hsq, check_kva, rank_deficient_columns)
 from .errors import InputError
 from .rotation import EigenDecomposition, eigen_decompose
@@ -590,19 +590,26 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         j, blk = pi[s:s + step], slice(s, s + min(step, pi.size - s))
         Gs = np.swapaxes(UG[:, mi_used[blk]], 0, 1)                         # (b, n, k)
         Gw = Gs * omega[j][:, :, None]
-        T = np.empty((j.size, k + f + 1, k + f + 1))                     # Gram of the whitened [G, 1, X, E, y]
+        iy = k + f                                                         # T: Gram of the whitened [G, 1, X, E, y, δ]
+        T = np.empty((j.size, k + f + 2, k + f + 2))
         T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
-        T[:, :k, k:k + f] = np.swapaxes(Gw, 1, 2) @ F
-        T[:, :k, -1] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
-        T[:, k:, :k] = np.swapaxes(T[:, :k, k:], 1, 2)
-        T[:, k:k + f, k:k + f], T[:, k:k + f, -1] = FF[j], Fy[j]
-        T[:, -1, k:k + f], T[:, -1, -1] = Fy[j], yy[j]
+        T[:, :k, k:iy] = np.swapaxes(Gw, 1, 2) @ F
+        T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
+        T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF[j], Fy[j], yy[j]
+        # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
+        dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * omega[j]
+        T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
+        T[:, k:iy, -1] = dw @ F
+        T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, j])
+        T[:, -1, -1] = np.einsum("bi,bi->b", dw, F[:, 0][None, :] - Gs.sum(axis=2))
+        upper = np.triu_indices(k + f + 2, 1)
+        T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
         coef, se, lod[blk] = _gram_fixed(T, k, p, n_obs, shift[j], rss0[j])
         out["coef"][blk], out["se"][blk] = coef, se
         if blup:
             fx, gx = np.arange(k, k + f), np.arange(k)
-            eta[blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, -1],
-                                          T[:, :k, -1], T[:, -1, -1], n_obs - 1 - p, 1 + p, True)
+            eta[blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, iy],
+                                          T[:, :k, iy], T[:, iy, iy], n_obs - 1 - p, 1 + p, True)
             bb[:, 0] += shift[j]
             order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                      # alleles, covariates, intercept
             out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
@@ -616,41 +623,42 @@ def _gram_ls(T, d, rhs):
 
     Returns ``B = (DᵀD)⁻¹DᵀR`` (b, |d|, |rhs|), ``(DᵀD)⁻¹``, the residual cross products
     ``S = RᵀR − RᵀD B`` and ``ok``: ``DᵀD`` of full rank, its smallest eigenvalue after scaling
-    to unit diagonal above ``EFFECTS_RANK_RTOL²`` times its largest (the smallest singular value
-    of the unit-norm columns above ``EFFECTS_RANK_RTOL`` times the largest).
+    to unit diagonal above :data:`lmm.checks.EFFECTS_GRAM_RTOL` times its largest.
     """
     DD, DR, RR = T[:, d][:, :, d], T[:, d][:, :, rhs], T[:, rhs][:, :, rhs]
     sc = np.sqrt(np.diagonal(DD, axis1=1, axis2=2))
     sc = np.where(sc > 0, sc, 1.0)
     DDs = DD / sc[:, :, None] / sc[:, None, :]
     ev = np.linalg.eigvalsh(DDs)
-    ok = ev[:, 0] > EFFECTS_RANK_RTOL ** 2 * ev[:, -1]
+    ok = ev[:, 0] > EFFECTS_GRAM_RTOL * ev[:, -1]
     C = np.linalg.inv(np.where(ok[:, None, None], DDs, np.eye(len(d)))) / sc[:, :, None] / sc[:, None, :]
     B = C @ DR
     return B, C, RR - np.swapaxes(DR, 1, 2) @ B, ok
 
 
 def _gram_fixed(T, k, p, n_obs, shift, rss0):
-    """fit1's estimates, SEs and LOD from the Gram ``T`` of ``[G, 1, X, E, y − shift]`` (module Notes).
+    """fit1's estimates, SEs and LOD from the Gram ``T`` of ``[G, 1, X, E, y − shift, δ]`` (module Notes).
 
-    Probabilities (``k > 1``): the design ``[G, X, E]`` (the alleles span the intercept only to
-    the rounding of the probabilities), fitted to ``y − shift`` and to ``1``: ``b = b_y + shift·b_1``
-    and ``RSS = S_yy + 2·shift·S_y1 + shift²·S_11`` (exact, by linearity). Dosages: ``[g, X, 1, E]``,
-    which holds ``1``: the shift goes to the intercept.
+    Probabilities (``k > 1``): the design ``[G, X, E]``. The alleles span the intercept up to
+    ``δ = 1 − Σ_a G_a`` (the rounding of the probabilities), so ``y = (y − shift) + shift·G·1 +
+    shift·δ`` and, by linearity, ``b = b_y + shift·(1_k + b_δ)``, ``RSS = S_yy + 2·shift·S_yδ +
+    shift²·S_δδ``, every term computed without cancellation. Dosages: ``[g, X, 1, E]``, which holds
+    ``1``: the shift goes to the intercept.
     """
     t = T.shape[1]
-    f = t - k - 1
+    f = t - k - 2
     E = np.arange(k + 1 + p, k + f)
     if k == 1:
         d = np.r_[0, np.arange(2, 2 + p), 1, E]
-        B, C, S, ok = _gram_ls(T, d, np.array([t - 1]))
+        B, C, S, ok = _gram_ls(T, d, np.array([t - 2]))
         b, rss = B[:, :, 0], S[:, 0, 0]
         b[:, 1 + p] += shift
         dd = 2 + p
     else:
         d = np.r_[np.arange(k), np.arange(k + 1, k + 1 + p), E]
-        B, C, S, ok = _gram_ls(T, d, np.array([t - 1, k]))
+        B, C, S, ok = _gram_ls(T, d, np.array([t - 2, t - 1]))
         b = B[:, :, 0] + shift[:, None] * B[:, :, 1]
+        b[:, :k] += shift[:, None]
         rss = S[:, 0, 0] + 2 * shift * S[:, 0, 1] + shift ** 2 * S[:, 1, 1]
         dd = k + p
     cov = C[:, :dd, :dd] * (rss / (n_obs - dd))[:, None, None]

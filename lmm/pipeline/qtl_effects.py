@@ -43,7 +43,7 @@ from lmm.errors import InputError
 from lmm.pipeline.partition import Partition
 
 __all__ = ["PLOT_PEAKS", "EFFECT_COLUMNS", "COEF_COLUMNS", "CURVE_COLUMNS", "intercept_column",
-           "peak_effects", "plotted_peaks", "figure_stem"]
+           "peak_effects", "peak_data", "plotted_peaks", "figure_stem"]
 
 #: The effect figures show the strongest peaks (highest LOD first), at most this many: 12 pairs of
 #: figures keep the report readable and the stage's cost small; effects.tsv has every peak.
@@ -247,3 +247,22 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
     if along:
         out["coef"] = _frame(coef, COEF_COLUMNS)
     return out
+
+
+def peak_data(store, data: Mapping, phenotype: str, marker: str) -> tuple[np.ndarray, np.ndarray]:
+    """The phenotype (as analysed) and the genotypes ``(n, k)`` at `marker` of the individuals that
+    are observed and genotyped (the phenotype-by-genotype figure)."""
+    names = [str(p) for p in data["phenotype_names"].tolist()]
+    if phenotype not in names:
+        raise InputError(f"phenotype '{phenotype}' is not in the cleaned data: rerun the workflow")
+    found = np.flatnonzero(store.markers["marker"].to_numpy() == marker)
+    if found.size != 1:
+        raise InputError(f"marker '{marker}' is not (once) in the genotype intermediate: rerun the workflow")
+    first = int(store.markers["first_column"].iat[found[0]])
+    spos = {str(i): k for k, i in enumerate(store.ids.tolist())}
+    ids = [str(i) for i in data["ids"].tolist()]
+    y = np.asarray(data["phenotypes"], dtype=float)[:, names.index(phenotype)]
+    keep = [k for k, i in enumerate(ids) if i in spos and not np.isnan(y[k])]
+    srows = np.array([spos[ids[k]] for k in keep], dtype=np.intp)
+    G = np.asarray(store.genotypes[first:first + store.n_alleles][:, srows].T, dtype=float)
+    return y[keep], G
