@@ -25,7 +25,7 @@ every marker for many phenotypes, R/qtl2's ``scan1`` model) and :mod:`lmm.peaks`
 The core imports numpy and scipy only.
 """
 
-from .effects import CoefResult, Fit1Result, fit1, scan1blup, scan1coef
+from .effects import CoefResult, EffectsResult, Fit1Result, fit1, fit_effects, scan1blup, scan1coef
 from .errors import InputError
 from .fit import fit_lmm
 from .kinship import KinshipAccumulator, calc_kinship, mean_diagonal
@@ -80,4 +80,6 @@ __all__ = [
     "fit1",
     "scan1coef",
     "scan1blup",
+    "EffectsResult",
+    "fit_effects",
 ]
