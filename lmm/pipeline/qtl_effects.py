@@ -132,14 +132,19 @@ def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequen
         y[np.isin(np.asarray(ids), np.asarray(batch.missing_ids, dtype=str)), :] = np.nan
         covs = [c for c in batch.covariates_used if c != ctx.intercept]   # fit_effects has its own
         X = ctx.C[np.ix_(rows, [ctx.cnames.index(c) for c in covs])]
-        G = np.asarray(store.genotypes[cols][:, srows].T, dtype=float).reshape(len(ids), q, width)
+        # only the markers asked for are read (a whole chromosome only for the curves and coef)
+        need = np.arange(q) if any(r[2] is None for r in reqs) else np.unique([r[2] for r in reqs])
+        at = np.full(q, -1)
+        at[need] = np.arange(need.size)
+        lines = (cols.start + need[:, None] * width + np.arange(width)[None, :]).ravel()
+        G = np.asarray(store.genotypes[lines][:, srows].T, dtype=float).reshape(len(ids), need.size, width)
         pi, mi, spans = [], [], []
         for req in reqs:
             j = phenos.index(req[1])
             marks = np.arange(q) if req[2] is None else np.array([req[2]])
             spans.append((req[0], len(pi), marks.size))
             pi.extend([j] * marks.size)
-            mi.extend(marks.tolist())
+            mi.extend(at[marks].tolist())
         dec = lmm.EigenDecomposition(eigen[f"kva__{unit.name}"], eigen[f"kve_t__{unit.name}"])
         hsq = np.array([ctx.null_hsq(p, str(chrom)) for p in phenos])
         try:
