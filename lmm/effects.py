@@ -47,8 +47,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .brent import fmin_lockstep
-from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array, as_matrix, check_finite,
-                     check_hsq, check_kva, rank_deficient_columns)
+from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array,
+                     as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
 from .errors import InputError
 from .rotation import EigenDecomposition, eigen_decompose
 from .scan.engine import SCANNED_STATUSES, fit_null_group
@@ -507,7 +507,8 @@ def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
         pi, mi = (np.asarray(a, dtype=np.intp).ravel() for a in pairs)
         if pi.shape != mi.shape or (pi.size and (pi.min() < 0 or pi.max() >= m or mi.min() < 0 or mi.max() >= q)):
             raise InputError(f"pairs must be two equal-length index arrays within {m} phenotypes and {q} markers")
-    return kva, kve_t, y, np.asarray(h, dtype=float), G, X, np.flatnonzero(missing[:, 0]) if m else np.empty(0, int), pi, mi
+    M = np.flatnonzero(missing[:, 0]) if m else np.empty(0, dtype=np.intp)
+    return kva, kve_t, y, np.asarray(h, dtype=float), G, X, M, pi, mi
 
 
 def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None, blup=True, covar_names=None,
