@@ -40,7 +40,12 @@ with user_errors(log):
         log.info("coefficients along %d (phenotype, chromosome) pairs with peaks: %d rows",
                  len(tables["coef"].groupby(["phenotype", "chr"])) if len(tables["coef"]) else 0, len(tables["coef"]))
     else:
-        atomic.write_tsv(out.effects, tables["effects"])
+        effects = tables["effects"]
+        blank = effects[effects["estimate"].isna()].drop_duplicates(["phenotype", "chr", "marker"])
+        for row in blank.itertuples(index=False):   # a rank-deficient design: an allele absent at the marker
+            log.warning("phenotype '%s', chromosome %s, marker %s: no estimates (rank-deficient design: an allele "
+                        "absent among its individuals); NA in %s", row.phenotype, row.chr, row.marker, out.effects)
+        atomic.write_tsv(out.effects, effects)
         atomic.write_parquet(out.curves, tables["curves"])
         log.info("QTL effects at %d peak(s) of %d phenotype(s); curves of %d plotted peak(s)", len(peaks),
                  peaks["phenotype"].nunique() if len(peaks) else 0,
