@@ -24,6 +24,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/scan.smk"
 include: "workflow/rules/scan_plots.smk"
+include: "workflow/rules/effects.smk"
 include: "workflow/rules/eqtl.smk"
 include: "workflow/rules/provenance.smk"
 

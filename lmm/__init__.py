@@ -29,7 +29,7 @@ The core imports numpy and scipy only.
 """
 
 from .alleles import genoprob_to_alleleprob
-from .effects import CoefResult, Fit1Result, fit1, scan1blup, scan1coef
+from .effects import CoefResult, EffectsResult, Fit1Result, fit1, fit_effects, scan1blup, scan1coef
 from .eqtl import cis_distance, hotspot_counts
 from .errors import InputError
 from .fit import fit_lmm
@@ -97,4 +97,6 @@ __all__ = [
     "lod_thresholds",
     "cis_distance",
     "hotspot_counts",
+    "EffectsResult",
+    "fit_effects",
 ]

@@ -59,6 +59,9 @@ __all__ = [
     "BETA_FIT_RTOL",
     "BETA_FIT_MAXITER",
     "BETA_MIN_PERMUTATIONS",
+    "EFFECTS_BLOCK_ELEMENTS",
+    "EFFECTS_GRAM_RTOL",
+    "GENOTYPE_CALL_TOL",
     "as_float_array",
     "as_matrix",
     "check_finite",
@@ -399,3 +402,15 @@ EFFECTS_RANK_RTOL = 1e-8
 #: :func:`lmm.effects.scan1blup`: tolerance of the Brent search of the QTL variance fraction
 #: (R/qtl2's scan1blup default ``tol = 1e-12``).
 BLUP_HSQ_TOL = 1e-12
+#: :func:`lmm.effects.fit_effects`: the whitened designs of a block of (phenotype, marker) fits,
+#: ``fits · n · (k + p + 1 + missing)`` doubles at most (about 32 MiB).
+EFFECTS_BLOCK_ELEMENTS = 1 << 22
+#: :func:`lmm.effects.fit_effects` solves from Gram matrices (which square the condition number, so
+#: ``EFFECTS_RANK_RTOL²`` would be round-off): a pair's design is rank-deficient (its row NaN) when
+#: the smallest eigenvalue of its Gram matrix scaled to unit diagonal is at most this times the
+#: largest (a singular-value ratio of 1e-5).
+EFFECTS_GRAM_RTOL = 1e-10
+#: :func:`lmm.pipeline.effect_plots.genotype_calls` (phenotype-by-genotype figure): an individual's
+#: genotype is called when every allele's expected count ``2·p`` (probabilities; a dosage ``d``
+#: itself) is within this of an integer, the integers summing to 2; otherwise it is not called.
+GENOTYPE_CALL_TOL = 0.25

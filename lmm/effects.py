@@ -47,12 +47,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .brent import fmin_lockstep
-from .checks import BLUP_HSQ_TOL, EFFECTS_RANK_RTOL, as_float_array, check_finite, check_hsq, rank_deficient_columns
+from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array,
+                     as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
 from .errors import InputError
-from .rotation import eigen_decompose
+from .rotation import EigenDecomposition, eigen_decompose
 from .scan.engine import SCANNED_STATUSES, fit_null_group
 
-__all__ = ["Fit1Result", "CoefResult", "fit1", "scan1coef", "scan1blup", "default_allele_names"]
+__all__ = ["Fit1Result", "CoefResult", "EffectsResult", "fit1", "scan1coef", "scan1blup", "fit_effects",
+           "default_allele_names"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,19 +335,18 @@ def scan1coef(genoprobs_chr, pheno, kinship, covar=None, *, se=False, zerosum=Tr
     return CoefResult(coef=b, se=s, names=names, hsq=h, n=n)
 
 
-def _blup_hsq(Gt, X1t, yt):
-    """REML ``η`` at each marker (module Notes): Brent on [0, 1], ``η = 0`` kept when no worse."""
-    q, n, k = Gt.shape
-    Q0, _ = np.linalg.qr(X1t)
-    e0 = yt - Q0 @ (Q0.T @ yt)
-    H = Gt - Q0[None] @ np.einsum("ij,qik->qjk", Q0, Gt)
-    s2, R = np.linalg.eigh(np.einsum("qik,qil->qkl", H, H))
+def _blup_hsq(HH, He, ee, nr):
+    """The REML ``η`` of each problem (module Notes) from its projected Gram blocks: ``HH = G̃ᵀP₀G̃``
+    (q, k, k), ``He = G̃ᵀP₀ỹ`` (q, k), ``ee = ỹᵀP₀ỹ`` (q,), ``nr = n − p₁``: Brent on [0, 1], ``η = 0``
+    kept when no worse."""
+    q = HH.shape[0]
+    s2, R = np.linalg.eigh(HH)
     pos = s2 > EFFECTS_RANK_RTOL * s2[:, -1:]
     s2 = np.where(pos, s2, 0.0)
-    g = np.einsum("qkl,qk->ql", R, np.einsum("qik,i->qk", Gt, e0))
+    g = np.einsum("qkl,qk->ql", R, He)
     z2 = np.where(pos, g ** 2 / np.where(pos, s2, 1.0), 0.0)
-    rest = np.maximum(e0 @ e0 - z2.sum(axis=1), 0.0)
-    nr, rk = n - X1t.shape[1], pos.sum(axis=1)
+    rest = np.maximum(ee - z2.sum(axis=1), 0.0)
+    rk = pos.sum(axis=1)
 
     def f(eta, idx):
         dd = eta[:, None] * s2[idx] + 1.0 - eta[:, None]
@@ -381,31 +382,292 @@ def scan1blup(genoprobs_chr, pheno, kinship, covar=None, *, se=False, hsq=None, 
     -----
     Module Notes: the data whitened with the null ``hsq``, then per marker the REML ``η`` of the
     allele variance component (vectorised Brent over markers) and the mixed-model equations,
-    batched (q, k + p + 1) solves.
+    batched (q, k + p + 1) solves on the Gram blocks of ``[X̃₁, G̃, ỹ]`` (``y`` less its mean,
+    added back to the intercept: exact, the intercept is a fixed column).
     """
     y, X, cnames, h, yt, X1t, Gt = _chr_setup(genoprobs_chr, pheno, kinship, covar, covar_names, hsq, reml)
     q, n, k = Gt.shape
     p1 = X1t.shape[1]
-    eta = _blup_hsq(Gt, X1t, yt)
-    zero = eta == 0
-    tau = np.where(zero, 1.0, eta / np.where(zero, 1.0, 1.0 - eta))
+    c = float(np.mean(y))
+    yc = yt - c * X1t[:, 0]
     XG = np.einsum("ij,qik->qjk", X1t, Gt)
-    C = np.empty((q, p1 + k, p1 + k))
-    C[:, :p1, :p1] = X1t.T @ X1t
-    C[:, :p1, p1:] = np.where(zero[:, None, None], 0.0, XG)
-    C[:, p1:, :p1] = np.swapaxes(C[:, :p1, p1:], 1, 2)
-    GG = np.einsum("qik,qil->qkl", Gt, Gt) + np.eye(k) / tau[:, None, None]
-    C[:, p1:, p1:] = np.where(zero[:, None, None], np.eye(k), GG)
-    rhs = np.concatenate([np.broadcast_to(X1t.T @ yt, (q, p1)),
-                          np.where(zero[:, None], 0.0, np.einsum("qik,i->qk", Gt, yt))], axis=1)
-    Ci = np.linalg.inv(C)
-    b = np.einsum("qij,qj->qi", Ci, rhs)
+    eta, b, s = _blup_gram(np.broadcast_to(X1t.T @ X1t, (q, p1, p1)), XG, np.einsum("qik,qil->qkl", Gt, Gt),
+                           np.broadcast_to(X1t.T @ yc, (q, p1)), np.einsum("qik,i->qk", Gt, yc),
+                           np.full(q, yc @ yc), n - p1, p1, se)
+    b[:, 0] += c
     order = np.r_[p1:p1 + k, 0:p1]
     names = default_allele_names(k) + ("intercept",) + cnames
+    return CoefResult(coef=b[:, order], se=None if s is None else s[:, order], names=names, hsq=h, n=n,
+                      qtl_hsq=eta)
+
+
+def _blup_gram(XX, XG, GG, Xy, Gy, yy, nr, p_fixed, se):
+    """Batched BLUPs (module Notes) of ``q`` whitened problems from their Gram blocks.
+
+    ``X`` the ``p1`` fixed columns, ``G`` the ``k`` random ones: ``XX`` (q, p1, p1), ``XG`` (q, p1, k),
+    ``GG`` (q, k, k), ``Xy`` (q, p1), ``Gy`` (q, k), ``yy`` (q,); ``nr = n − p1``. Returns ``η``
+    (q,), the estimates (q, p_fixed + k): the first ``p_fixed`` fixed effects, then the ``k``
+    BLUPs, and their SEs (or None without `se`). Fixed columns after the first ``p_fixed`` (the
+    indicators of missing individuals, :func:`fit_effects`) are fitted but not returned.
+    """
+    q, p1, k = XG.shape
+    XXi = np.linalg.inv(XX)
+    A = XXi @ XG
+    eta = _blup_hsq(GG - np.swapaxes(XG, 1, 2) @ A, Gy - np.einsum("qjk,qj->qk", A, Xy),
+                    yy - np.einsum("qj,qj->q", Xy, np.einsum("qij,qj->qi", XXi, Xy)), nr)
+    zero = eta == 0
+    tau = np.where(zero, 1.0, eta / np.where(zero, 1.0, 1.0 - eta))
+    C = np.empty((q, p1 + k, p1 + k))
+    C[:, :p1, :p1] = XX
+    C[:, :p1, p1:] = np.where(zero[:, None, None], 0.0, XG)
+    C[:, p1:, :p1] = np.swapaxes(C[:, :p1, p1:], 1, 2)
+    C[:, p1:, p1:] = np.where(zero[:, None, None], np.eye(k), GG + np.eye(k) / tau[:, None, None])
+    rhs = np.concatenate([Xy, np.where(zero[:, None], 0.0, Gy)], axis=1)
+    Ci = np.linalg.inv(C)
+    b = np.einsum("qij,qj->qi", Ci, rhs)
+    keep = np.r_[0:p_fixed, p1:p1 + k]
     s = None
     if se:
-        sig = (yt @ yt - np.einsum("qi,qi->q", b, rhs)) / (n - p1)
+        sig = (yy - np.einsum("qi,qi->q", b, rhs)) / nr
         s = np.sqrt(np.maximum(np.diagonal(Ci, axis1=1, axis2=2), 0.0) * sig[:, None])
         s[zero, p1:] = 0.0
-        s = s[:, order]
-    return CoefResult(coef=b[:, order], se=s, names=names, hsq=h, n=n, qtl_hsq=eta)
+        s = s[:, keep]
+    return eta, b[:, keep], s
+
+
+@dataclass(frozen=True, eq=False)
+class EffectsResult:
+    """Result of :func:`fit_effects`: one row per (phenotype, marker) pair.
+
+    Attributes
+    ----------
+    pheno, marker : ndarray of int, shape (b,)
+        The pairs: a column of ``pheno`` and a marker of ``genotypes``.
+    lod : ndarray, shape (b,)
+        ``(n_obs/2) log10(RSS₀/RSS₁)`` of the fixed-effects fit (fit1's LOD).
+    coef, se : ndarray, shape (b, c)
+        Fixed-effect estimates and SEs as :func:`fit1` gives them, in the order of ``names``.
+    blup, blup_se : ndarray, shape (b, c), or None
+        :func:`scan1blup`'s estimates and SEs in the order of ``names`` (the QTL effects random;
+        the covariates and ``intercept`` fixed, GLS given ``η``); None without ``blup``.
+    qtl_hsq : ndarray, shape (b,), or None
+        The REML ``η = σ_u²/(σ_u² + σ²)`` of each pair (``blup`` only).
+    names : tuple of str
+        Probabilities: the ``k`` alleles, the covariates, ``intercept``. Dosages: ``dosage``,
+        the covariates, ``intercept``.
+    n_obs : int
+        Individuals observed (the complete cases of every column of ``pheno``).
+    """
+
+    pheno: np.ndarray
+    marker: np.ndarray
+    lod: np.ndarray
+    coef: np.ndarray
+    se: np.ndarray
+    blup: np.ndarray | None
+    blup_se: np.ndarray | None
+    qtl_hsq: np.ndarray | None
+    names: tuple
+    n_obs: int
+
+
+def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
+    """Checked arrays of :func:`fit_effects`: kva, kve_t, y (n, m), h (m,), G (n, q, k), X (n, p),
+    the missing rows, and the pairs."""
+    if not isinstance(decomposition, EigenDecomposition):
+        raise InputError("decomposition must be an lmm.EigenDecomposition (lmm.eigen_decompose(K))")
+    kva = check_kva(decomposition.kva)
+    n = kva.size
+    kve_t = as_float_array(decomposition.kve_t, "kve_t")
+    if kve_t.shape != (n, n):
+        raise InputError(f"kve_t has shape {kve_t.shape}; expected ({n}, {n})")
+    y = as_matrix(pheno, "pheno", f"(n, m) with n = {n} rows (the decomposition's)", rows=n)
+    if np.isinf(y).any():
+        raise InputError("pheno has infinite values (use NaN for missing values)")
+    missing = np.isnan(y)
+    if (missing != missing[:, :1]).any():
+        raise InputError("the columns of pheno miss different individuals: fit each missing-data pattern "
+                         "in its own call")
+    h = check_hsq(hsq)
+    h = np.broadcast_to(h, (y.shape[1],)) if h.ndim == 0 or h.size == 1 else h
+    if h.shape != (y.shape[1],):
+        raise InputError(f"hsq must hold one value per column of pheno ({y.shape[1]}), got {h.size}")
+    if np.any(h[:, None] * kva[None, :] + (1.0 - h[:, None]) <= 0):
+        raise InputError("hsq = 1 with a singular kinship: V = hsq·K + (1 − hsq)·I is singular")
+    G = as_float_array(genotypes, "genotypes")
+    if G.ndim != 3 or G.shape[0] != n or min(G.shape) < 1:
+        raise InputError(f"genotypes must be (n, markers, k) with n = {n} rows; got shape {G.shape}")
+    check_finite(G, "genotypes")
+    X = np.empty((n, 0)) if covar is None else as_matrix(covar, "covar", f"(n, p) with n = {n} rows", rows=n)
+    check_finite(X, "covar")
+    m, q = y.shape[1], G.shape[1]
+    if pairs is None:
+        pi, mi = np.repeat(np.arange(m), q), np.tile(np.arange(q), m)
+    else:
+        pi, mi = (np.asarray(a, dtype=np.intp).ravel() for a in pairs)
+        if pi.shape != mi.shape or (pi.size and (pi.min() < 0 or pi.max() >= m or mi.min() < 0 or mi.max() >= q)):
+            raise InputError(f"pairs must be two equal-length index arrays within {m} phenotypes and {q} markers")
+    M = np.flatnonzero(missing[:, 0]) if m else np.empty(0, dtype=np.intp)
+    return kva, kve_t, y, np.asarray(h, dtype=float), G, X, M, pi, mi
+
+
+def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None, blup=True, covar_names=None,
+                allele_names=None) -> EffectsResult:
+    """QTL effects of many (phenotype, marker) pairs from one decomposition: batched ``fit1`` and ``scan1blup``.
+
+    Parameters
+    ----------
+    decomposition : EigenDecomposition
+        Of the kinship (model scale ``hsq·K + (1 − hsq)·I``) of the ``n`` individuals, e.g. the
+        genome scan's LOCO decomposition of the markers' chromosome.
+    hsq : array_like, shape (m,) or scalar
+        The null ``hsq`` of each phenotype (the scan's: R/qtl2's fit1 estimates the same).
+    pheno : array_like, shape (n, m)
+        Phenotypes; NaN where missing, the same individuals in every column (one missing-data
+        pattern per call). Missing individuals are fitted exactly (below).
+    genotypes : array_like, shape (n, q, k)
+        Allele probabilities (``k > 1``) or dosages (``k = 1``) of ``q`` markers.
+    covar : array_like, shape (n, p), optional
+        Additive covariates **without** an intercept, no missing values: the covariates of the
+        markers' chromosome (a chromosome-specific covariate, such as sex on X, goes here).
+    pairs : (array_like, array_like), optional
+        Columns of ``pheno`` and markers of ``genotypes`` to fit (default: every phenotype at every
+        marker, phenotype-major).
+    blup : bool
+        Also :func:`scan1blup`'s BLUPs and SEs.
+    covar_names, allele_names : sequence of str, optional
+
+    Returns
+    -------
+    EffectsResult
+
+    Notes
+    -----
+    Per pair, the model of :func:`fit1` with ``hsq`` fixed: probabilities ``y = G γ + X β + ε``
+    (the alleles span the intercept), estimates centred (zerosum) with their mean as
+    ``intercept``, ``Cov(c) = A Cov(b) Aᵀ``; dosages ``y = g γ + X β + 1 μ + ε`` (one column: no
+    centring, ``dosage`` is the effect per copy of the counted allele). BLUPs: module Notes, ``G``
+    (or ``g``) random, ``[1, X]`` fixed. With ``K = Uᵀ diag(λ) U`` (``U = kve_t``) the designs are
+    rotated once for all pairs (``U G``: one product for all markers) and each pair is whitened
+    by its phenotype's ``w = (hsq·λ + 1 − hsq)^−1/2``; the small (k + p + 1)-column problems are
+    solved batched (blocks of :data:`lmm.checks.EFFECTS_BLOCK_ELEMENTS`). Individuals ``M`` with a
+    missing phenotype get ``y = 0`` and one indicator column each (``U e_i``, fixed, not reported),
+    which fits them exactly: every estimate, SE, RSS and REML likelihood is the complete cases'
+    (with the kinship's block ``K_oo``), and the residual degrees of freedom are ``n − |M| − d``.
+    """
+    kva, kve_t, y, h, G, X, M, pi, mi = _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs)
+    n, q, k = G.shape
+    p, r = X.shape[1], M.size
+    n_obs = n - r
+    dosage = k == 1
+    cnames = tuple(covar_names) if covar_names is not None else tuple(f"covar{j + 1}" for j in range(p))
+    anames = ("dosage",) if dosage else (tuple(allele_names) if allele_names is not None else default_allele_names(k))
+    if len(cnames) != p or len(anames) != k:
+        raise InputError(f"{len(cnames)} covar_names for {p} covariates / {len(anames)} allele names for {k} alleles")
+    missing = np.isnan(y)
+    X1 = np.column_stack([np.ones(n), X])
+    if n_obs <= k + p + 1:
+        raise InputError(f"{n_obs} observed individuals: too few for {k} genotype columns and {p} covariates")
+    bad = rank_deficient_columns(X1[~missing[:, 0]] if y.shape[1] else X1)
+    if bad:
+        raise InputError("covar is rank-deficient with the intercept over the observed individuals: "
+                         f"{', '.join('intercept' if j == 0 else cnames[j - 1] for j in bad)}")
+    shift = np.nanmean(y, axis=0) if y.size else np.zeros(y.shape[1])
+    F = np.column_stack([kve_t @ X1, kve_t[:, M]])                    # rotated [1, X, E], (n, f)
+    Uy = kve_t @ np.where(missing, 0.0, y - shift)                      # rotated y − its mean, (n, m)
+    used, mi_used = np.unique(mi, return_inverse=True)                 # rotate only the markers fitted
+    UG = (kve_t @ G[:, used].reshape(n, used.size * k)).reshape(n, used.size, k)
+    omega = 1.0 / (h[:, None] * kva[None, :] + (1.0 - h[:, None]))     # (m, n): the squared whitening
+    Fw = omega[:, :, None] * F[None]                                     # (m, n, f)
+    FF = np.einsum("jia,ib->jab", Fw, F)
+    Fy = np.einsum("jia,ij->ja", Fw, Uy)
+    yy = np.einsum("ji,ij,ij->j", omega, Uy, Uy)
+    f = F.shape[1]
+    rss0 = yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
+    out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
+    lod, eta = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
+    step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
+    for s in range(0, pi.size, step):
+        j, blk = pi[s:s + step], slice(s, s + min(step, pi.size - s))
+        Gs = np.swapaxes(UG[:, mi_used[blk]], 0, 1)                         # (b, n, k)
+        Gw = Gs * omega[j][:, :, None]
+        iy = k + f                                                         # T: Gram of the whitened [G, 1, X, E, y, δ]
+        T = np.empty((j.size, k + f + 2, k + f + 2))
+        T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
+        T[:, :k, k:iy] = np.swapaxes(Gw, 1, 2) @ F
+        T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
+        T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF[j], Fy[j], yy[j]
+        # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
+        dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * omega[j]
+        T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
+        T[:, k:iy, -1] = dw @ F
+        T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, j])
+        T[:, -1, -1] = np.einsum("bi,bi->b", dw, F[:, 0][None, :] - Gs.sum(axis=2))
+        upper = np.triu_indices(k + f + 2, 1)
+        T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
+        coef, se, lod[blk] = _gram_fixed(T, k, p, n_obs, shift[j], rss0[j])
+        out["coef"][blk], out["se"][blk] = coef, se
+        if blup:
+            fx, gx = np.arange(k, k + f), np.arange(k)
+            eta[blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, iy],
+                                          T[:, :k, iy], T[:, iy, iy], n_obs - 1 - p, 1 + p, True)
+            bb[:, 0] += shift[j]
+            order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                      # alleles, covariates, intercept
+            out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
+    return EffectsResult(pheno=pi, marker=mi, lod=lod, coef=out["coef"], se=out["se"],
+                         blup=out["blup"] if blup else None, blup_se=out["blup_se"] if blup else None,
+                         qtl_hsq=eta if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
+
+
+def _gram_ls(T, d, rhs):
+    """Least squares from a batched Gram matrix ``T`` (b, t, t): the columns ``d`` on each of ``rhs``.
+
+    Returns ``B = (DᵀD)⁻¹DᵀR`` (b, |d|, |rhs|), ``(DᵀD)⁻¹``, the residual cross products
+    ``S = RᵀR − RᵀD B`` and ``ok``: ``DᵀD`` of full rank, its smallest eigenvalue after scaling
+    to unit diagonal above :data:`lmm.checks.EFFECTS_GRAM_RTOL` times its largest.
+    """
+    DD, DR, RR = T[:, d][:, :, d], T[:, d][:, :, rhs], T[:, rhs][:, :, rhs]
+    sc = np.sqrt(np.diagonal(DD, axis1=1, axis2=2))
+    sc = np.where(sc > 0, sc, 1.0)
+    DDs = DD / sc[:, :, None] / sc[:, None, :]
+    ev = np.linalg.eigvalsh(DDs)
+    ok = ev[:, 0] > EFFECTS_GRAM_RTOL * ev[:, -1]
+    C = np.linalg.inv(np.where(ok[:, None, None], DDs, np.eye(len(d)))) / sc[:, :, None] / sc[:, None, :]
+    B = C @ DR
+    return B, C, RR - np.swapaxes(DR, 1, 2) @ B, ok
+
+
+def _gram_fixed(T, k, p, n_obs, shift, rss0):
+    """fit1's estimates, SEs and LOD from the Gram ``T`` of ``[G, 1, X, E, y − shift, δ]`` (module Notes).
+
+    Probabilities (``k > 1``): the design ``[G, X, E]``. The alleles span the intercept up to
+    ``δ = 1 − Σ_a G_a`` (the rounding of the probabilities), so ``y = (y − shift) + shift·G·1 +
+    shift·δ`` and, by linearity, ``b = b_y + shift·(1_k + b_δ)``, ``RSS = S_yy + 2·shift·S_yδ +
+    shift²·S_δδ``, every term computed without cancellation. Dosages: ``[g, X, 1, E]``, which holds
+    ``1``: the shift goes to the intercept.
+    """
+    t = T.shape[1]
+    f = t - k - 2
+    E = np.arange(k + 1 + p, k + f)
+    if k == 1:
+        d = np.r_[0, np.arange(2, 2 + p), 1, E]
+        B, C, S, ok = _gram_ls(T, d, np.array([t - 2]))
+        b, rss = B[:, :, 0], S[:, 0, 0]
+        b[:, 1 + p] += shift
+        dd = 2 + p
+    else:
+        d = np.r_[np.arange(k), np.arange(k + 1, k + 1 + p), E]
+        B, C, S, ok = _gram_ls(T, d, np.array([t - 2, t - 1]))
+        b = B[:, :, 0] + shift[:, None] * B[:, :, 1]
+        b[:, :k] += shift[:, None]
+        rss = S[:, 0, 0] + 2 * shift * S[:, 0, 1] + shift ** 2 * S[:, 1, 1]
+        dd = k + p
+    cov = C[:, :dd, :dd] * (rss / (n_obs - dd))[:, None, None]
+    b = b[:, :dd]
+    if k > 1:
+        A = _zerosum_matrix(k, p)
+        b, cov = b @ A.T, A @ cov @ A.T
+    se = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lod = n_obs / 2 * np.log10(rss0 / rss)
+    return (np.where(ok[:, None], b, np.nan), np.where(ok[:, None], se, np.nan), np.where(ok, lod, np.nan))

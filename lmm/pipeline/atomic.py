@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-__all__ = ["atomic_path", "write_text", "write_tsv", "write_yaml", "write_npz", "write_npy", "write_parquet",
-           "save_figure"]
+__all__ = ["atomic_path", "atomic_directory", "write_text", "write_tsv", "write_yaml", "write_npz", "write_npy",
+           "write_parquet", "save_figure"]
 
 
 @contextlib.contextmanager
@@ -48,6 +48,30 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary directory beside `path`; put it in the place of `path` if the block succeeds.
+
+    A previous directory at `path` is removed just before the rename; on an exception the
+    temporary directory is removed and `path` is untouched.
+    """
+    import shutil
+
+    path = os.fspath(path).rstrip(os.sep)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

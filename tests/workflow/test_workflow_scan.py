@@ -144,6 +144,38 @@ def test_plink_kinship_from_genotypes_heritability_and_scan(plink_project):
     assert "genotypes: 150 of the 150 phenotyped individuals are genotyped" in proc.output
 
 
+def test_plink_dosage_effects_at_the_peak_equal_dense_gls(plink_project):
+    """effects: peaks (the default) with dosages: dosage, sex, intercept at each peak, fit1's model
+    y = g·γ + sex·β + μ with the scan's LOCO hsq (a dense GLS here); no coef.parquet."""
+    from lmm.pipeline.genotype_store import open_intermediate
+
+    project, _ = plink_project
+    results = project / "results"
+    effects = read_result(results / "scan" / "effects.tsv").astype({"chr": str})
+    top = effects[(effects["phenotype"] == "trait") & (effects["marker"] == "rs250")].set_index("coefficient")
+    assert list(top.index) == ["dosage", "sex", "intercept"]
+    clean = np.load(results / "clean" / "cleaned.npz")
+    ids = clean["ids"].tolist()
+    store = open_intermediate(results / "genotypes")
+    g = np.asarray(store.genotypes[int(store.markers.set_index("marker").loc["rs250", "first_column"])])
+    g = g[[store.ids.tolist().index(i) for i in ids]]
+    kin_ids = (results / "kinship" / "loco" / "ids.txt").read_text().split()
+    K = np.load(results / "kinship" / "loco" / "2.npy")[np.ix_(*[[kin_ids.index(i) for i in ids]] * 2)]
+    hsq = read_result(results / "scan" / "hsq.tsv").astype({"chr": str}).set_index(["phenotype", "chr"])
+    h = float(hsq.loc[("trait", "2"), "hsq"])
+    y = clean["phenotypes"][:, 0]
+    W = np.column_stack([g, clean["covariates"][:, clean["covariate_names"].tolist().index("sex")], np.ones(len(y))])
+    Vi = np.linalg.inv(h * K + (1 - h) * np.eye(len(y)))
+    A = np.linalg.inv(W.T @ Vi @ W)
+    b = A @ W.T @ Vi @ y
+    r = y - W @ b
+    np.testing.assert_allclose(top["estimate"], b, rtol=1e-7)
+    np.testing.assert_allclose(top["se"], np.sqrt(np.diag(A) * (r @ Vi @ r) / (len(y) - 3)), rtol=1e-7)
+    assert abs(top.loc["dosage", "estimate"] - 1.5) < 4 * top.loc["dosage", "se"]   # the simulated effect
+    assert not (results / "scan" / "coef.parquet").exists()
+    assert any(p.suffix == ".png" for p in (results / "plots" / "effects").iterdir())
+
+
 def test_bad_genotype_map_fails_with_a_message_and_writes_nothing(tmp_path):
     project = make_project(tmp_path / "project", scan=True)
     gmap = pd.read_csv(project / "data" / "recla" / "genotypes" / "recla_map.csv")

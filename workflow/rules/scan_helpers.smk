@@ -118,6 +118,13 @@ def scan_eigen_input(wildcards):
     )
 
 
+def scan_eigen_files(wildcards):
+    """Every decomposition of the scan, in group order (the effects stages): one per group, or the
+    overall one without LOCO."""
+    groups = list(scan_group_map()) if config["loco"] else ["all"]
+    return expand(rules.scan_decompose.output.eigen, group=groups)
+
+
 #: scan_output 'auto' keeps every LOD while markers x phenotypes is at most this (400 MB).
 SCAN_FULL_LIMIT = 50_000_000
 
@@ -160,6 +167,13 @@ def scan_targets(wildcards):
             rules.plot_lod_curves.output.figure,
             rules.plot_manhattan.output.figure,
         ]
+    if config["effects"] != "none":
+        targets += [
+            rules.scan_effects.output.effects,
+            rules.plot_effects.output.figures,
+        ]
+    if config["effects"] == "chromosomes":
+        targets.append(rules.scan_coef.output.coef)
     return targets
 
 

@@ -1,0 +1,146 @@
+"""lmm.effects.fit_effects (the batched entry point of the workflow's effects stage) against fit1 and
+scan1blup called one phenotype at a time on the complete cases, against a dense GLS oracle, and
+against R/qtl2 0.43-5's fit1 table (tests/reference/qtl2/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lmm
+from lmm.effects import fit1, fit_effects, scan1blup, scan1coef
+
+REF = Path(__file__).resolve().parents[1] / "reference" / "qtl2"
+
+
+def _kinship(rng, n):
+    Z = rng.normal(size=(n, 40))
+    return 0.9 * Z @ Z.T / 40 + 0.1 * np.eye(n)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(11)
+    n, q, k = 70, 6, 4
+    P = rng.dirichlet(np.full(k, 0.7), size=(n, q))
+    K = _kinship(rng, n)
+    X = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)]).astype(float)
+    Y = rng.normal(size=(n, 3)) + 3.0 * P[:, 2, :1] + 40.0
+    Y[[4, 9, 30], :] = np.nan                   # one missing-data pattern for the three columns
+    return P, K, X, Y, np.array([0.25, 0.6, 0.0])
+
+
+def test_pairs_equal_fit1_and_scan1blup_on_the_complete_cases(problem):
+    P, K, X, Y, h = problem
+    res = fit_effects(lmm.eigen_decompose(K), h, Y, P, X, covar_names=["sex", "w"])
+    assert res.names == ("A", "B", "C", "D", "sex", "w", "intercept")
+    assert res.n_obs == 67 and res.pheno.size == 3 * 6
+    obs = ~np.isnan(Y[:, 0])
+    Ko = K[np.ix_(obs, obs)]
+    blups = [scan1blup(P[obs], Y[obs, j], Ko, X[obs], hsq=h[j], se=True) for j in range(3)]
+    order = [0, 1, 2, 3, 5, 6, 4]               # scan1blup: alleles, intercept, covariates
+    for t, (j, m) in enumerate(zip(res.pheno, res.marker)):
+        ref = fit1(P[obs, m], Y[obs, j], Ko, X[obs], hsq=h[j])
+        np.testing.assert_allclose(res.coef[t], ref.coef, rtol=1e-9, atol=1e-9 * np.abs(ref.coef).max())
+        np.testing.assert_allclose(res.se[t], ref.se, rtol=1e-9)
+        assert res.lod[t] == pytest.approx(ref.lod, rel=1e-9, abs=1e-10)
+        # the BLUPs follow η, found by the same Brent search on another rounding of the same
+        # function (flat at its optimum: η to ~1e-8)
+        np.testing.assert_allclose(res.blup[t], blups[j].coef[m, order], rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(res.blup_se[t], blups[j].se[m, order], rtol=1e-6, atol=1e-8)
+        assert res.qtl_hsq[t] == pytest.approx(blups[j].qtl_hsq[m], abs=1e-6)   # a flat REML optimum
+
+
+def test_selected_pairs_and_phenotype_shift(problem):
+    P, K, X, Y, h = problem
+    dec = lmm.eigen_decompose(K)
+    full = fit_effects(dec, h, Y, P, X)
+    some = fit_effects(dec, h, Y, P, X, pairs=([2, 0], [5, 1]))
+    for t, (j, m) in enumerate([(2, 5), (0, 1)]):
+        u = j * 6 + m
+        np.testing.assert_allclose(some.coef[t], full.coef[u], rtol=1e-10)
+        np.testing.assert_allclose(some.blup[t], full.blup[u], rtol=1e-8)
+    # y + c: only the intercept moves, by c (fixed and BLUP), SEs and LOD unchanged
+    moved = fit_effects(dec, h, Y + 1e4, P, X)
+    np.testing.assert_allclose(moved.coef[:, :-1], full.coef[:, :-1], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(moved.coef[:, -1] - full.coef[:, -1], 1e4, rtol=1e-9)
+    np.testing.assert_allclose(moved.blup[:, -1] - full.blup[:, -1], 1e4, rtol=1e-9)
+    np.testing.assert_allclose(moved.se, full.se, rtol=1e-6)
+    np.testing.assert_allclose(moved.lod, full.lod, rtol=1e-6)
+
+
+def test_dosage_against_dense_gls(problem):
+    P, K, X, Y, h = problem
+    rng = np.random.default_rng(3)
+    D = rng.integers(0, 3, size=(K.shape[0], 4, 1)).astype(float)
+    res = fit_effects(lmm.eigen_decompose(K), h, Y, D, X)
+    assert res.names == ("dosage", "covar1", "covar2", "intercept")
+    obs = ~np.isnan(Y[:, 0])
+    for t, (j, m) in enumerate(zip(res.pheno, res.marker)):
+        V = h[j] * K[np.ix_(obs, obs)] + (1 - h[j]) * np.eye(obs.sum())
+        W = np.column_stack([D[obs, m, 0], X[obs], np.ones(obs.sum())])
+        Vi = np.linalg.inv(V)
+        A = np.linalg.inv(W.T @ Vi @ W)
+        b = A @ W.T @ Vi @ Y[obs, j]
+        r = Y[obs, j] - W @ b
+        s2 = r @ Vi @ r / (obs.sum() - W.shape[1])
+        np.testing.assert_allclose(res.coef[t], b, rtol=1e-8)
+        np.testing.assert_allclose(res.se[t], np.sqrt(np.diag(A) * s2), rtol=1e-8)
+    ref = scan1blup(D[obs], Y[obs, 1], K[np.ix_(obs, obs)], X[obs], hsq=h[1], se=True)
+    np.testing.assert_allclose(res.blup[res.pheno == 1][:, [0, 3, 1, 2]], ref.coef, rtol=1e-6, atol=1e-8)
+
+
+def test_absent_allele_gives_nan_not_an_error(problem):
+    P, K, X, Y, h = problem
+    P = P.copy()
+    P[:, 3, 1] = 0.0
+    P[:, 3] /= P[:, 3].sum(axis=1, keepdims=True)
+    res = fit_effects(lmm.eigen_decompose(K), h, Y, P, X)
+    bad = res.marker == 3
+    assert np.isnan(res.coef[bad]).all() and np.isnan(res.lod[bad]).all()
+    assert np.isfinite(res.coef[~bad]).all()
+
+
+def test_bad_inputs_are_input_errors(problem):
+    P, K, X, Y, h = problem
+    dec = lmm.eigen_decompose(K)
+    Z = Y.copy()
+    Z[0, 1] = np.nan
+    with pytest.raises(lmm.InputError, match="miss different individuals"):
+        fit_effects(dec, h, Z, P, X)
+    with pytest.raises(lmm.InputError, match="rank-deficient"):
+        fit_effects(dec, h, Y, P, np.column_stack([X, np.ones(len(X))]))
+    with pytest.raises(lmm.InputError, match="one value per column"):
+        fit_effects(dec, [0.1, 0.2], Y, P, X)
+    with pytest.raises(lmm.InputError, match="genotypes must be"):
+        fit_effects(dec, h, Y, P[:, 0], X)
+
+
+def test_recla_peak_equals_qtl2_fit1():
+    """OF_immobile_pct's chr-2 peak, sex the only covariate: the estimates and SEs of R/qtl2's fit1."""
+    from _qtl2_reference import recla_inputs
+
+    pd = pytest.importorskip("pandas")
+    r = recla_inputs()
+    on2 = r.chrs == "2"
+    P, y, sex = r.P[:, on2], r.pheno["OF_immobile_pct"].to_numpy(float), r.covar["sex"].to_numpy(float)
+    m = list(r.markers[on2]).index("backupUNC021331957")
+    hsq = 0.471123078084028                     # effects_OF_immobile_pct_chr2_info.tsv
+    obs = ~np.isnan(y)
+    dec = lmm.eigen_decompose(r.kinship["2"][np.ix_(obs, obs)])
+    res = fit_effects(dec, hsq, y[obs, None], P[obs], sex[obs], pairs=([0], [m]), covar_names=["sex"])
+    ref = pd.read_csv(REF / "fit1_OF_immobile_pct_chr2.tsv", sep="\t")
+    ref = ref[ref["zerosum"].astype(str).str.upper() == "TRUE"].set_index("coefficient").loc[list(res.names)]
+    np.testing.assert_allclose(res.coef[0], ref["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(res.se[0], ref["se"], rtol=1e-9)
+    # scan1blup's estimates at the peak: qtl2's to its 1e-4 (test_effects_qtl2)
+    blup = pd.read_csv(REF / "scan1blup_OF_immobile_pct_chr2.tsv", sep="\t")
+    blup = blup[blup["marker"] == "backupUNC021331957"].set_index("coefficient").loc[list(res.names), "estimate"]
+    assert np.max(np.abs(res.blup[0] - blup) / np.abs(blup).max()) < 1e-4
+    # and scan1coef's estimates along the chromosome (the effects figure's curve)
+    along = fit_effects(dec, hsq, y[obs, None], P[obs], sex[obs], blup=False)
+    coef = scan1coef(P[obs], y[obs], r.kinship["2"][np.ix_(obs, obs)], sex[obs], hsq=hsq)
+    scale = np.abs(coef.coef).max(axis=1, keepdims=True)
+    assert np.max(np.abs(along.coef - coef.coef) / scale) < 1e-9
