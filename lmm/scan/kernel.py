@@ -501,7 +501,7 @@ def _check_extra(extra, extra_used, shape):
 
 
 def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, collinear_rtol=COLLINEAR_RTOL,
-                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64) -> ScanResult:
+                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64, progress=None) -> ScanResult:
     """LOD scores of every marker for every phenotype, on eigen-rotated data, hsq fixed.
 
     Parameters
@@ -541,6 +541,11 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
         ``'max'`` keeps only the maximum over markers (``lod`` is ``None``).
     lod_dtype : dtype
         Storage of ``lod`` (``float32`` halves the memory of a big scan).
+    progress : callable (int) -> None, optional
+        Called after each block of markers with the markers done so far (``k1`` of ``q``: all
+        phenotypes scanned on markers ``0 .. k1 − 1``), e.g. to log a long job's progress
+        (:class:`lmm.pipeline.progress.ScanProgress`); not called where phenotypes have
+        ``hsq = 1`` on a singular kinship. No result depends on it.
 
     Returns
     -------
@@ -617,6 +622,8 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
             better = v > best[j0:j1]
             best[j0:j1] = np.where(better, v, best[j0:j1])
             arg[j0:j1] = np.where(better, a + k0, arg[j0:j1])
+        if progress is not None:
+            progress(k1)
     return ScanResult(lod=None if lod_t is None else lod_t.T, df=df_t[0] if used is None else df_t.T,
                       rss0=rss0, n=n, max_lod=best, argmax=arg)
 
