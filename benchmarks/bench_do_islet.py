@@ -157,7 +157,17 @@ def gemm_rate(reps=5):
 
 
 def rss_mb():
+    """Peak RSS of the process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb():
+    """RSS of the process now (MB; Linux ``/proc``, NaN elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return float("nan")
 
 
 def blas_threads():
@@ -189,6 +199,7 @@ def scan_slice(data, m, p, rate):
         t0 = time.perf_counter()
         fit_null_group(dec, data["y"], data["X"], reml=True, tol=1e-4)
         t_null = time.perf_counter() - t0
+        before = current_rss_mb()
         t0 = time.perf_counter()
         res = gs.scan_chunk(eig, store, c, clean, part, names, reml=True, tol=1e-4, tile_columns=20000,
                             threshold=6.0, keep_lod=False)
@@ -196,7 +207,8 @@ def scan_slice(data, m, p, rate):
         t_scan = t_chunk - t_null
         print(f"  chr {c:>2}: {q:,} markers x {m:,} traits: decompose {t_dec:.2f} s, null fits {t_null:.1f} s, "
               f"scan_chunk {t_chunk:.1f} s (scan after the null fits {t_scan:.1f} s, "
-              f"{q * m / t_scan / 1e6:.2f} M marker-traits/s); peak RSS of the process {rss_mb():.0f} MB",
+              f"{q * m / t_scan / 1e6:.2f} M marker-traits/s); RSS {before:.0f} MB before scan_chunk, peak "
+              f"{rss_mb():.0f} MB",
               flush=True)
         found, planted = planted_found(data, c, res)
         print(f"         planted QTL on chr {c}: {planted}; in the 1.5-LOD interval of a peak (LOD > 6) of "
