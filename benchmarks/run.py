@@ -19,6 +19,11 @@ Configurations (data made here, seeded, under ``benchmarks/.work/``, which git i
     n = 5,000, m = 5,000, each phenotype missing 0–20 random individuals (thousands of
     distinct patterns), the whole workflow from CSV files (Schur complement on one
     decomposition).
+``do-islet``
+    DO islet scale (issue 18): n = 500, m = 21,771 traits, 69,005 markers × 8 allele
+    probabilities, LOCO; chromosome 19 with all traits through the workflow's ``scan_chunk``
+    against the GEMM floor of the same run, extrapolated to the genome
+    (``benchmarks/bench_do_islet.py``, which takes other slices).
 
 Synthetic kinship: families of 8 full sibs (kinship 0.5 between sibs) in 4 sub-populations,
 plus genomic noise from 500 random markers, scaled to a diagonal near 1; positive definite.
@@ -248,8 +253,14 @@ def bench_scattered_5000():
           f"({len(patterns) * per / wall:.0f}x the workflow)")
 
 
+def bench_do_islet():
+    import bench_do_islet
+
+    bench_do_islet.main([])
+
+
 CONFIGS = {"recla": bench_recla, "lib-2000": bench_lib_2000, "pipe-10000": bench_pipe_10000,
-           "scattered-5000": bench_scattered_5000}
+           "scattered-5000": bench_scattered_5000, "do-islet": bench_do_islet}
 
 
 def main(argv=None):

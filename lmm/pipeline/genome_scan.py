@@ -414,7 +414,7 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
                tile_columns: int = 20000, threshold: float = 3.0, peakdrop: float | None = None,
                interval: str = "drop", drop: float = 1.5, prob: float = 0.95, keep_lod: bool = True,
                n_perm: int = 0, seed: int = 1, model: ChromosomeModel | None = None,
-               lod_min: float | None = None) -> dict:
+               lod_min: float | None = None, progress=None) -> dict:
     """Null fits and LOD scores of one chunk of phenotypes on one chromosome.
 
     Parameters
@@ -453,6 +453,9 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     lod_min : float, optional
         Also keep every (marker, phenotype) with ``LOD ≥ lod_min``
         (:func:`lmm.pipeline.sparse_lod.sparse_lod`: ``lodmin_*`` arrays).
+    progress : lmm.pipeline.progress.ScanProgress, optional
+        Told where the job is (this chromosome, tile, markers, replicates): it logs a line at
+        least every 30 s. No result depends on it.
 
     Returns
     -------
@@ -465,10 +468,18 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         scan's LOD and df at each peak's marker).
     """
     model = ChromosomeModel(n_perm=int(n_perm)) if model is None else model
-    units = _chunk_units(eigen, store, data, partition, phenotypes, reml=reml, tol=tol, seed=seed, model=model)
     markers = store.markers[store.markers["chr"] == str(chromosome)]
+    if progress is not None:  # progress lines (lmm.pipeline.progress)
+        width = store.n_alleles_of(chromosome)
+        step = max(width, (int(tile_columns) // width) * width)
+        progress.begin(chromosome, len(phenotypes), len(markers), -(-len(markers) * width // step))
+    units = _chunk_units(eigen, store, data, partition, phenotypes, reml=reml, tol=tol, seed=seed, model=model)
+    if progress is not None:
+        progress.null_fits_done()
     lod_t, df_t, perm_max, additive = _scan_tiles(units, store, chromosome, len(phenotypes), len(markers),
-                                                  tile_columns, model.n_perm)
+                                                  tile_columns, model.n_perm, progress)
+    if progress is not None:
+        progress.end()
     out = {"phenotypes": np.asarray(list(phenotypes), dtype=str), **_null_arrays(units, len(phenotypes)),
            **_maxima_and_peaks(lod_t, markers["pos"].to_numpy(dtype=float), threshold,
                                peak_options(peakdrop, interval, drop, prob)),
@@ -537,10 +548,12 @@ def _chunk_units(eigen: Mapping, store, data: Mapping, partition: Partition, phe
     return units
 
 
-def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_columns: int, n_perm: int):
+def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_columns: int, n_perm: int,
+                progress=None):
     """LODs (m, q), degrees of freedom (m, q) and permutation maxima (n_perm, m) of a chromosome,
     a tile of genotype columns at a time from the memory-mapped store (one rotation per unit and tile),
-    and with interactive covariates the additive scan's (LODs, df), else None."""
+    and with interactive covariates the additive scan's (LODs, df), else None; `progress` (a
+    ScanProgress or None) is told each tile's markers and replicates as they are done."""
     width = store.n_alleles_of(chromosome)
     d = width - 1 if width > 1 else 1
     cols = store.columns(chromosome)
@@ -550,10 +563,12 @@ def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_col
     additive = (np.zeros((m, q)), np.zeros((m, q), dtype=np.int16)) if interactive else None
     perm_max = np.full((int(n_perm), m), -np.inf)
     step = max(width, (int(tile_columns) // width) * width)
-    for c0 in range(cols.start, cols.stop, step):
+    n_groups = sum(len(u["groups"]) for u in units.values())
+    for t, c0 in enumerate(range(cols.start, cols.stop, step), 1):
         c1 = min(cols.stop, c0 + step)
         k0, k1 = (c0 - cols.start) // width, (c1 - cols.start) // width
         tile = store.genotypes[c0:c1].T
+        g = 0
         for u in units.values():
             G = marker_design(tile[u["srows"]], width)
             G_rot = u["dec"].kve_t @ G
@@ -561,14 +576,18 @@ def _scan_tiles(units: Mapping, store, chromosome: str, m: int, q: int, tile_col
             G_full = G_rot if Z is None else u["dec"].kve_t @ interaction_design(G, d, Z)
             d_full = d if Z is None else d * (1 + Z.shape[1])
             for js, group, patterns in u["groups"]:
-                lod, df = scan_tile(group, G_full, d_full)
+                tick = None if progress is None else progress.markers_callback(t, k0, k1 - k0, g, n_groups)
+                ticks = None if progress is None else progress.replicates_callback(t, n_perm)
+                g += 1
+                lod, df = scan_tile(group, G_full, d_full, progress=tick)
                 lod_t[js, k0:k1] = lod.T
                 df_t[js, k0:k1] = df.T
                 if Z is not None:
                     lod_a, df_a = scan_tile(group, G_rot, d)
                     additive[0][js, k0:k1], additive[1][js, k0:k1] = lod_a.T, df_a.T
                 for pattern in patterns:
-                    update_permutation_maxima(perm_max, js[pattern.cols], group, pattern, G, d, interactive=Z)
+                    update_permutation_maxima(perm_max, js[pattern.cols], group, pattern, G, d, interactive=Z,
+                                              progress=ticks)
     return lod_t, df_t, perm_max, additive
 
 

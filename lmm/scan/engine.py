@@ -305,7 +305,7 @@ def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e
 
 
 def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTOL,
-              block_elements=SCAN_BLOCK_ELEMENTS) -> tuple[np.ndarray, np.ndarray]:
+              block_elements=SCAN_BLOCK_ELEMENTS, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """LOD and degrees of freedom of a tile of markers for every phenotype of a group.
 
     Parameters
@@ -315,7 +315,7 @@ def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTO
         Rotated marker designs (``kve_t @ G``), marker-major.
     n_cols : int
         Design columns per marker ``d``.
-    collinear_rtol, block_elements
+    collinear_rtol, block_elements, progress
         See :func:`lmm.scan.scan_rotated`.
 
     Returns
@@ -340,7 +340,7 @@ def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTO
     if js.size:
         res = scan_rotated(group.decomposition.kva, group.y_rot[:, js], group.X_rot, group.hsq[js], G_rot, d,
                            extra=group.extra, extra_used=group.extra_used, collinear_rtol=collinear_rtol,
-                           block_elements=block_elements)
+                           block_elements=block_elements, progress=progress)
         lod[:, js] = res.lod * (group.n_obs[js] / group.n)
         df[:, js] = res.df if res.df.ndim == 2 else res.df[:, None]
     return lod, df
@@ -442,7 +442,7 @@ def permutation_patterns(group: NullGroup, seed, n_perm, rows=None, n_all=None, 
 
 def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: PermutedPattern, G, n_cols=1, *,
                               interactive=None, collinear_rtol=COLLINEAR_RTOL,
-                              block_elements=SCAN_BLOCK_ELEMENTS) -> None:
+                              block_elements=SCAN_BLOCK_ELEMENTS, progress=None) -> None:
     """Raise ``perm_max[:, into]`` to the maxima of a tile's permuted scans, replicate by replicate.
 
     Parameters
@@ -459,6 +459,8 @@ def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: Permute
         Interactive covariates (:func:`interaction_design`), rows those of the decomposition: they
         stay with their individuals while the genotypes are permuted (R/qtl2's ``scan1perm`` with
         ``intcovar``).
+    progress : callable (int) -> None, optional
+        Called after each block of replicates with the replicates done so far.
 
     Notes
     -----
@@ -485,3 +487,5 @@ def update_permutation_maxima(perm_max, into, group: NullGroup, pattern: Permute
                            collinear_rtol=collinear_rtol, block_elements=block_elements)
         mx = (res.lod * (obs.size / n)).reshape(b1 - b0, width // d, -1).max(axis=1)
         perm_max[b0:b1, into] = np.maximum(perm_max[b0:b1, into], mx)
+        if progress is not None:
+            progress(b1)

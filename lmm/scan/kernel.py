@@ -346,11 +346,63 @@ def _keep_columns(C, frac_x, d, rtol):
     return keep
 
 
-def _scan_block(null: _Null, U, frac_x, d, rtol, Au=None):
+def _pair_products(U, d):
+    """The products ``u_a ∘ u_b`` of every column pair of a marker block (``b ≤ a``, row-major).
+
+    Parameters
+    ----------
+    U : ndarray (n, d·kb)
+        :func:`_marker_columns`' columns, column ``a·kb + k`` is column ``a`` of marker ``k``.
+
+    Returns
+    -------
+    ndarray (n, npair·kb), ``npair = d(d+1)/2``
+        Column ``t·kb + k`` is ``U[:, a·kb + k] ∘ U[:, b·kb + k]`` for pair ``t = (a, b)``: the
+        right factor of every phenotype block's Gram product ``W1 @ PP``, so it is formed once
+        per marker block.
+    """
+    if d == 1:
+        return U * U
+    n = U.shape[0]
+    kb = U.shape[1] // d
+    ia, ib, _ = _pairs(d)
+    PP = np.empty((n, ia.size * kb))
+    for t in range(ia.size):
+        a, b = ia[t], ib[t]
+        np.multiply(U[:, a * kb:(a + 1) * kb], U[:, b * kb:(b + 1) * kb], out=PP[:, t * kb:(t + 1) * kb])
+    return PP
+
+
+def _subtract_covariate_crosses(S, B, m, p, d):
+    """``S −= Σ_l Z_l Z_lᵀ`` in place, ``Z_l`` (m, d, kb) the rows ``m(1+l) .. m(2+l) − 1`` of ``B``.
+
+    Pair ``t = (a, b)`` of ``S`` (m, npair, kb) loses ``Z_la ∘ Z_lb`` for ``l = 0 .. p − 1`` in that
+    order. The pairs of row ``a`` (``b = 0 .. a``) are contiguous in the row-major lower triangle,
+    so each row is one broadcast product ``Z_la ∘ Z_l[0..a]`` into a buffer: ``d`` products per
+    ``l`` instead of gathering ``Z_l`` twice at all ``npair`` pairs (the same operations on each
+    element, so the same result bit for bit).
+    """
+    kb = S.shape[2]
+    Z = B[m:m * (1 + p)].reshape(p, m, d, kb)
+    if d == 1:
+        for l in range(p):
+            S -= Z[l] * Z[l]
+        return S
+    buf = np.empty(S.shape)
+    for l in range(p):
+        for a in range(d):
+            t0 = a * (a + 1) // 2
+            np.multiply(Z[l, :, a:a + 1], Z[l, :, :a + 1], out=buf[:, t0:t0 + a + 1])
+        S -= buf
+    return S
+
+
+def _scan_block(null: _Null, U, PP, frac_x, d, rtol, Au=None):
     """LOD (m, kb) of one marker block against every phenotype of ``null``, and ``keep`` (m, d, kb).
 
-    Every array is phenotype-major: ``(m, [pair or column,] kb)``. ``Au`` (r, d·kb) holds the
-    unweighted products ``Hᵀ U`` of the extra covariates (when ``null.extras``).
+    Every array is phenotype-major: ``(m, [pair or column,] kb)``. ``PP`` (n, npair·kb) holds
+    the block's column-pair products (:func:`_pair_products`); ``Au`` (r, d·kb) the unweighted
+    products ``Hᵀ U`` of the extra covariates (when ``null.extras``).
     """
     n, p = null.Q.shape
     kb = frac_x.shape[1]
@@ -359,26 +411,14 @@ def _scan_block(null: _Null, U, frac_x, d, rtol, Au=None):
     ia, ib, where = _pairs(d)
     npair = ia.size
     # Gram entries of all column pairs, weighted (m rows) and unweighted (the last row)
-    if d == 1:
-        PP = U * U
-    else:
-        PP = np.empty((n, npair * kb))
-        for t in range(npair):
-            a, b = ia[t], ib[t]
-            np.multiply(U[:, a * kb:(a + 1) * kb], U[:, b * kb:(b + 1) * kb],
-                        out=PP[:, t * kb:(t + 1) * kb])
     P = (null.W1 @ PP).reshape(m + 1, npair, kb)
-    del PP
     P_unweighted = P[m]
     keep = _keep_columns(P_unweighted, frac_x, d, rtol)
     P = P[:m]
     # r = ⟨g_a, e⟩ and Z_l = ⟨g_a, v0_l⟩ (W-orthonormal covariates) in one product; S = P − Σ_l Z_l Z_lᵀ
     B = null.A @ U
     r = B[:m].reshape(m, d, kb)
-    S = P
-    for l in range(p):
-        Zl = B[m * (1 + l):m * (2 + l)].reshape(m, d, kb)
-        S -= Zl[:, ia, :] * Zl[:, ib, :] if d > 1 else Zl * Zl
+    S = _subtract_covariate_crosses(P, B, m, p, d)
     keep = np.broadcast_to(keep[None], (m, d, kb))
     if null.extras is not None:
         S, keep = _subtract_extras(null.extras, S, keep, B[m * (1 + p):], Au, P_unweighted, frac_x, d, rtol)
@@ -501,7 +541,7 @@ def _check_extra(extra, extra_used, shape):
 
 
 def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, collinear_rtol=COLLINEAR_RTOL,
-                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64) -> ScanResult:
+                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64, progress=None) -> ScanResult:
     """LOD scores of every marker for every phenotype, on eigen-rotated data, hsq fixed.
 
     Parameters
@@ -541,6 +581,11 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
         ``'max'`` keeps only the maximum over markers (``lod`` is ``None``).
     lod_dtype : dtype
         Storage of ``lod`` (``float32`` halves the memory of a big scan).
+    progress : callable (int) -> None, optional
+        Called after each block of markers with the markers done so far (``k1`` of ``q``: all
+        phenotypes scanned on markers ``0 .. k1 − 1``), e.g. to log a long job's progress
+        (:class:`lmm.pipeline.progress.ScanProgress`); not called where phenotypes have
+        ``hsq = 1`` on a singular kinship. No result depends on it.
 
     Returns
     -------
@@ -603,8 +648,9 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
         k1 = min(q, k0 + kb)
         U, frac_x = _marker_columns(G[:, k0 * d:k1 * d], Q, d, collinear_rtol)
         Au = None if used is None else H.T @ U
+        PP = _pair_products(U, d)
         for j0, nl in nulls:
-            blk, keep = _scan_block(nl, U, frac_x, d, collinear_rtol, Au)
+            blk, keep = _scan_block(nl, U, PP, frac_x, d, collinear_rtol, Au)
             j1 = j0 + blk.shape[0]
             if used is None:
                 df_t[0, k0:k1] = keep[0].sum(axis=0)
@@ -617,6 +663,8 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
             better = v > best[j0:j1]
             best[j0:j1] = np.where(better, v, best[j0:j1])
             arg[j0:j1] = np.where(better, a + k0, arg[j0:j1])
+        if progress is not None:
+            progress(k1)
     return ScanResult(lod=None if lod_t is None else lod_t.T, df=df_t[0] if used is None else df_t.T,
                       rss0=rss0, n=n, max_lod=best, argmax=arg)
 
