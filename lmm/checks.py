@@ -412,5 +412,7 @@ EFFECTS_BLOCK_ELEMENTS = 1 << 22
 EFFECTS_GRAM_RTOL = 1e-10
 #: :func:`lmm.pipeline.effect_plots.genotype_calls` (phenotype-by-genotype figure): an individual's
 #: genotype is called when every allele's expected count ``2·p`` (probabilities; a dosage ``d``
-#: itself) is within this of an integer, the integers summing to 2; otherwise it is not called.
+#: itself) is within this of an integer, the integers summing to 2; with genotype probabilities
+#: (an F2's ``SS, SB, BB``) when one genotype's probability is within this of 1; otherwise it is
+#: not called.
 GENOTYPE_CALL_TOL = 0.25

@@ -51,7 +51,7 @@ from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EF
                      as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
 from .errors import InputError
 from .rotation import EigenDecomposition, eigen_decompose
-from .scan.engine import SCANNED_STATUSES, fit_null_group
+from .scan.engine import SCANNED_STATUSES, added_covariates, fit_null_group
 
 __all__ = ["Fit1Result", "CoefResult", "EffectsResult", "fit1", "scan1coef", "scan1blup", "fit_effects",
            "default_allele_names"]
@@ -203,7 +203,7 @@ def _zerosum_matrix(k, p):
 
 
 def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, zerosum=True,
-         covar_names=None, allele_names=None) -> Fit1Result:
+         covar_names=None, allele_names=None, nullcovar=None) -> Fit1Result:
     """Fit the single-QTL model at one marker, R/qtl2's ``fit1`` with a kinship.
 
     Parameters
@@ -225,6 +225,10 @@ def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, z
         Centre the allele effects and report their mean as ``intercept`` (module Notes).
     covar_names, allele_names : sequence of str, optional
         Default ``covar1 …``, and :func:`default_allele_names`.
+    nullcovar : array_like, shape (n, r) or (n,), optional
+        Covariates of the null model only (R/qtl2's ``nullcovar``; on an X chromosome its
+        ``Xcovar``, which the genotype columns span): in the null ``hsq`` and the LOD's null, not
+        in the fit. Columns spanned by ``[1, covar]`` are dropped (:func:`lmm.scan.engine.added_covariates`).
 
     Returns
     -------
@@ -249,6 +253,13 @@ def fit1(genoprobs_marker, pheno, kinship, covar=None, *, hsq=None, reml=True, z
     if len(anames) != k:
         raise InputError(f"{len(anames)} allele names for {k} allele columns")
     X1 = np.column_stack([np.ones(n), X])
+    if nullcovar is not None:
+        N = as_float_array(nullcovar, "nullcovar")
+        N = N[:, None] if N.ndim == 1 else N
+        if N.ndim != 2 or N.shape[0] != np.size(pheno):
+            raise InputError(f"nullcovar must be (n, r) with n = {np.size(pheno)} rows (pheno's); got shape {N.shape}")
+        check_finite(N, "nullcovar")
+        X1 = added_covariates(X1, N[~np.isnan(as_float_array(pheno, "pheno").ravel())])
     if hsq is None:
         hsq = _null_hsq(K, y, X1, reml)
     kve_t, w, h = _whitener(K, hsq)
@@ -512,7 +523,7 @@ def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
 
 
 def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None, blup=True, covar_names=None,
-                allele_names=None) -> EffectsResult:
+                allele_names=None, null_covar=None) -> EffectsResult:
     """QTL effects of many (phenotype, marker) pairs from one decomposition: batched ``fit1`` and ``scan1blup``.
 
     Parameters
@@ -536,6 +547,11 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     blup : bool
         Also :func:`scan1blup`'s BLUPs and SEs.
     covar_names, allele_names : sequence of str, optional
+    null_covar : array_like, shape (n, r), optional
+        Covariates of the LOD's null model only, R/qtl2's ``fit1(nullcovar = )``: on an X
+        chromosome its covariates (``Xcovar``: sex, cross direction), which the genotype columns
+        span in the alternative. ``hsq`` should be the null fit's with them. Columns that are linear
+        combinations of ``[1, covar]`` over the observed individuals are dropped (R/qtl2's rule).
 
     Returns
     -------
@@ -583,7 +599,7 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     Fy = np.einsum("jia,ij->ja", Fw, Uy)
     yy = np.einsum("ji,ij,ij->j", omega, Uy, Uy)
     f = F.shape[1]
-    rss0 = yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
+    rss0 = _null_rss(kve_t, omega, Uy, F, FF, Fy, yy, X1, null_covar, ~missing[:, 0] if y.shape[1] else None)
     out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
     lod, eta = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
     step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
@@ -617,6 +633,21 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     return EffectsResult(pheno=pi, marker=mi, lod=lod, coef=out["coef"], se=out["se"],
                          blup=out["blup"] if blup else None, blup_se=out["blup_se"] if blup else None,
                          qtl_hsq=eta if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
+
+
+def _null_rss(kve_t, omega, Uy, F, FF, Fy, yy, X1, null_covar, observed):
+    """The weighted RSS (m,) of each phenotype's null model: ``[1, X, E]`` (Gram ``FF``, ``Fy``, ``yy``),
+    and the columns of `null_covar` (n, r) that ``[1, X]`` does not span over the `observed` rows."""
+    if null_covar is None:
+        return yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
+    N = as_matrix(null_covar, "null_covar", f"(n, r) with n = {X1.shape[0]} rows", rows=X1.shape[0])
+    check_finite(N, "null_covar")
+    rows = slice(None) if observed is None else observed
+    drop = [j - X1.shape[1] for j in rank_deficient_columns(np.column_stack([X1, N])[rows]) if j >= X1.shape[1]]
+    F0 = np.column_stack([F, kve_t @ np.delete(N, drop, axis=1)])
+    F0w = omega[:, :, None] * F0[None]
+    FF0, Fy0 = np.einsum("jia,ib->jab", F0w, F0), np.einsum("jia,ij->ja", F0w, Uy)
+    return yy - np.einsum("ja,ja->j", Fy0, np.linalg.solve(FF0, Fy0[:, :, None])[:, :, 0])
 
 
 def _gram_ls(T, d, rhs):

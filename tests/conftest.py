@@ -88,6 +88,26 @@ def write_csv(path: Path, frame: pd.DataFrame, index_label: str = "id") -> Path:
     return path
 
 
+def dosage_store(tmp: Path, rng: np.random.Generator, n: int, chromosomes, per_chr: int):
+    """A genotype intermediate of ``n`` individuals (ids ``i000 …``) and ``per_chr`` seeded 0/1/2
+    dosage markers on each of `chromosomes` (3 map units apart), written through the workflow's
+    reader from a table in `tmp`: ``(store, ids, G)``, ``G`` (n, markers) the dosages."""
+    from lmm.pipeline.genotype_store import open_intermediate, write_intermediate
+    from lmm.pipeline.genotypes import read_genotypes
+
+    ids = [f"i{k:03d}" for k in range(n)]
+    q = len(chromosomes) * per_chr
+    G = rng.binomial(2, rng.uniform(0.1, 0.9, q), size=(n, q)).astype(float)
+    markers = [f"m{k}" for k in range(q)]
+    table = pd.DataFrame(G, columns=markers)
+    table.insert(0, "id", ids)
+    table.to_csv(tmp / "geno.csv", index=False)
+    pd.DataFrame({"marker": markers, "chr": np.repeat(chromosomes, per_chr),
+                  "pos": np.tile(np.arange(per_chr) * 3.0, len(chromosomes))}).to_csv(tmp / "map.csv", index=False)
+    write_intermediate(read_genotypes(str(tmp / "geno.csv"), map_path=str(tmp / "map.csv")), ids, tmp / "store")
+    return open_intermediate(tmp / "store"), ids, G
+
+
 def random_kinship(rng: np.random.Generator, n: int, n_markers: int = 400) -> np.ndarray:
     """A positive-definite kinship-like matrix with diagonal near 1 (from random genotypes)."""
     G = rng.binomial(2, 0.5, size=(n, n_markers)).astype(float)

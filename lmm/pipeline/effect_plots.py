@@ -51,24 +51,33 @@ def allele_colors(k: int) -> list:
     return [cmap(i % cmap.N) for i in range(k)]
 
 
-def genotype_calls(genotypes: np.ndarray, alleles) -> np.ndarray:
+def genotype_calls(genotypes: np.ndarray, alleles, *, genotype_columns: bool = False) -> np.ndarray:
     """Genotype of each individual at one marker, or ``""`` when it is not called.
 
     Parameters
     ----------
     genotypes : ndarray, shape (n, k)
-        Allele probabilities (``k > 1``; diploid: expected counts ``2·p``) or dosages (``k = 1``).
+        Allele probabilities (``k > 1``; diploid: expected counts ``2·p``), genotype
+        probabilities (`genotype_columns`) or dosages (``k = 1``).
     alleles : sequence of str
-        The ``k`` allele names (dosages: the counted allele's name, used as ``0``, ``1``, ``2``).
+        The ``k`` column names: alleles, genotypes (``SS, SB, BB``; an F2's X ``SS, SB, BS, BB,
+        SY, BY``) or, for dosages, the counted allele's name (used as ``0``, ``1``, ``2``).
+    genotype_columns : bool
+        The columns are genotypes, not alleles: an individual is called the column whose
+        probability is within :data:`lmm.checks.GENOTYPE_CALL_TOL` of 1.
 
     Returns
     -------
     ndarray of str, shape (n,)
-        Probabilities: ``AA``, ``AB``, … (alleles in their given order); dosages: ``0``, ``1``,
-        ``2``. Called when every expected count is within
-        :data:`lmm.checks.GENOTYPE_CALL_TOL` of an integer and the integers sum to 2.
+        Allele probabilities: ``AA``, ``AB``, … (alleles in their given order), called when every
+        expected count is within :data:`lmm.checks.GENOTYPE_CALL_TOL` of an integer and the
+        integers sum to 2; genotype probabilities: the column's name; dosages: ``0``, ``1``, ``2``.
     """
     g = np.asarray(genotypes, dtype=float)
+    if genotype_columns and g.shape[1] > 1:
+        best = np.argmax(g, axis=1)
+        sure = np.abs(g[np.arange(g.shape[0]), best] - 1.0) <= GENOTYPE_CALL_TOL
+        return np.where(sure, np.asarray([str(a) for a in alleles], dtype=object)[best], "").astype(object)
     counts = 2.0 * g if g.shape[1] > 1 else g
     rounded = np.rint(counts)
     ok = (np.abs(counts - rounded) <= GENOTYPE_CALL_TOL).all(axis=1) & (rounded >= 0).all(axis=1)
@@ -99,20 +108,25 @@ def _coef_panel(ax, curve: pd.DataFrame, alleles, peak, notes: list) -> None:
               columnspacing=0.8)
 
 
-def _pxg_panel(ax, y: np.ndarray, calls: np.ndarray, alleles, notes: list) -> None:
+def _pxg_panel(ax, y: np.ndarray, calls: np.ndarray, alleles, notes: list, genotype_columns: bool) -> None:
     called = calls != ""
     if (~called).any():
+        rule = "no genotype's probability" if genotype_columns else "expected counts not"
         notes.append(f"{int((~called).sum())} of {calls.size} individuals with no clear genotype "
-                     f"(expected counts not within {GENOTYPE_CALL_TOL} of integers): not drawn")
-    classes = sorted(set(calls[called].tolist()), key=lambda c: (len(set(c)) > 1, c))
-    colors = dict(zip([str(a) for a in alleles], allele_colors(len(alleles))))
+                     f"({rule} within {GENOTYPE_CALL_TOL} of {'1' if genotype_columns else 'integers'}): not drawn")
+    names = [str(a) for a in alleles]
+    if genotype_columns:   # the columns' order (qtl2's: SS, SB, BB; X: SS, SB, BS, BB, SY, BY)
+        classes = [c for c in names if c in set(calls[called].tolist())]
+    else:
+        classes = sorted(set(calls[called].tolist()), key=lambda c: (len(set(c)) > 1, c))
+    colors = dict(zip(names, allele_colors(len(alleles))))
     xs, vs, cs, means, ses = [], [], [], [], []
     for x, c in enumerate(classes):                                        # one class per genotype: few
         v = y[calls == c]
         xs.append(x + ((np.arange(v.size) * 0.618034) % 1.0 - 0.5) * 0.5)  # deterministic jitter
         vs.append(v)
         homozygous = len(alleles) > 1 and len(set(c)) == 1
-        cs.extend([colors.get(c[0], "0.45") if homozygous else "0.45"] * v.size)
+        cs.extend([colors[c] if genotype_columns else colors.get(c[0], "0.45") if homozygous else "0.45"] * v.size)
         means.append(float(np.mean(v)))
         ses.append(float(np.std(v, ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0)
     if classes:
@@ -127,7 +141,7 @@ def _pxg_panel(ax, y: np.ndarray, calls: np.ndarray, alleles, notes: list) -> No
 
 
 def plot_peak_effects(curve: pd.DataFrame, peak, alleles, y: np.ndarray, genotypes: np.ndarray, *,
-                      position_label: str) -> Figure:
+                      position_label: str, genotype_columns: bool = False) -> Figure:
     """One peak: allele effects along its chromosome over the LOD curve, and phenotype by genotype.
 
     Parameters
@@ -143,6 +157,9 @@ def plot_peak_effects(curve: pd.DataFrame, peak, alleles, y: np.ndarray, genotyp
         Their genotypes at the peak marker (:func:`genotype_calls`).
     position_label : str
         Unit of the positions.
+    genotype_columns : bool
+        The columns are genotype probabilities (an F2's ``SS, SB, BB``), not alleles
+        (:func:`genotype_calls`).
     """
     fig = Figure(figsize=(11, 5.2))
     FigureCanvasAgg(fig)
@@ -160,7 +177,8 @@ def plot_peak_effects(curve: pd.DataFrame, peak, alleles, y: np.ndarray, genotyp
     ax_lod.set_ylim(bottom=0)
     ax_lod.set_xlabel(f"chromosome {peak.chr} position ({position_label})")
     ax_coef.tick_params(labelbottom=False)
-    _pxg_panel(ax_pxg, np.asarray(y, dtype=float), genotype_calls(genotypes, alleles), alleles, notes)
+    calls = genotype_calls(genotypes, alleles, genotype_columns=genotype_columns)
+    _pxg_panel(ax_pxg, np.asarray(y, dtype=float), calls, alleles, notes, genotype_columns)
     ax_pxg.set_ylabel(str(peak.phenotype))
     title = (f"#{int(peak.rank)} {peak.phenotype}, chromosome {peak.chr}: peak at {peak.marker} "
              f"({float(peak.pos):.4g} {position_label}), LOD {float(peak.lod):.3g}")

@@ -27,6 +27,9 @@ Mapping from the scan to R/qtl2's model
   ``se`` is fit1's (the covariance transformed, R/qtl2 0.42+), ``blup``/``blup_se``
   scan1blup's (the covariates and intercept: their GLS estimates given the QTL variance).
 * **Missing phenotype values**: each phenotype on its complete cases, as qtl2 does per column.
+* **X chromosomes**: the chromosome's own genotype columns (an F2's ``SS, SB, BS, BB, SY, BY``);
+  the X covariates (config ``x_covariates``) are in the null hsq and the LOD's null but not in the
+  fit, which the genotype columns span: R/qtl2's ``fit1(…, nullcovar = Xcovar)``.
 """
 
 from __future__ import annotations
@@ -79,8 +82,10 @@ def figure_stem(rank: int, phenotype: str, chrom: str) -> str:
 class _Context:
     """What every chromosome needs: the cleaned data, the store, the partition, the null hsq."""
 
-    def __init__(self, store, data: Mapping, partition: Partition, hsq: pd.DataFrame):
+    def __init__(self, store, data: Mapping, partition: Partition, hsq: pd.DataFrame,
+                 x_covariates: np.ndarray | None = None):
         self.store = store
+        self.x_covariates = x_covariates if x_covariates is not None and x_covariates.shape[1] else None
         self.clean_pos = {str(i): k for k, i in enumerate(data["ids"].tolist())}
         self.store_pos = {str(i): k for k, i in enumerate(store.ids.tolist())}
         self.ppos = {str(p): j for j, p in enumerate(data["phenotype_names"].tolist())}
@@ -115,7 +120,7 @@ def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequen
     """
     store = ctx.store
     markers = store.markers[store.markers["chr"] == str(chrom)]
-    q, width = len(markers), store.n_alleles
+    q, width = len(markers), store.n_alleles_of(chrom)      # an F2's X has its own genotype columns
     cols = store.columns(chrom)
     groups: dict[str, list] = {}
     for req in requests:
@@ -147,9 +152,11 @@ def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequen
             mi.extend(at[marks].tolist())
         dec = lmm.EigenDecomposition(eigen[f"kva__{unit.name}"], eigen[f"kve_t__{unit.name}"])
         hsq = np.array([ctx.null_hsq(p, str(chrom)) for p in phenos])
+        # on X, its covariates are in the scan's null (and hsq) but not the fit: fit1's nullcovar
+        null = ctx.x_covariates[rows] if ctx.x_covariates is not None and store.is_x(chrom) else None
         try:
             res = fit_effects(dec, hsq, y, G, X, pairs=(pi, mi), blup=blup, covar_names=covs,
-                              allele_names=store.alleles if width > 1 else None)
+                              allele_names=store.alleles_of(chrom) if width > 1 else None, null_covar=null)
         except InputError as exc:
             raise InputError(f"QTL effects on chromosome {chrom}, phenotypes {', '.join(phenos)}: {exc}") from None
         for key, start, size in spans:
@@ -182,7 +189,7 @@ def _frame(parts: Sequence[dict], columns: Sequence[str]) -> pd.DataFrame:
 
 def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str], Mapping], store,
                  data: Mapping, partition: Partition, *, along: bool = False,
-                 plot_limit: int = PLOT_PEAKS) -> dict:
+                 plot_limit: int = PLOT_PEAKS, x_covariates: np.ndarray | None = None) -> dict:
     """QTL effects at every peak, the curves of the plotted peaks and (``along``) every coefficient
     along the chromosomes with peaks.
 
@@ -203,6 +210,9 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
         and scan1blup).
     plot_limit : int
         Peaks whose curves are returned (:func:`plotted_peaks`).
+    x_covariates : ndarray, shape (N, r), optional
+        The X chromosomes' covariates (``results/clean/x_covariates.npz``, rows the cleaned ids):
+        on X in the null of the LOD only, as the scan's null and R/qtl2's ``fit1(nullcovar =)``.
 
     Returns
     -------
@@ -211,7 +221,7 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
         module's order), ``curves`` (:data:`CURVE_COLUMNS`: fixed effects and fit1's LOD at every
         marker of each plotted peak's chromosome), and with ``along`` ``coef`` (:data:`COEF_COLUMNS`).
     """
-    ctx = _Context(store, data, partition, hsq)
+    ctx = _Context(store, data, partition, hsq, x_covariates)
     peaks = peaks.reset_index(drop=True).assign(phenotype=lambda f: f["phenotype"].astype(str),
                                                 chr=lambda f: f["chr"].astype(str))
     plotted = plotted_peaks(peaks, plot_limit)
@@ -264,10 +274,11 @@ def peak_data(store, data: Mapping, phenotype: str, marker: str) -> tuple[np.nda
     if found.size != 1:
         raise InputError(f"marker '{marker}' is not (once) in the genotype intermediate: rerun the workflow")
     first = int(store.markers["first_column"].iat[found[0]])
+    width = int(store.markers["n_columns"].iat[found[0]])
     spos = {str(i): k for k, i in enumerate(store.ids.tolist())}
     ids = [str(i) for i in data["ids"].tolist()]
     y = np.asarray(data["phenotypes"], dtype=float)[:, names.index(phenotype)]
     keep = [k for k, i in enumerate(ids) if i in spos and not np.isnan(y[k])]
     srows = np.array([spos[ids[k]] for k in keep], dtype=np.intp)
-    G = np.asarray(store.genotypes[first:first + store.n_alleles][:, srows].T, dtype=float)
+    G = np.asarray(store.genotypes[first:first + width][:, srows].T, dtype=float)
     return y[keep], G

@@ -80,3 +80,48 @@ def test_scan1blup_estimates_match_qtl2(chr2):
     assert np.abs(est[(res.qtl_hsq == 0) & ~zero, :8]).max() < 1e-6
     scale = np.abs(est).max(axis=1, keepdims=True)
     assert np.max(np.abs(res.coef - est) / scale) < 1e-4
+
+
+def test_scan1blup_ses_differ_from_qtl2s_as_its_construction_explains(chr2):
+    """qtl2 0.43-5's scan1blup SEs are not the mixed-model equations' (ours: checked against the
+    dense equations in test_effects.py). Its matrix ``[DZ, X]ᵀ[DZ, X] + diag(I/τ, 0)`` takes the
+    (whitened) genotypes ``Z`` rotated by ``D``, the eigenvectors of ``ZZᵀ``, beside the covariates
+    ``X`` not rotated, so the crosses ``(DZ)ᵀX`` depend on the signs its eigen solver gives the
+    ``k`` eigenvectors with nonzero eigenvalues. Built that way from our whitened data and REML
+    ``τ``, one of the ``2ᵏ`` sign choices gives qtl2's SEs at each marker (to 1e-5: qtl2's ``τ``
+    search stops short), while ours, which no rotation changes, differ from them by up to 66%."""
+    P, y, sex, K, markers, pd = chr2
+    res = scan1blup(P, y, K, sex, se=True, hsq=HSQ, covar_names=["sex"])
+    _, se = _table(pd, "scan1blup_OF_immobile_pct_chr2.tsv", markers, res.names)
+    lam, U = np.linalg.eigh(K)
+    w = 1.0 / np.sqrt(HSQ * lam + 1.0 - HSQ)
+    X = w[:, None] * (U.T @ np.column_stack([np.ones_like(y), sex]))
+    yt = w * (U.T @ y)
+    n, p = X.shape
+    k = P.shape[2]
+    signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * k)).reshape(k, -1).T     # (2^k, k)
+    scanned = np.flatnonzero(res.qtl_hsq > 0)
+    for j in scanned[np.argsort(-res.qtl_hsq[scanned])][:12]:            # the largest QTL variances
+        Z = w[:, None] * (U.T @ P[:, j])
+        tau = res.qtl_hsq[j] / (1.0 - res.qtl_hsq[j])
+        W = np.column_stack([Z, X])
+        C = W.T @ W
+        C[:k, :k] += np.eye(k) / tau
+        sigma2 = (yt @ yt - np.linalg.solve(C, W.T @ yt) @ (W.T @ yt)) / (n - p)
+        np.testing.assert_allclose(np.sqrt(np.diag(np.linalg.inv(C)) * sigma2), res.se[j], rtol=1e-8)
+        # D: eigenvectors of ZZᵀ in ascending order of eigenvalue (rows); DZ is 0 but in its last
+        # k rows, so the crosses (DZ)ᵀX take X's last k rows, whatever they are
+        DZ = np.linalg.eigh(Z @ Z.T)[1][:, -k:].T @ Z                       # (k, k)
+        built = []
+        for s in signs:
+            Zq = s[:, None] * DZ
+            Cq = np.empty((k + p, k + p))
+            Cq[:k, :k] = Zq.T @ Zq + np.eye(k) / tau
+            Cq[:k, k:] = Zq.T @ X[n - k:]
+            Cq[k:, :k] = Cq[:k, k:].T
+            Cq[k:, k:] = X.T @ X
+            built.append(np.sqrt(np.diag(np.linalg.inv(Cq)) * sigma2))
+        gap = np.abs(np.array(built) / se[j] - 1).max(axis=1)
+        assert gap.min() < 1e-5, (markers[j], gap.min())
+    ours = res.se[scanned] / se[scanned]
+    assert np.abs(ours - 1).max() > 0.5

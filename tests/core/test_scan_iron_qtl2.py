@@ -132,3 +132,38 @@ def test_peaks_match_qtl2(scanned, iron):
     for g, w in zip(got, want):
         tol = SHORT_TOL if case.startswith("loco") and g[:2] in SHORT_SEARCH else LOD_TOL
         assert abs(g[3] - w[3]) <= tol and g[4:] == w[4:], (case, g, w)
+
+
+def test_fit1_on_x_with_the_x_covariates_in_the_null_matches_qtl2(iron):
+    """``fit1(probs[["X"]][, , marker], y, k_loco$X, nullcovar = Xcovar, se = TRUE)`` at both X
+    markers: the six genotype columns, the X covariates in the null hsq and the LOD's null only;
+    the batched :func:`lmm.fit_effects` (``null_covar``) gives the same, and without ``nullcovar``
+    the LOD is another (sex alone moves it by several units)."""
+    from lmm import EigenDecomposition, eigen_decompose, fit1, fit_effects
+
+    ref = pd.read_csv(IRON / "fit1_loco_xcovar_X.tsv", sep="\t")
+    x = iron["chrs"].index("X")
+    block, K = iron["blocks"][x], iron["loco"][x]
+    xcov = iron["xcovar"].to_numpy(float)
+    names = ["SS", "SB", "BS", "BB", "SY", "BY"]
+    markers = iron["map"].loc[iron["map"]["chr"] == "X", "marker"].tolist()
+    G = block.reshape(block.shape[0], len(markers), 6)
+    Y = iron["pheno"].to_numpy(float)
+    dec = eigen_decompose(K)
+    for j, p in enumerate(iron["pheno"].columns):
+        one = [fit1(G[:, i], Y[:, j], K, nullcovar=xcov, allele_names=names) for i in range(len(markers))]
+        batch = fit_effects(EigenDecomposition(dec.kva, dec.kve_t), one[0].hsq, Y[:, [j]], G, null_covar=xcov,
+                            allele_names=names, blup=False)
+        for i, m in enumerate(markers):
+            want = ref[(ref["phenotype"] == p) & (ref["marker"] == m)].set_index("coefficient")
+            f = one[i]
+            assert f.names == tuple(want.index)                     # SS, SB, BS, BB, SY, BY, intercept
+            scale = np.abs(want["estimate"]).max()
+            assert np.abs(f.coef - want["estimate"].to_numpy()).max() <= 1e-6 * scale, (p, m)
+            np.testing.assert_allclose(f.se, want["se"].to_numpy(), rtol=1e-6)
+            assert abs(f.lod - want["lod"].iloc[0]) <= LOD_TOL, (p, m)
+            np.testing.assert_allclose(batch.coef[i], f.coef, rtol=1e-9, atol=1e-9 * scale)
+            np.testing.assert_allclose(batch.se[i], f.se, rtol=1e-9)
+            assert batch.lod[i] == pytest.approx(f.lod, abs=1e-9)
+            without = fit1(G[:, i], Y[:, j], K, hsq=f.hsq, allele_names=names)
+            assert without.lod - f.lod > 1.0, (p, m)

@@ -3,13 +3,11 @@ its permutation maxima are lmm.scan1perm's with the same seed, a phenotype added
 other phenotype's, and its LODs do not depend on the units of the phenotypes."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import lmm
+from conftest import dosage_store
 from lmm.pipeline import genome_scan as gs
-from lmm.pipeline.genotype_store import open_intermediate, write_intermediate
-from lmm.pipeline.genotypes import read_genotypes
 from lmm.pipeline.partition import partition_phenotypes
 
 N, CHROMS, PER_CHR = 70, ("1", "2"), 20
@@ -19,16 +17,7 @@ N, CHROMS, PER_CHR = 70, ("1", "2"), 20
 def setup(tmp_path_factory):
     rng = np.random.default_rng(23)
     tmp = tmp_path_factory.mktemp("adapter")
-    ids = [f"i{k:03d}" for k in range(N)]
-    G = rng.binomial(2, rng.uniform(0.1, 0.9, len(CHROMS) * PER_CHR), size=(N, len(CHROMS) * PER_CHR)).astype(float)
-    markers = [f"m{k}" for k in range(G.shape[1])]
-    table = pd.DataFrame(G, columns=markers)
-    table.insert(0, "id", ids)
-    table.to_csv(tmp / "geno.csv", index=False)
-    pd.DataFrame({"marker": markers, "chr": np.repeat(CHROMS, PER_CHR),
-                  "pos": np.tile(np.arange(PER_CHR) * 3.0, len(CHROMS))}).to_csv(tmp / "map.csv", index=False)
-    write_intermediate(read_genotypes(str(tmp / "geno.csv"), map_path=str(tmp / "map.csv")), ids, tmp / "store")
-    store = open_intermediate(tmp / "store")
+    store, ids, G = dosage_store(tmp, rng, N, CHROMS, PER_CHR)
     K = (G - G.mean(0)) @ (G - G.mean(0)).T / G.shape[1]
     Y = rng.multivariate_normal(np.zeros(N), 0.5 * K + 0.5 * np.eye(N), size=4).T
     Y[:, 0] += 1.5 * G[:, 5]

@@ -147,6 +147,19 @@ write_scan(scan1(probs, pheno, k_loco, Xcovar = xcovar), "scan1_loco_xcovar")
 write_scan(scan1(probs, pheno, k_overall, Xcovar = xcovar), "scan1_overall_xcovar")
 write_scan(scan1(probs, pheno, k_loco, addcovar = sex, Xcovar = xcovar), "scan1_loco_addcovar_sex_xcovar")
 
+## ---- effects on X: fit1 with the X covariates in the null only ---------------------------------
+# An F2's X has six genotype columns (SS, SB, BS, BB, SY, BY). fit1's nullcovar is for X: the null
+# model (and so hsq) has the Xcovar columns, the alternative only the genotypes (zerosum, with SEs).
+message("fit1 on X")
+long_fit1 <- function(p, m) {
+    f <- fit1(probs[["X"]][, , m], pheno[, p], k_loco[["X"]], nullcovar = xcovar, se = TRUE)
+    data.frame(phenotype = p, marker = m, coefficient = names(f$coef),
+               estimate = unname(f$coef), se = unname(f$SE), lod = f$lod, stringsAsFactors = FALSE)
+}
+write_tsv(do.call(rbind, lapply(c("liver", "spleen"), function(p)
+    do.call(rbind, lapply(dimnames(probs[["X"]])[[3]], function(m) long_fit1(p, m))))),
+    "fit1_loco_xcovar_X.tsv")
+
 write_tsv(data.frame(
     item = c("qtl2", "R", "date", "roundtrip_max_abs_diff", "loco_rule_max_abs_diff",
              "chr_kinship_rule_max_abs_diff"),

@@ -12,6 +12,7 @@ rule scan_effects:
         store=rules.load_genotypes.output.store,
         data=rules.load_and_clean.output.data,
         record=rules.partition.output.record,
+        x_covariates=rules.load_x_covariates.output.x_covariates,
     output:
         effects=report(
             "results/scan/effects.tsv",
@@ -47,6 +48,7 @@ rule scan_coef:
         store=rules.load_genotypes.output.store,
         data=rules.load_and_clean.output.data,
         record=rules.partition.output.record,
+        x_covariates=rules.load_x_covariates.output.x_covariates,
     output:
         coef="results/scan/coef.parquet",
     log:

@@ -30,9 +30,11 @@ with user_errors(log):
             files[path] = np.load(path, allow_pickle=False)
         return genome_scan.split_prefixed(files[path], i)
 
+    with np.load(inp.x_covariates, allow_pickle=False) as xc:
+        x_covariates = xc["values"]
     with np.load(inp.data, allow_pickle=False) as data:
         tables = peak_effects(peaks, hsq, eigen_of, store, data, Partition.read(inp.record),
-                              along=rule == "scan_coef")
+                              along=rule == "scan_coef", x_covariates=x_covariates)
     for handle in files.values():
         handle.close()
     if rule == "scan_coef":
