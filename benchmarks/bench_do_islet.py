@@ -28,7 +28,8 @@ the function the workflow's scan job calls, with the workflow's defaults (REML, 
 one chunk of all traits. Printed for each chromosome: the decomposition, the null fits (timed once
 more on their own with :func:`lmm.scan.engine.fit_null_group`, the step ``scan_chunk`` starts
 with), the whole ``scan_chunk`` call, the process's peak RSS, and the floor of the chromosome's
-scan: its ``2·n·q_c·m·(35 + 7p)`` flops (``benchmarks/README.md``) at the GEMM rate measured in
+scan: its ``2·n·q_c·m·(35 + 7p)`` flops (``benchmarks/README.md``; and ``2·(n − p)·q_c·m·35``, the
+products without covariate crosses of the scan on error contrasts) at the GEMM rate measured in
 the same run on the kernel's own product shape (a (2,048 × 500) by (500 × 5,600) float64 GEMM, best of
 5, at the thread count of the run; again after the scan, the better of the two is the floor's).
 Then the planted QTL of the slice found in a peak's support interval,
@@ -135,7 +136,8 @@ def slice_store(ids, per, probs):
     for c, P in probs.items():
         q = per[c]
         rows.append(pd.DataFrame({"marker": [f"{c}_{k}" for k in range(q)], "chr": c,
-                                  "pos": np.linspace(3.0, MOUSE_MB[c], q), "first_column": col + FOUNDERS * np.arange(q)}))
+                                  "pos": np.linspace(3.0, MOUSE_MB[c], q), "n_columns": FOUNDERS,
+                                  "first_column": col + FOUNDERS * np.arange(q)}))
         blocks.append(P.reshape(P.shape[0], -1).T)
         col += FOUNDERS * q
     markers = pd.concat(rows, ignore_index=True)
@@ -200,13 +202,13 @@ def scan_slice(data, m, p, rate):
         fit_null_group(dec, data["y"], data["X"], reml=True, tol=1e-4)
         t_null = time.perf_counter() - t0
         before = current_rss_mb()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = gs.scan_chunk(eig, store, c, clean, part, names, reml=True, tol=1e-4, tile_columns=20000,
                             threshold=6.0, keep_lod=False)
-        t_chunk = time.perf_counter() - t0
+        t_chunk, cpu_chunk = time.perf_counter() - t0, time.process_time() - c0
         t_scan = t_chunk - t_null
         print(f"  chr {c:>2}: {q:,} markers x {m:,} traits: decompose {t_dec:.2f} s, null fits {t_null:.1f} s, "
-              f"scan_chunk {t_chunk:.1f} s (scan after the null fits {t_scan:.1f} s, "
+              f"scan_chunk {t_chunk:.1f} s ({cpu_chunk:.1f} CPU s; scan after the null fits {t_scan:.1f} s, "
               f"{q * m / t_scan / 1e6:.2f} M marker-traits/s); RSS {before:.0f} MB before scan_chunk, peak "
               f"{rss_mb():.0f} MB",
               flush=True)
@@ -218,11 +220,15 @@ def scan_slice(data, m, p, rate):
 
 
 def against_floor(rows, m, p, rate):
-    """Each chromosome's scan against its floor ``2·n·q_c·m·(35 + 7p)`` flops at ``rate``."""
+    """Each chromosome's scan against its floor ``2·n·q_c·m·(35 + 7p)`` flops at ``rate`` (the
+    products with the covariate crosses), and against ``2·(n − p)·q_c·m·35`` (on error contrasts,
+    :mod:`lmm.scan.contrasts`: without them)."""
     for r in rows:
         floor = 2.0 * N * r["q"] * m * (35 + 7 * p) / rate
+        low = 2.0 * (N - p) * r["q"] * m * 35 / rate
         print(f"  chr {r['chr']:>2}: floor {floor:.1f} s ({rate / 1e9:.1f} GFlop/s) → scan / floor "
-              f"{r['scan'] / floor:.2f}x, scan_chunk (null fits included) / floor {r['chunk'] / floor:.2f}x")
+              f"{r['scan'] / floor:.2f}x, scan_chunk (null fits included) / floor {r['chunk'] / floor:.2f}x; "
+              f"on contrasts: floor {low:.1f} s → scan / floor {r['scan'] / low:.2f}x")
 
 
 def planted_found(data, c, res):
@@ -251,8 +257,10 @@ def extrapolate(rows, m, p, rate):
     print(f"  extrapolation to the genome (69,005 markers, 20 chromosomes, {M:,} traits, one job at a time):")
     print(f"    scan {per_pair * 1e9:.1f} ns per marker-trait x {Q * M:.3e} = {scan:.0f} s; null fits and "
           f"decompositions {per_chr:.1f} s per chromosome x 20 = {nulls:.0f} s")
+    low = 2.0 * (N - p) * Q * M * 35 / rate
     print(f"    total {total:.0f} s = {total / 60:.1f} min (goal <= 60 min: {'met' if total <= 3600 else 'missed'}); "
-          f"floor {floor:.0f} s ({rate / 1e9:.0f} GFlop/s) → {total / floor:.2f}x the floor")
+          f"floor {floor:.0f} s ({rate / 1e9:.0f} GFlop/s) → {total / floor:.2f}x the floor; "
+          f"on contrasts {low:.0f} s → {total / low:.2f}x")
 
 
 def main(argv=None):

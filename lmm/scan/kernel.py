@@ -90,7 +90,9 @@ Numerical care
   norm) sits well above the ``≈1e-15`` resolution of the computation, so
   kept columns give LODs accurate to about ``1e-16 / sqrt(fraction)``
   relative. (R/qtl2 drops columns at a QR tolerance of ``1e-12`` in norm;
-  the two rules differ only for markers within ``1e-6`` of collinear.)
+  the two rules differ only for markers within ``1e-6`` of collinear.) With
+  many covariates the scan runs on error contrasts (:mod:`lmm.scan.contrasts`),
+  with the same rule and the same LODs.
 
 References
 ----------
@@ -113,6 +115,7 @@ from ..checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, as_ma
                       check_tol, check_X)
 from ..errors import InputError
 from ..rotation import EigenDecomposition
+from .contrasts import transform, worthwhile
 
 __all__ = ["COLLINEAR_RTOL", "ScanResult", "scan_rotated", "rotate_genotypes", "lod_to_pvalue"]
 
@@ -175,7 +178,7 @@ class _Extras:
     coef: np.ndarray     # (R, kmax) their coefficients (zero-padded)
 
 
-def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
+def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None, n_obs=None) -> _Null:
     n = y.shape[0]
     a = hsq[None, :] * kva[:, None] + (1.0 - hsq)[None, :]
     if (a <= 0).any():
@@ -187,7 +190,7 @@ def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
     yr -= Q @ (Q.T @ yr)
     p = Q.shape[1]
     QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)
-    A = (W.T @ QQ).reshape(-1, p, p)
+    A = (W.T @ QQ).reshape(W.shape[1], p, p)
     L = np.linalg.cholesky(A)
     Linv = np.linalg.inv(L)
     b = (W * yr).T @ Q                                     # (m, p)
@@ -218,7 +221,7 @@ def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None) -> _Null:
         for k in range(1, l + 1):
             V += Wt * (Linv[:, l, k][:, None] * Q[:, k][None, :])
     A[m * (1 + p):] = WV1t
-    return _Null(n, Q, W, WE, Linv, rss0, W1, A, extras)
+    return _Null(n if n_obs is None else n_obs, Q, W, WE, Linv, rss0, W1, A, extras)
 
 
 def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> tuple[_Extras, np.ndarray]:
@@ -287,7 +290,7 @@ def _pairs(d):
     return ia, ib, where
 
 
-def _marker_columns(G, Q, d, rtol):
+def _marker_columns(G, Q, d, rtol, norms=None):
     """Residualise the marker columns on ``Q``, scale them to unit norm, reorder them.
 
     Parameters
@@ -296,6 +299,9 @@ def _marker_columns(G, Q, d, rtol):
         Rotated designs of ``kb`` markers, marker-major (column ``k·d + a``).
     Q : ndarray (n, p)
         Orthonormal basis of the rotated covariates.
+    norms : ndarray (kb·d,), optional
+        Squared norms of the columns before the covariates were projected out (in contrast
+        space, :mod:`lmm.scan.contrasts`); default those of ``G``.
 
     Returns
     -------
@@ -310,7 +316,7 @@ def _marker_columns(G, Q, d, rtol):
     kb = G.shape[1] // d
     if d > 1:
         G = G.reshape(n, kb, d).transpose(0, 2, 1).reshape(n, d * kb)
-    nrm0 = np.einsum("ik,ik->k", G, G)
+    nrm0 = np.einsum("ik,ik->k", G, G) if norms is None else norms.reshape(kb, d).T.ravel()
     U = G - Q @ (Q.T @ G)
     nrm = np.einsum("ik,ik->k", U, U)
     frac_x = np.where(nrm0 > 0, nrm / np.where(nrm0 > 0, nrm0, 1.0), 0.0)
@@ -404,7 +410,7 @@ def _scan_block(null: _Null, U, PP, frac_x, d, rtol, Au=None):
     the block's column-pair products (:func:`_pair_products`); ``Au`` (r, d·kb) the unweighted
     products ``Hᵀ U`` of the extra covariates (when ``null.extras``).
     """
-    n, p = null.Q.shape
+    p = null.Q.shape[1]
     kb = frac_x.shape[1]
     W = null.W
     m = W.shape[1]
@@ -455,7 +461,7 @@ def _scan_block(null: _Null, U, PP, frac_x, d, rtol, Au=None):
     quad /= null.rss0[:, None]
     np.minimum(quad, 1.0, out=quad)
     lod = np.log1p(-quad, out=quad)
-    lod *= -0.5 * n / _LN10
+    lod *= -0.5 * null.n / _LN10
     return lod, keep
 
 
@@ -515,7 +521,7 @@ def _block_sizes(n, m, d, p, block_elements, r_max=0, r=0):
     return mb, kb
 
 
-def _df_dtype(d):
+def df_dtype(d):
     """The smallest integer type that holds a marker's degrees of freedom."""
     return np.int16 if d < np.iinfo(np.int16).max else np.int64
 
@@ -541,7 +547,8 @@ def _check_extra(extra, extra_used, shape):
 
 
 def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, collinear_rtol=COLLINEAR_RTOL,
-                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64, progress=None) -> ScanResult:
+                 block_elements=SCAN_BLOCK_ELEMENTS, reduce=None, lod_dtype=np.float64, progress=None,
+                 contrasts=None) -> ScanResult:
     """LOD scores of every marker for every phenotype, on eigen-rotated data, hsq fixed.
 
     Parameters
@@ -586,6 +593,10 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
         phenotypes scanned on markers ``0 .. k1 − 1``), e.g. to log a long job's progress
         (:class:`lmm.pipeline.progress.ScanProgress`); not called where phenotypes have
         ``hsq = 1`` on a singular kinship. No result depends on it.
+    contrasts : bool, optional
+        Scan on error contrasts (:mod:`lmm.scan.contrasts`: ``2(n − p)qm·(d(d+1)/2 + d)`` flops, the
+        same LODs to round-off); ``None`` (default): when :func:`lmm.scan.contrasts.worthwhile`.
+        Phenotypes at ``hsq = 1`` are scanned without contrasts whatever it says.
 
     Returns
     -------
@@ -602,7 +613,8 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
     Notes
     -----
     ``LOD_kj = −(n/2) log10(1 − rᵀS⁻¹r / RSS0_j)``, see the module notes; about
-    ``(d(d+1)/2 + p·d + d) · 2nqm`` flops of matrix products.
+    ``(d(d+1)/2 + p·d + d) · 2nqm`` flops of matrix products, ``(d(d+1)/2 + d) · 2(n − p)qm`` on
+    contrasts.
 
     Examples
     --------
@@ -626,27 +638,39 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
     at_one = hsq >= 1.0
     options = dict(collinear_rtol=collinear_rtol, block_elements=block_elements, reduce=reduce, lod_dtype=lod_dtype)
     if zero.any() and at_one.any():
-        return _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H, used, **options)
+        from .limit import scan_at_upper_limit
+        return scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H, used, contrasts, **options)
     n, m = y.shape
     p = X.shape[1]
     q = G.shape[1] // d
-    Q = _orthonormal_covariates(X)
+    r = 0 if H is None else H.shape[1]
+    if contrasts is None:
+        contrasts = worthwhile(n, p, int((~at_one).sum()), q, d, r)
+    contrasts = bool(contrasts) and not at_one.all()
+    if contrasts and at_one.any():      # hsq = 1: the kernel's own path; the others on contrasts
+        from .limit import scan_split
+        return scan_split(kva, y, X, hsq, G, d, at_one, H, used, progress, **options)
+    Q, norms = _orthonormal_covariates(X), None
+    if contrasts:
+        ct = transform(kva, y, X, G, H)     # the covariates projected out: no covariate left
+        kva, y, G, H, norms, Q, p = ct.kva, ct.y, ct.G, ct.H, ct.norms, np.zeros((n - p, 0)), 0
     r_max = 0 if used is None else int(used.sum(axis=0).max(initial=0))
-    mb, kb = _block_sizes(n, m, d, p, block_elements, r_max, 0 if H is None else H.shape[1])
+    mb, kb = _block_sizes(y.shape[0], m, d, p, block_elements, r_max, r)
     # phenotype-major storage (the blocks' layout); returned as (q, m) views
     lod_t = None if reduce == "max" else np.empty((m, q), dtype=lod_dtype)
-    df_t = np.empty((1 if used is None else m, q), dtype=_df_dtype(d))
+    df_t = np.empty((1 if used is None else m, q), dtype=df_dtype(d))
     best = np.full(m, -np.inf)
     arg = np.zeros(m, dtype=np.int64)
     HH = QH = None
     if used is not None:
         HH, QH = H.T @ H, Q.T @ H
-    nulls = [(j0, _null(kva, y[:, j0:j0 + mb], Q, hsq[j0:j0 + mb],
-                        H, None if used is None else used[:, j0:j0 + mb], HH, QH)) for j0 in range(0, m, mb)]
+    nulls = [(j0, _null(kva, y[:, j0:j0 + mb], Q, hsq[j0:j0 + mb], H, None if used is None else used[:, j0:j0 + mb],
+                        HH, QH, n)) for j0 in range(0, m, mb)]
     rss0 = np.concatenate([nl.rss0 for _, nl in nulls])
     for k0 in range(0, q, kb):
         k1 = min(q, k0 + kb)
-        U, frac_x = _marker_columns(G[:, k0 * d:k1 * d], Q, d, collinear_rtol)
+        U, frac_x = _marker_columns(G[:, k0 * d:k1 * d], Q, d, collinear_rtol,
+                                    None if norms is None else norms[k0 * d:k1 * d])
         Au = None if used is None else H.T @ U
         PP = _pair_products(U, d)
         for j0, nl in nulls:
@@ -667,85 +691,6 @@ def scan_rotated(kva, y, X, hsq, G, n_cols=1, *, extra=None, extra_used=None, co
             progress(k1)
     return ScanResult(lod=None if lod_t is None else lod_t.T, df=df_t[0] if used is None else df_t.T,
                       rss0=rss0, n=n, max_lod=best, argmax=arg)
-
-
-def _scan_at_upper_limit(kva, y, X, hsq, G, d, zero, at_one, H=None, used=None, **options) -> ScanResult:
-    """:func:`scan_rotated` where some phenotypes have ``hsq = 1`` and the kinship zero eigenvalues.
-
-    At ``hsq = 1`` the rotated observations ``Z`` of the zero eigenvalues have zero variance: both
-    fits must reproduce them exactly, ``y_Z = X_Z β + G_Z α``. When ``X_Z`` has full row rank
-    (the covariates explain those directions, as the intercept does for a kinship of centred
-    genotypes), ``β = X_Z⁺(y_Z − G_Z α) + N γ`` with ``N`` a basis of the null space of ``X_Z``,
-    and the constrained fits are the unconstrained weighted fits of the other rows ``R``:
-    ``y_R − X_R X_Z⁺ y_Z`` on ``X_R N`` and ``G_R − X_R X_Z⁺ G_Z``. This is the limit of the
-    scan as ``hsq → 1``; the LOD keeps all ``n`` observations, ``(n/2)·log10(RSS0/RSS1)``.
-    Phenotype-specific covariates ``H`` enter the constraint as ``G`` does (``H_R − X_R X_Z⁺ H_Z``)
-    and stay phenotype-specific.
-    """
-    from scipy import linalg
-
-    n, m = y.shape
-    q = G.shape[1] // d
-    lod_t = None if options["reduce"] == "max" else np.empty((m, q), dtype=options["lod_dtype"])
-    df_t = None if used is None else np.empty((m, q), dtype=_df_dtype(d))
-    df = None
-    max_lod = np.empty(m)
-    argmax = np.zeros(m, dtype=np.int64)
-    rss0 = np.empty(m)
-    parts = []
-    if (~at_one).any():
-        extra = {} if used is None else {"extra": H, "extra_used": used[:, ~at_one]}
-        parts.append((~at_one, scan_rotated(kva, y[:, ~at_one], X, hsq[~at_one], G, d, **extra, **options), 1.0))
-    r = ~zero
-    Xz = X[zero]
-    if np.linalg.matrix_rank(Xz) < zero.sum():
-        raise InputError(
-            f"hsq is 1 for {int(at_one.sum())} phenotype(s) and the kinship has {int(zero.sum())} zero "
-            "eigenvalue(s) whose directions the covariates do not span: the likelihood has no maximum "
-            "there (see the heritability fit's status)")
-    P = np.linalg.pinv(Xz)
-    N = linalg.null_space(Xz)
-    y1 = y[r][:, at_one] - X[r] @ (P @ y[zero][:, at_one])
-    G1 = G[r] - X[r] @ (P @ G[zero])
-    X1 = X[r] @ N if N.shape[1] else np.zeros((int(r.sum()), 0))
-    extra = {}
-    if used is not None:
-        extra = {"extra": H[r] - X[r] @ (P @ H[zero]), "extra_used": used[:, at_one]}
-    if X1.shape[1] == 0:  # no covariate left: an all-zero column stands for none (nothing to fit)
-        res = _scan_no_covariates(kva[r], y1, G1, d, **extra, **options)
-    else:
-        res = scan_rotated(kva[r], y1, X1, np.ones(int(at_one.sum())), G1, d, **extra, **options)
-    parts.append((at_one, res, n / r.sum()))
-    for cols, res, scale in parts:
-        if lod_t is not None:
-            lod_t[cols] = res.lod.T * scale
-        max_lod[cols] = res.max_lod * scale
-        argmax[cols] = res.argmax
-        rss0[cols] = res.rss0
-        if used is not None:
-            df_t[cols] = res.df.T if res.df.ndim == 2 else res.df[None, :]
-        else:
-            df = res.df if df is None else np.minimum(df, res.df)
-    return ScanResult(lod=None if lod_t is None else lod_t.T, df=df if used is None else df_t.T,
-                      rss0=rss0, n=n, max_lod=max_lod, argmax=argmax)
-
-
-def _scan_no_covariates(kva, y, G, d, extra=None, extra_used=None, **options) -> ScanResult:
-    """The scan with no covariate: the weighted fits of y on each marker's columns alone."""
-    # An orthonormal covariate orthogonal to every column adds nothing to either fit: append one
-    # row where it is 1 and everything else 0, with a unit eigenvalue (a finite weight).
-    n, m = y.shape
-    kva1 = np.append(kva, 1.0)
-    y1 = np.vstack([y, np.zeros((1, m))])
-    G1 = np.vstack([G, np.zeros((1, G.shape[1]))])
-    X1 = np.zeros((n + 1, 1))
-    X1[-1, 0] = 1.0
-    if extra is not None:
-        extra = np.vstack([extra, np.zeros((1, extra.shape[1]))])
-    res = scan_rotated(kva1, y1, X1, np.ones(m), G1, d, extra=extra, extra_used=extra_used, **options)
-    scale = n / (n + 1)  # the extra row is not an observation
-    return ScanResult(lod=None if res.lod is None else res.lod * scale, df=res.df, rss0=res.rss0, n=n,
-                      max_lod=res.max_lod * scale, argmax=res.argmax)
 
 
 def rotate_genotypes(decomposition, G) -> np.ndarray:

@@ -150,6 +150,26 @@ def test_permutations_same_on_every_chromosome_and_deterministic(setup):
     assert not np.allclose(a["perm_max"], c["perm_max"])
 
 
+@pytest.mark.parametrize("strategy", ["schur", "decompose"])
+def test_scan_chunk_on_error_contrasts(setup, strategy, monkeypatch):
+    """The scan job's chunk with the kernel forced onto error contrasts (lmm.scan.contrasts) and
+    forced off: the same hsq, LODs to 1e-8 and permutation maxima, with missing values (indicator
+    covariates or their own decomposition) and a singular kinship."""
+    import lmm.scan.kernel as kernel
+    store, ids, Y, X = setup
+    part, kin, data = _inputs(setup, strategy)
+    chunk = gs.scan_chunks(part, 0)[0]
+    eig = gs.decompose_chromosome(kin["loco"]["2"], ids, ids, part)
+    out = {}
+    for flag in (False, True):
+        monkeypatch.setattr(kernel, "worthwhile", lambda *args, flag=flag: flag)
+        out[flag] = gs.scan_chunk(eig, store, "2", data, part, chunk, n_perm=5, seed=3, tile_columns=11)
+    np.testing.assert_array_equal(out[True]["hsq"], out[False]["hsq"])
+    np.testing.assert_allclose(out[True]["lod"], out[False]["lod"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(out[True]["perm_max"], out[False]["perm_max"], rtol=0, atol=1e-8)
+    assert np.nanmax(out[False]["lod"]) > 5
+
+
 def test_kinship_method_defaults_and_mismatch():
     assert gs.kinship_method("auto", "probabilities") == "shared_alleles"
     assert gs.kinship_method("auto", "dosages") == "standardized"
