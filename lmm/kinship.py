@@ -90,7 +90,15 @@ accumulated in float64 (``product_dtype=np.float32`` does the products in float3
 :class:`KinshipAccumulator`). Results are exactly symmetric.
 
 Memory: ``8 n²`` bytes per chromosome for LOCO (plus one ``n × n`` for the total and one for a
-result), ``8 n²`` in all without; a block adds ``8 n k`` bytes.
+result), ``8 n²`` in all without; the product buffer adds ``8 n c`` bytes (``c`` columns,
+:class:`KinshipAccumulator`'s ``product_columns``).
+
+Cost: the products, ``n² q`` flops (``n² q A`` for ``A`` allele columns per marker) in ``syrk``,
+are what a kinship must cost at least: ``A Aᵀ`` of one n × q float64 array. Besides them each
+block is read and its prepared float64 columns are written (memory traffic that ``syrk``
+cannot fuse): the centring, scaling, checks and (``missing="mean"``) imputation run one 2 MiB
+tile of columns at a time, so their temporaries stay small (at n = 1,000 this measured as fast
+as whole blocks, not faster: numpy's passes, not the memory, set their pace).
 
 References
 ----------
@@ -115,7 +123,21 @@ __all__ = ["METHODS", "KinshipAccumulator", "calc_kinship", "mean_diagonal"]
 
 METHODS = ("shared_alleles", "centered", "standardized")
 
-_SYMMETRIZE_BLOCK = 512
+#: Columns of the strips copied from the upper onto the lower triangle (``_symmetrize_upper``):
+#: 64 takes 1 ms at n = 1,000 where 512 took 7 ms (its diagonal blocks' triangles were large).
+_SYMMETRIZE_BLOCK = 64
+
+#: Bytes of float64 columns prepared at a time (centred, scaled, checked, imputed): a tile that
+#: stays in the cache between its passes (2 MiB: 262 columns at n = 1,000).
+_TILE_BYTES = 1 << 21
+
+#: Default width of the product buffer (:class:`KinshipAccumulator`, ``product_columns=None``):
+#: ``min(8192, max(2048, 2**28 // (8 n)))`` columns, at most 256 MiB once n > 4,096 (64 MiB at
+#: n = 1,000). Each ``syrk`` also reads and writes its ``n × n`` sum, a cost per product that
+#: is paid less often with wide products: at n = 1,000, q = 100,000 (one thread) products of
+#: 1,000 columns took 1.21× the time of one ``A Aᵀ``, of 2,000 1.08×, of 5,000 1.05×.
+PRODUCT_COLUMNS_MAX = 8192
+_PRODUCT_BYTES = 1 << 28
 
 
 def _check_method(method) -> str:
@@ -138,8 +160,11 @@ def _symmetrize_upper(A: np.ndarray) -> np.ndarray:
     return A
 
 
-def _raise_non_finite(B: np.ndarray, chromosome, first: int) -> None:
-    """Raise the InputError naming the first column of ``B`` with a non-finite value."""
+def _raise_non_finite(B: np.ndarray, chromosome, first: int, at: int = 0) -> None:
+    """Raise the InputError naming the first column of ``B`` with a non-finite value.
+
+    ``B`` holds the columns ``at, at + 1, ...`` of the block added; ``first`` is the number of
+    columns added before the block."""
     finite = np.isfinite(B).all(axis=0)
     if finite.all():  # the column means overflowed
         raise InputError(
@@ -148,9 +173,11 @@ def _raise_non_finite(B: np.ndarray, chromosome, first: int) -> None:
         )
     j = int(np.flatnonzero(~finite)[0])
     i = int(np.flatnonzero(~np.isfinite(B[:, j]))[0])
+    value = B[i, j]
+    j += at
     raise InputError(
         f"Genotype column {j} of the block (column {first + j} of all added so far, "
-        f"chromosome {chromosome}) has a non-finite value ({B[i, j]}) in row {i}: "
+        f"chromosome {chromosome}) has a non-finite value ({value}) in row {i}: "
         f"impute missing genotypes before computing the kinship."
     )
 
@@ -171,6 +198,14 @@ class KinshipAccumulator:
         Precision of each block's product. With float32 the block's product ``B Bᵀ`` is
         computed in single precision (relative error about ``1e-7 √k`` for a block of k
         columns) and added to the float64 sums; the default does everything in float64.
+    product_columns : int, optional
+        Width c of the product buffer. Blocks are prepared (centred, scaled, checked) into an
+        ``(n, c)`` float64 buffer, consecutive blocks of one chromosome side by side, and the
+        buffer is multiplied into its chromosome's sum by one ``syrk`` when the next block does
+        not fit, at a change of chromosome, or when a result is asked for: fewer, wider products
+        (each ``syrk`` also reads and writes its ``n × n`` sum). Memory ``8 n c`` bytes (a wider
+        block widens it to the block). Default ``min(8192, max(2048, 2²⁸ / (8 n)))``: 64 MiB at
+        n = 1,000, at most 256 MiB above n = 4,096.
 
     Notes
     -----
@@ -183,9 +218,13 @@ class KinshipAccumulator:
     - ``standardized``: ``Z Zᵀ`` with ``Z = W diag(1/s)``, ``s`` the columns' standard deviations
       with denominator n, ``q_c += k``.
 
-    Each is one ``syrk`` (upper triangle, accumulated in place); the lower triangle is filled
-    when a matrix is returned. The centring and scaling use only the block's own columns, so
-    the result does not depend on how the markers are split into blocks or ordered.
+    The blocks of one chromosome wait in the product buffer, so one ``syrk`` (upper triangle,
+    accumulated in place, ``S_c ← S_c + α W Wᵀ`` with ``W`` the buffered columns) covers several
+    blocks; a float64 block of allele probabilities in Fortran order at least half as wide as
+    the buffer (a genotype store's view) is multiplied as it is, without a copy. The lower
+    triangle is filled when a matrix is returned. The centring and scaling use only the
+    block's own columns, so the result does not depend on how the markers are split into
+    blocks or ordered (nor on ``product_columns``), to rounding.
 
     Examples
     --------
@@ -202,7 +241,8 @@ class KinshipAccumulator:
     True
     """
 
-    def __init__(self, n, method, loco=True, product_dtype=np.float64):
+    def __init__(self, n, method, loco=True, product_dtype=np.float64,
+                 product_columns=None):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InputError(f"The number of individuals n must be a positive integer, got {n!r}.")
         self.n = int(n)
@@ -212,22 +252,32 @@ class KinshipAccumulator:
         if pd not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise InputError(f"product_dtype must be float64 or float32, got {pd}.")
         self.product_dtype = pd
+        if product_columns is None:
+            product_columns = min(PRODUCT_COLUMNS_MAX, max(2048, _PRODUCT_BYTES // (8 * self.n)))
+        if (isinstance(product_columns, bool) or not isinstance(product_columns, (int, np.integer))
+                or product_columns < 1):
+            raise InputError(f"product_columns must be a positive integer, got {product_columns!r}.")
+        self.product_columns = int(product_columns)
         self._sums: dict[str, np.ndarray] = {}  # chromosome (or "") -> upper triangle of P_c
         self._const: dict[str, float] = {}  # chromosome -> constant added to every entry of S_c
         self._count: dict[str, int] = {}  # chromosome -> number of markers q_c
         self._order: list[str] = []
         self._columns_seen = 0
         self._total = None  # cached Σ_c P_c (upper triangle)
+        self._work = None  # (n, product_columns) float64 buffer of prepared columns
+        self._pending = None  # (key, alpha) of the columns waiting in the buffer
+        self._n_pending = 0  # their number: W = self._work[:, :self._n_pending]
 
     # -- adding blocks -----------------------------------------------------------------------
 
-    def add(self, block, chromosome, n_alleles=1) -> None:
+    def add(self, block, chromosome, n_alleles=1, missing="error") -> None:
         """Add the contribution of a block of marker columns of one chromosome.
 
         Parameters
         ----------
         block : array_like, shape (n, k)
-            Imputed genotypes of k marker columns (float32 or float64, no missing values):
+            Imputed genotypes of k marker columns (float32 or float64, no missing values
+            unless ``missing="mean"``):
             dosages for ``centered`` and ``standardized``; allele probabilities in [0, 1]
             (``n_alleles`` columns per marker, adjacent) or dosages in [0, 2]
             (``n_alleles=1``) for ``shared_alleles``.
@@ -236,12 +286,21 @@ class KinshipAccumulator:
         n_alleles : int, default 1
             Columns per marker (only for ``shared_alleles``): the block holds k / n_alleles
             markers.
+        missing : {"error", "mean"}, default "error"
+            ``"error"``: a NaN is an error (the block must be imputed). ``"mean"`` (``centered``
+            and ``standardized`` only): a NaN is a missing genotype, imputed by its marker's
+            mean over the observed individuals (GEMMA's rule), in float64 as the block is
+            centred: ``w_im = 0`` for a missing ``g_im``, ``ḡ_m`` the mean of the observed
+            values and ``s_m² = (1/n) Σ_i w_im²`` over all n rows (the imputed column's), so the
+            result equals that of the block imputed in float64 beforehand (to rounding). The
+            block itself is not changed.
 
         Raises
         ------
         InputError
             If the block is not two-dimensional with n rows, has a non-finite value
-            (naming the column), values out of range, k not a multiple of ``n_alleles``,
+            (naming the column; with ``missing="mean"`` an infinite one, or a column with
+            no observed value), values out of range, k not a multiple of ``n_alleles``,
             or a constant column for ``standardized``.
         """
         B = np.asarray(block)
@@ -261,6 +320,13 @@ class KinshipAccumulator:
         if isinstance(n_alleles, bool) or not isinstance(n_alleles, (int, np.integer)) or n_alleles < 1:
             raise InputError(f"n_alleles must be a positive integer, got {n_alleles!r}.")
         n_alleles = int(n_alleles)
+        if missing not in ("error", "mean"):
+            raise InputError(f"missing must be 'error' or 'mean', got {missing!r}.")
+        if missing == "mean" and self.method == "shared_alleles":
+            raise InputError(
+                "missing='mean' (imputation by the marker's mean) applies to the 'centered' and "
+                "'standardized' kinships; impute allele probabilities before 'shared_alleles'."
+            )
         if n_alleles > 1 and self.method != "shared_alleles":
             raise InputError(
                 f"n_alleles = {n_alleles} (allele probabilities) applies only to the "
@@ -275,56 +341,157 @@ class KinshipAccumulator:
         first = self._columns_seen
         if k == 0:
             return
-        const = 0.0
-        alpha = 1.0
-        W = np.empty((self.n, k), dtype=np.float64, order="F")  # column-major, for syrk
+        name = str(chromosome)
+        key = name if self._keep_loco else ""
+        alpha = 0.5 if self.method == "shared_alleles" and n_alleles == 1 else 1.0
+        if self._pending != (key, alpha) or self._n_pending + k > self.product_columns:
+            self._flush()
         if self.method == "shared_alleles":
-            cmin, cmax = B.min(axis=0), B.max(axis=0)  # NaN propagates: a cheap finiteness test
-            if not (np.isfinite(cmin).all() and np.isfinite(cmax).all()):
-                _raise_non_finite(B, chromosome, first)
-            lo, hi = (0.0, 2.0) if n_alleles == 1 else (0.0, 1.0)
-            tol = 0.0 if n_alleles == 1 else 1e-6
-            bad = (cmin < lo - tol) | (cmax > hi + tol)
-            if bad.any():
-                j = int(np.flatnonzero(bad)[0])
-                what = "dosages in [0, 2]" if n_alleles == 1 else "allele probabilities in [0, 1]"
-                raise InputError(
-                    f"Genotype column {j} of the block (column {first + j} of all added so "
-                    f"far) has values outside the range of {what} (min {cmin[j]}, "
-                    f"max {cmax[j]})."
-                )
-            W[...] = B
-            if n_alleles == 1:
-                W -= 1.0
-                alpha = 0.5
-                const = 0.5 * k
+            W, const = self._prepare_shared(B, chromosome, first, n_alleles)
             q_add = k // n_alleles
         else:
-            mu = B.mean(axis=0, dtype=np.float64)  # NaN or inf propagate
-            if not np.isfinite(mu).all():
-                _raise_non_finite(B, chromosome, first)
-            np.subtract(B, mu, out=W)  # in float64 (mu is float64)
-            if self.method == "standardized":
-                s = np.sqrt(np.einsum("ij,ij->j", W, W) / self.n)
-                const_cols = s <= CONSTANT_COLUMN_RTOL * np.maximum(np.abs(mu), 1.0)
-                if const_cols.any():
-                    j = int(np.flatnonzero(const_cols)[0])
-                    raise InputError(
-                        f"Genotype column {j} of the block (column {first + j} of all added "
-                        f"so far, chromosome {chromosome}) is constant: its standard deviation "
-                        f"is 0, so the standardized kinship is undefined; drop monomorphic "
-                        f"markers (GEMMA drops markers with minor allele frequency < 0.01)."
-                    )
-                W /= s
-            q_add = k
-        name = str(chromosome)
-        self._accumulate(name if self._keep_loco else "", W, alpha)
+            W = self._prepare_centred(B, chromosome, first, missing == "mean")
+            const, q_add = 0.0, k
+        if W is B:  # a wide float64 block of allele probabilities: multiplied as it is
+            self._accumulate(key, W, alpha)
+        else:  # prepared into the buffer: multiplied when it is full, or at a change of key
+            self._pending = (key, alpha)
+            self._n_pending += k
         if name not in self._order:
             self._order.append(name)
         self._const[name] = self._const.get(name, 0.0) + const
         self._count[name] = self._count.get(name, 0) + q_add
         self._columns_seen += k
         self._total = None
+
+    def _workspace(self, k: int) -> np.ndarray:
+        """The next ``k`` free columns of the product buffer, ``(n, k)`` float64, Fortran order.
+
+        The buffer (``n × max(product_columns, k)``, reused from block to block) holds the
+        prepared columns of consecutive blocks of one chromosome until :meth:`_flush` multiplies
+        them in one ``syrk``; the caller has flushed it if ``k`` columns do not fit.
+        """
+        width = max(self.product_columns, k)
+        if self._work is None or self._work.shape[1] < width:
+            self._work = np.empty((self.n, width), dtype=np.float64, order="F")
+        return self._work[:, self._n_pending:self._n_pending + k]
+
+    def _flush(self) -> None:
+        """Multiply the columns waiting in the buffer into their chromosome's sum."""
+        if self._n_pending:
+            key, alpha = self._pending
+            self._accumulate(key, self._work[:, :self._n_pending], alpha)
+        self._pending = None
+        self._n_pending = 0
+
+    def _tiles(self, k: int):
+        """Column ranges ``(t0, t1)`` of about ``_TILE_BYTES`` of float64 each."""
+        step = max(8, _TILE_BYTES // (8 * self.n))
+        return ((t0, min(k, t0 + step)) for t0 in range(0, k, step))
+
+    def _prepare_centred(self, B: np.ndarray, chromosome, first: int, impute: bool = False) -> np.ndarray:
+        """``W = B − 1 b̄ᵀ`` (``centered``) or ``Z = W diag(1/s)`` (``standardized``), (n, k) float64.
+
+        One tile of columns at a time (:func:`_tiles`, 2 MiB of float64): its means, its
+        centring, its sums of squares and its scaling pass over the tile while it is in the
+        cache, and ``W`` is written into the product buffer, reused from block to block. The arithmetic is that of the whole block at once (column means in float64 over
+        the n rows, ``s = √(Σ_i w_i² / n)``, ``w / s``), column by column, so the values are the
+        same. With `impute`, NaN are missing: ``W`` is the float64 copy of the tile with 0 at the
+        missing entries, ``ḡ = Σ_observed g / n_observed``, ``w = g − ḡ`` and 0 where missing.
+        """
+        n, k = B.shape
+        W = self._workspace(k)
+        standardized = self.method == "standardized"
+        for t0, t1 in self._tiles(k):
+            Bt, Wt = B[:, t0:t1], W[:, t0:t1]
+            if impute:
+                mu = self._impute_centre(Bt, Wt, chromosome, first, t0)
+            else:
+                mu = Bt.mean(axis=0, dtype=np.float64)  # NaN or inf propagate
+                if not np.isfinite(mu).all():
+                    _raise_non_finite(B, chromosome, first)
+                np.subtract(Bt, mu, out=Wt)  # in float64 (mu is float64)
+            if standardized:
+                s = np.sqrt(np.einsum("ij,ij->j", Wt, Wt) / n)
+                const_cols = s <= CONSTANT_COLUMN_RTOL * np.maximum(np.abs(mu), 1.0)
+                if const_cols.any():
+                    if not impute and not np.isfinite(B).all():  # a non-finite value first
+                        _raise_non_finite(B, chromosome, first)
+                    j = t0 + int(np.flatnonzero(const_cols)[0])
+                    raise InputError(
+                        f"Genotype column {j} of the block (column {first + j} of all added "
+                        f"so far, chromosome {chromosome}) is constant: its standard deviation "
+                        f"is 0, so the standardized kinship is undefined; drop monomorphic "
+                        f"markers (GEMMA drops markers with minor allele frequency < 0.01)."
+                    )
+                Wt /= s
+        return W
+
+    def _impute_centre(self, Bt: np.ndarray, Wt: np.ndarray, chromosome, first: int, t0: int) -> np.ndarray:
+        """Centre tile `Bt` (the block's columns from `t0`) into `Wt` (float64), NaN as missing
+        (0 in `Wt`); return the means ``ḡ`` of the observed values, shape (tile columns,)."""
+        n = Bt.shape[0]
+        np.copyto(Wt, Bt)
+        miss = np.isnan(Wt)
+        n_miss = np.count_nonzero(miss, axis=0)
+        if n_miss.any():
+            if (n_miss == n).any():
+                j = int(np.flatnonzero(n_miss == n)[0])
+                raise InputError(
+                    f"Genotype column {t0 + j} of the block (column {first + t0 + j} of all "
+                    f"added so far, chromosome {chromosome}) has no observed "
+                    f"value: its mean, which imputes it, is undefined; drop the marker."
+                )
+            np.copyto(Wt, 0.0, where=miss)
+            mu = Wt.sum(axis=0) / (n - n_miss)
+        else:
+            miss = None
+            mu = Wt.mean(axis=0)
+        if not np.isfinite(mu).all():  # an infinite genotype
+            _raise_non_finite(np.where(np.isnan(Bt), 0, Bt), chromosome, first, t0)
+        np.subtract(Wt, mu, out=Wt)
+        if miss is not None:
+            np.copyto(Wt, 0.0, where=miss)
+        return mu
+
+    def _prepare_shared(self, B: np.ndarray, chromosome, first: int, n_alleles: int):
+        """The block of ``shared_alleles`` checked (finite, in range) and ready for ``syrk``.
+
+        Returns ``(W, const)``: for allele probabilities ``W = B`` itself when it is float64
+        in Fortran order and at least half as wide as the product buffer (a transposed view of
+        the genotype store: no copy), else a float64 copy in the buffer; for dosages
+        ``W = B − 1`` (multiplied with ``alpha = ½``) and ``const = k/2``. The checks and the
+        copy run one cache-sized tile of columns at a time.
+        """
+        n, k = B.shape
+        lo, hi = (0.0, 2.0) if n_alleles == 1 else (0.0, 1.0)
+        tol = 0.0 if n_alleles == 1 else 1e-6
+        direct = (n_alleles > 1 and B.dtype == np.float64 and B.flags.f_contiguous
+                  and 2 * k >= self.product_columns)
+        W = B if direct else self._workspace(k)
+        for t0, t1 in self._tiles(k):
+            Bt = B[:, t0:t1]
+            cmin, cmax = Bt.min(axis=0), Bt.max(axis=0)  # NaN propagates: a cheap finiteness test
+            if not (np.isfinite(cmin).all() and np.isfinite(cmax).all()):
+                _raise_non_finite(B, chromosome, first)
+            bad = (cmin < lo - tol) | (cmax > hi + tol)
+            if bad.any():
+                if not np.isfinite(B).all():  # a non-finite value is reported first
+                    _raise_non_finite(B, chromosome, first)
+                j = int(np.flatnonzero(bad)[0])
+                what = "dosages in [0, 2]" if n_alleles == 1 else "allele probabilities in [0, 1]"
+                raise InputError(
+                    f"Genotype column {t0 + j} of the block (column {first + t0 + j} of all added "
+                    f"so far) has values outside the range of {what} (min {cmin[j]}, "
+                    f"max {cmax[j]})."
+                )
+            if not direct:
+                Wt = W[:, t0:t1]
+                if n_alleles == 1:
+                    np.subtract(Bt, 1.0, out=Wt, dtype=np.float64)
+                else:
+                    Wt[...] = Bt
+        return W, (0.5 * k if n_alleles == 1 else 0.0)
 
     def _accumulate(self, key: str, W: np.ndarray, alpha: float) -> None:
         S = self._sums.get(key)
@@ -363,6 +530,7 @@ class KinshipAccumulator:
         return 2.0 if self.method == "shared_alleles" else 1.0
 
     def _total_upper(self) -> np.ndarray:
+        self._flush()
         if len(self._sums) == 1:  # no copy: callers only read it
             return next(iter(self._sums.values()))
         if self._total is None:
@@ -421,7 +589,8 @@ class KinshipAccumulator:
                 f"Leaving out chromosome {name!r} leaves no markers: all markers are on it, so "
                 f"the LOCO kinship is undefined (LOCO needs markers on at least two chromosomes)."
             )
-        K = self._total_upper() - self._sums[name]
+        T = self._total_upper()  # flushes the buffer
+        K = T - self._sums[name]
         factor = self._factor() / q_rest
         K *= factor
         const = sum(self._const.values()) - self._const[name]

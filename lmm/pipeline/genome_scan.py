@@ -123,7 +123,10 @@ def compute_kinships(store, method: str, loco: bool, max_columns: int = 4096) ->
     loco : bool
         Also the kinship leaving out each chromosome.
     max_columns : int
-        Genotype columns read and multiplied at once (memory ``8·n·max_columns`` bytes).
+        Genotype columns read at once (views of the memory map). The accumulator prepares
+        consecutive blocks of a chromosome into its product buffer (``8·n·c`` bytes, ``c`` =
+        :data:`lmm.kinship.PRODUCT_COLUMNS_MAX` = 8,192 columns up to n = 4,096, 256 MiB above)
+        and multiplies them by one ``syrk`` when it is full or the chromosome ends.
 
     Returns
     -------

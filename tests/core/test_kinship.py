@@ -212,6 +212,89 @@ def test_block_is_not_modified_and_chromosome_labels(data):
     np.testing.assert_array_equal(acc.loco(2), acc.loco("2"))
 
 
+@pytest.mark.parametrize("method,n_alleles", CASES)
+@pytest.mark.parametrize("product_columns", [1, 5, 64])
+def test_product_buffer_and_tiles_do_not_change_the_result(data, method, n_alleles, product_columns,
+                                                           monkeypatch):
+    """Blocks wait in the product buffer (several per syrk, flushed at a change of chromosome,
+    when full and when a result is asked for) and are prepared a tile of columns at a time: the
+    kinships stay those of all markers at once. Tiles of 8 columns here (at least 8)."""
+    import lmm.kinship as kinship
+
+    monkeypatch.setattr(kinship, "_TILE_BYTES", 1)
+    G, chrom = _geno(data, n_alleles), data["chrom"]
+    n = G.shape[0]
+    full = calc_kinship(G, method, chromosomes=chrom, n_alleles=n_alleles, loco=True)
+    acc = KinshipAccumulator(n, method, product_columns=product_columns)
+    order = np.argsort(chrom, kind="stable")  # chromosome by chromosome, blocks of 1 to 12 markers
+    sizes = np.random.default_rng(3).integers(1, 13, len(order))
+    i, asked = 0, False
+    while i < len(order):
+        c = chrom[order[i]]
+        take = [m for m in order[i:i + sizes[i]] if chrom[m] == c]
+        cols = (np.array(take)[:, None] * n_alleles + np.arange(n_alleles)).ravel()
+        block = np.asfortranarray(G[:, cols])  # Fortran float64: a wide one is multiplied as it is
+        acc.add(block, c, n_alleles=n_alleles)
+        i += len(take)
+        if not asked and i > len(order) // 2:  # a result half-way flushes the buffer
+            acc.overall()
+            asked = True
+    np.testing.assert_allclose(acc.overall(), calc_kinship(G, method, n_alleles=n_alleles),
+                               rtol=0, atol=1e-12)
+    for c in acc.chromosomes:
+        np.testing.assert_allclose(acc.loco(c), full[c], rtol=0, atol=1e-12)
+        assert np.array_equal(acc.loco(c), acc.loco(c).T)
+    with pytest.raises(InputError, match="product_columns"):
+        KinshipAccumulator(n, method, product_columns=0)
+
+
+@pytest.mark.parametrize("method", ["centered", "standardized"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_missing_mean_equals_imputing_before(method, dtype, monkeypatch):
+    """``missing="mean"``: a NaN is imputed by its marker's mean over the observed values (GEMMA's
+    rule), as if the block had been imputed in float64 beforehand; the block is not changed."""
+    import lmm.kinship as kinship
+
+    monkeypatch.setattr(kinship, "_TILE_BYTES", 1)  # tiles of 8 columns
+    rng = np.random.default_rng(11)
+    n, q = 31, 90
+    G = rng.binomial(2, rng.uniform(0.1, 0.9, q), (n, q)).astype(float)
+    G[:, :3] = np.arange(n)[:, None] % 3  # no constant column once imputed
+    G[rng.random((n, q)) < 0.1] = np.nan
+    G[:, 5] = np.nan
+    G[0, 5] = 1.0
+    G[1, 5] = 2.0  # one column with two observed values
+    imputed = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+    chrom = np.repeat(["1", "2", "3"], 30)
+    ref = calc_kinship(imputed, method, chromosomes=chrom, loco=True)
+    B = G.astype(dtype)
+    before = B.copy()
+    acc = KinshipAccumulator(n, method)
+    for c in ("1", "2", "3"):
+        for a in range(0, 30, 11):
+            acc.add(B[:, chrom == c][:, a:a + 11], c, missing="mean")
+    np.testing.assert_array_equal(B, before)
+    np.testing.assert_allclose(acc.overall(), calc_kinship(imputed, method), rtol=0, atol=1e-12)
+    for c in ("1", "2", "3"):
+        np.testing.assert_allclose(acc.loco(c), ref[c], rtol=0, atol=1e-12)
+    # without missing="mean" a NaN stays an error; an infinite value and a column without
+    # observed values are errors with it; shared_alleles does not impute
+    with pytest.raises(InputError, match="non-finite"):
+        KinshipAccumulator(n, method).add(B, "1")
+    X = G.copy()
+    X[4, 20] = np.inf
+    with pytest.raises(InputError, match=r"Genotype column 20 .*non-finite value \(inf\) in row 4"):
+        KinshipAccumulator(n, method).add(X, "1", missing="mean")
+    X = G.copy()
+    X[:, 17] = np.nan
+    with pytest.raises(InputError, match="Genotype column 17 .*no observed value"):
+        KinshipAccumulator(n, method).add(X, "1", missing="mean")
+    with pytest.raises(InputError, match="missing must be"):
+        KinshipAccumulator(n, method).add(imputed, "1", missing="drop")
+    with pytest.raises(InputError, match="shared_alleles"):
+        KinshipAccumulator(n, "shared_alleles").add(imputed, "1", missing="mean")
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. GEMMA
 # ---------------------------------------------------------------------------------------------
