@@ -166,10 +166,13 @@ def snapshot(tmp_path_factory):
 
     Without the genome scan (``scan: false``): these tests are about the heritability stages'
     SLURM jobs and their grouping; the scan's jobs run locally in tests/workflow/test_workflow_scan.py.
+    One eigen-decomposition per missing-data pattern (``missing_strategy: decompose``), so that
+    each batch is fitted by its own SLURM jobs from its own rotated data (the failed-batch test).
     """
     project = _copy_project(REPO, tmp_path_factory.mktemp("snapshot") / "project")
     config = project / "config" / "config.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + "\nscan: false\n", encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + "\nscan: false\nmissing_strategy: decompose\n",
+                      encoding="utf-8")
     return project
 
 
@@ -225,31 +228,28 @@ def test_recla_runs_on_slurm(slurm_run, local_reference, record_property):
         assert (workdir / path).is_file(), path
 
 
-def test_failed_batch_on_slurm_then_rerun(slurm_cluster, snapshot, tmp_path):
-    # One eigen-decomposition per missing-data pattern, so that each batch is fitted by its own
-    # SLURM job from its own rotated data.
-    config = ["--config", "missing_strategy=decompose"]
-    workdir = _copy_project(snapshot, tmp_path / "project")
-    # Load, partition and rotate (locally: the previous test ran these stages on SLURM).
-    proc, _ = _snakemake(workdir, "results/partition/partition.json", "--cores", "2", *config,
-                         timeout=LOCAL_TIMEOUT)
-    assert proc.returncode == 0, _fail_output(proc)
+def test_failed_batch_on_slurm_then_rerun(slurm_run, local_reference, tmp_path):
+    """From the finished SLURM run, less its table: one batch's rotated data is corrupt, so its
+    fits fail on SLURM; the run ends non-zero naming the rule and its log, and the other batches'
+    fits are kept; after the fix, the rerun fits only that batch and gives the local run's table."""
+    source, proc, _, _ = slurm_run
+    assert proc.returncode == 0, "the SLURM run this test starts from failed"
+    workdir = shutil.copytree(source, tmp_path / "project", symlinks=True)   # copy2: time stamps kept
     batches = [b["batch"] for b in
                json.loads((workdir / "results/partition/partition.json").read_text())["batches"]]
     assert len(batches) >= 2, batches
-    rotated = [f"results/rotate/{b}.npz" for b in batches]
-    proc, _ = _snakemake(workdir, *rotated, "--cores", "2", *config, timeout=LOCAL_TIMEOUT)
-    assert proc.returncode == 0, _fail_output(proc)
-    # What the rest of the run gives locally, from a copy of this state.
-    reference = shutil.copytree(workdir, tmp_path / "reference", symlinks=True)
-    proc, _ = _snakemake(reference, "--cores", "2", *config, timeout=LOCAL_TIMEOUT)
-    assert proc.returncode == 0, _fail_output(proc)
-
-    # One batch's rotated data is corrupt.
     bad = batches[1]
+    finished = {p: p.stat().st_mtime_ns
+                for b in batches if b != bad
+                for p in (workdir / "results" / "fit" / b).glob("*.tsv")}
+    assert len(finished) >= 2 * (len(batches) - 1), sorted(finished)
+    # The table is made again (as after a run stopped before it), and one batch's rotated data is
+    # corrupt and newer than its fits, which are redone.
+    table = workdir / "results" / "heritability.tsv"
+    table.unlink()
     corrupt = workdir / "results" / "rotate" / f"{bad}.npz"
     corrupt.write_bytes(b"not an npz file\n")
-    failed, _ = _on_slurm(workdir, *config)
+    failed, _ = _on_slurm(workdir)
     (workdir / "failed-run.stderr").write_text(failed.stderr)
 
     # The run fails, and says which rule failed and where its log is.
@@ -263,23 +263,19 @@ def test_failed_batch_on_slurm_then_rerun(slurm_cluster, snapshot, tmp_path):
     assert re.search(rf"log: {re.escape(fit_log)}\S+\.log", error.group(2)), error.group(0)
     logs = list((workdir / fit_log).glob("*.log"))
     assert logs and any(p.read_text().strip() for p in logs), "the failed fit's log is empty"
-    # The failed batch left no output; the other batches' fits finished and were kept.
+    # The failed batch left no output, nor anything downstream; the other batches' fits were kept.
     assert not list((workdir / "results" / "fit" / bad).glob("*.tsv"))
-    finished = {p: p.stat().st_mtime_ns
-                for b in batches if b != bad
-                for p in (workdir / "results" / "fit" / b).glob("*.tsv")}
-    assert len(finished) >= 2 * (len(batches) - 1), sorted(finished)
-    assert not (workdir / "results" / "heritability.tsv").exists()
+    assert not table.exists()
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished, "a finished fit was redone"
 
     # The fix: the good file back, with its time stamp. The rerun fits only that batch.
-    shutil.copy2(reference / "results" / "rotate" / f"{bad}.npz", corrupt)
-    rerun, _ = _on_slurm(workdir, *config)
+    shutil.copy2(source / "results" / "rotate" / f"{bad}.npz", corrupt)
+    rerun, _ = _on_slurm(workdir)
     (workdir / "rerun.stderr").write_text(rerun.stderr)
     assert rerun.returncode == 0, _fail_output(rerun)
     stats = _job_stats(rerun.stderr)
-    n_chunks = len(list((reference / "results" / "fit" / bad).glob("*.profile.tsv")))
+    n_chunks = len(list((source / "results" / "fit" / bad).glob("*.profile.tsv")))
     assert stats.get("fit") == n_chunks, stats
     assert not {"load_and_clean", "partition", "rotate"} & set(stats), stats
     assert {p: p.stat().st_mtime_ns for p in finished} == finished, "a finished fit was redone"
-    assert ((workdir / "results" / "heritability.tsv").read_bytes()
-            == (reference / "results" / "heritability.tsv").read_bytes())
+    assert table.read_bytes() == local_reference[0]
