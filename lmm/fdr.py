@@ -45,7 +45,6 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
-from scipy.interpolate import BSpline
 
 from .brent import fmin_lockstep
 from .checks import SPLINE_SPAR_EPS, SPLINE_SPAR_TOL, as_float_array
@@ -97,6 +96,8 @@ class QValues(NamedTuple):
 
 def _spline_matrices(x: np.ndarray):
     """``X`` (n, n+2), ``XᵀX`` and the penalty ``Σ`` (n+2, n+2) of R's smooth.spline on sorted ``x``."""
+    from scipy.interpolate import BSpline   # here: scipy.interpolate costs every job 0.2 s to import
+
     xbar = (x - x[0]) / (x[-1] - x[0])
     knots = np.concatenate([[0.0, 0.0, 0.0], xbar, [1.0, 1.0, 1.0]])
     nb = x.size + 2

@@ -66,7 +66,7 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from .checks import BETA_FIT_MAXITER, BETA_FIT_RTOL, BETA_MIN_PERMUTATIONS, as_float_array
 from .errors import InputError
@@ -128,7 +128,7 @@ def pvalue_to_lod(p, df) -> np.ndarray:
     df = as_float_array(df, "df")
     if (df < 1).any():
         raise InputError("df must be at least 1 to convert a p-value to a LOD")
-    return stats.chi2.isf(p, df) / (2.0 * _LN10)
+    return special.chdtri(df, p) / (2.0 * _LN10)
 
 
 def _beta_loglik(a, b, s1, s2):

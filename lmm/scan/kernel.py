@@ -109,7 +109,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ..checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, as_matrix, check_finite, check_hsq, check_kva,
                       check_tol, check_X)
@@ -733,4 +733,4 @@ def lod_to_pvalue(lod, df) -> np.ndarray:
         df = df[:, None]
     stat = 2.0 * _LN10 * np.maximum(lod, 0.0)
     with np.errstate(invalid="ignore"):
-        return np.where(df > 0, stats.chi2.sf(stat, np.maximum(df, 1)), 1.0)
+        return np.where(df > 0, special.chdtrc(np.maximum(df, 1), stat), 1.0)
