@@ -51,7 +51,7 @@ from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EF
                      as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
 from .errors import InputError
 from .rotation import EigenDecomposition, eigen_decompose
-from .scan.engine import SCANNED_STATUSES, added_covariates, fit_null_group
+from .scan.engine import SCANNED_STATUSES, added_columns, added_covariates, fit_null_group
 
 __all__ = ["Fit1Result", "CoefResult", "EffectsResult", "fit1", "scan1coef", "scan1blup", "fit_effects",
            "default_allele_names"]
@@ -637,17 +637,16 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
 
 def _null_rss(kve_t, omega, Uy, F, FF, Fy, yy, X1, null_covar, observed):
     """The weighted RSS (m,) of each phenotype's null model: ``[1, X, E]`` (Gram ``FF``, ``Fy``, ``yy``),
-    and the columns of `null_covar` (n, r) that ``[1, X]`` does not span over the `observed` rows."""
-    if null_covar is None:
-        return yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
-    N = as_matrix(null_covar, "null_covar", f"(n, r) with n = {X1.shape[0]} rows", rows=X1.shape[0])
-    check_finite(N, "null_covar")
-    rows = slice(None) if observed is None else observed
-    drop = [j - X1.shape[1] for j in rank_deficient_columns(np.column_stack([X1, N])[rows]) if j >= X1.shape[1]]
-    F0 = np.column_stack([F, kve_t @ np.delete(N, drop, axis=1)])
-    F0w = omega[:, :, None] * F0[None]
-    FF0, Fy0 = np.einsum("jia,ib->jab", F0w, F0), np.einsum("jia,ij->ja", F0w, Uy)
-    return yy - np.einsum("ja,ja->j", Fy0, np.linalg.solve(FF0, Fy0[:, :, None])[:, :, 0])
+    and the columns of `null_covar` (n, r) that ``[1, X]`` does not span over the `observed` rows
+    (:func:`lmm.scan.engine.added_columns`)."""
+    if null_covar is not None:
+        N = as_matrix(null_covar, "null_covar", f"(n, r) with n = {X1.shape[0]} rows", rows=X1.shape[0])
+        check_finite(N, "null_covar")
+        rows = slice(None) if observed is None else observed
+        F = np.column_stack([F, kve_t @ N[:, added_columns(X1[rows], N[rows])]])
+        Fw = omega[:, :, None] * F[None]
+        FF, Fy = np.einsum("jia,ib->jab", Fw, F), np.einsum("jia,ij->ja", Fw, Uy)
+    return yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
 
 
 def _gram_ls(T, d, rhs):

@@ -125,8 +125,13 @@ def _pxg_panel(ax, y: np.ndarray, calls: np.ndarray, alleles, notes: list, genot
         v = y[calls == c]
         xs.append(x + ((np.arange(v.size) * 0.618034) % 1.0 - 0.5) * 0.5)  # deterministic jitter
         vs.append(v)
-        homozygous = len(alleles) > 1 and len(set(c)) == 1
-        cs.extend([colors[c] if genotype_columns else colors.get(c[0], "0.45") if homozygous else "0.45"] * v.size)
+        if genotype_columns:                                               # a genotype: its column's colour
+            color = colors[c]
+        elif len(alleles) > 1 and len(set(c)) == 1:                        # a homozygote: its allele's
+            color = colors.get(c[0], "0.45")
+        else:
+            color = "0.45"
+        cs.extend([color] * v.size)
         means.append(float(np.mean(v)))
         ses.append(float(np.std(v, ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0)
     if classes:

@@ -510,14 +510,19 @@ class GenotypeStore:
             return ()
         return genotype_pair_alleles(self.alleles) or tuple(self.alleles)
 
+    def genotype_columns(self, chromosome: str) -> bool:
+        """Whether `chromosome`'s columns are genotype probabilities (an F2's ``SS, SB, BB``; its
+        X's ``SS, SB, BS, BB, SY, BY``) rather than allele probabilities or dosages."""
+        columns = self.alleles_of(chromosome)
+        return len(columns) > 1 and self.kind == "probabilities" and columns != self.allele_names
+
     def allele_probabilities(self, block: np.ndarray, chromosome: str) -> np.ndarray:
         """A block ``(n, k)`` of `chromosome`'s columns as allele probabilities ``(n, k / g · a)``
         (:func:`lmm.alleles.genoprob_to_alleleprob`; the block itself when its columns are the
         alleles already)."""
-        columns = self.alleles_of(chromosome)
-        if columns == self.allele_names:
+        if not self.genotype_columns(chromosome):
             return block
-        return genoprob_to_alleleprob(block, columns, self.allele_names)
+        return genoprob_to_alleleprob(block, self.alleles_of(chromosome), self.allele_names)
 
     @property
     def chromosomes(self) -> list[str]:

@@ -57,7 +57,7 @@ from ..rotation import EigenDecomposition
 from .kernel import scan_rotated
 
 __all__ = ["SCANNED_STATUSES", "NullGroup", "PermutedPattern", "marker_design", "interaction_design",
-           "added_covariates", "standardize", "fit_null_group", "scan_tile",
+           "added_covariates", "added_columns", "standardize", "fit_null_group", "scan_tile",
            "permutation_rng", "draw_permutations", "permutation_patterns", "update_permutation_maxima"]
 
 #: Null-fit statuses whose ``hsq`` is scanned; any other (``unbounded``, ``not_converged``) gives
@@ -136,9 +136,15 @@ def added_covariates(X, extra) -> np.ndarray:
     if extra is None:
         return X
     extra = np.asarray(extra, dtype=np.float64).reshape(X.shape[0], -1)
-    both = np.hstack([X, extra])
-    drop = [j for j in rank_deficient_columns(both) if j >= X.shape[1]]
-    return np.delete(both, drop, axis=1) if drop else both
+    return np.hstack([X, extra[:, added_columns(X, extra)]])
+
+
+def added_columns(X, extra) -> np.ndarray:
+    """Indices of the columns of ``extra`` (n, k) that :func:`added_covariates` keeps beside ``X`` (n, p)."""
+    X = np.asarray(X, dtype=np.float64)
+    extra = np.asarray(extra, dtype=np.float64).reshape(X.shape[0], -1)
+    drop = {j - X.shape[1] for j in rank_deficient_columns(np.hstack([X, extra])) if j >= X.shape[1]}
+    return np.array([j for j in range(extra.shape[1]) if j not in drop], dtype=np.intp)
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,9 +25,8 @@ with user_errors(log):
             curve = curves[curves["rank"] == peak.rank]
             # the chromosome's own columns (an F2's X: SS, SB, BS, BB, SY, BY)
             alleles = list(store.alleles_of(peak.chr)) if store.n_alleles_of(peak.chr) > 1 else ["dosage"]
-            genotype_columns = len(alleles) > 1 and tuple(alleles) != store.allele_names   # SS, SB, BB: not alleles
             figure = effect_plots.plot_peak_effects(curve, peak, alleles, y, G, position_label=par.position_label,
-                                                    genotype_columns=genotype_columns)
+                                                    genotype_columns=store.genotype_columns(peak.chr))
             name = qtl_effects.figure_stem(peak.rank, peak.phenotype, peak.chr) + ".png"
             figure.savefig(os.path.join(tmp, name), format="png", dpi=110)
             log.info("%s: %s chromosome %s at %s (LOD %.4g)", name, peak.phenotype, peak.chr, peak.marker, peak.lod)
