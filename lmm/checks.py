@@ -61,6 +61,7 @@ __all__ = [
     "BETA_MIN_PERMUTATIONS",
     "EFFECTS_BLOCK_ELEMENTS",
     "EFFECTS_GRAM_RTOL",
+    "LIMIT_SPAN_RTOL",
     "GENOTYPE_CALL_TOL",
     "as_float_array",
     "as_matrix",
@@ -410,6 +411,10 @@ EFFECTS_BLOCK_ELEMENTS = 1 << 22
 #: the smallest eigenvalue of its Gram matrix scaled to unit diagonal is at most this times the
 #: largest (a singular-value ratio of 1e-5).
 EFFECTS_GRAM_RTOL = 1e-10
+#: :func:`lmm.effects.fit_effects` at ``hsq = 1`` on a singular kinship: its null eigenvectors (unit
+#: norm) lie in the span of the fixed columns ``[1, X, e_M]`` when the least-squares residual of each
+#: is at most this (the eigenvectors of a zero eigenvalue are accurate to about ``n·ε·λ_max/gap``).
+LIMIT_SPAN_RTOL = 1e-8
 #: :func:`lmm.pipeline.effect_plots.genotype_calls` (phenotype-by-genotype figure): an individual's
 #: genotype is called when every allele's expected count ``2·p`` (probabilities; a dosage ``d``
 #: itself) is within this of an integer, the integers summing to 2; with genotype probabilities

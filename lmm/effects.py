@@ -38,6 +38,18 @@ minimised on [0, 1] by Brent's method (:func:`lmm.brent.fmin_lockstep`, toleranc
 ``u``; the SEs are ``sqrt(diag(σ̂² C⁻¹))`` (``C`` the matrix of the equations, ``σ̂² =
 (ỹᵀỹ − [β; u]ᵀ rhs)/(n − p₁)``): prediction-error SEs of ``u``, GLS SEs of ``β``. ``η = 0``
 gives ``u = 0`` with SE 0 and ``β`` the GLS fit without the QTL.
+
+**The limit hsq → 1** (:func:`fit_effects`). With a singular kinship (centred genotypes: its null
+eigenvector is ``1/√n``) a null fit can reach ``hsq = 1``, where the rotated rows ``Z`` of the zero
+eigenvalues have zero variance and the fits are constrained to reproduce them. When the null
+eigenvectors lie in the span of the fixed columns ``D = [1, X, e_M]`` (rule
+:data:`lmm.checks.LIMIT_SPAN_RTOL`; the intercept spans ``1/√n``), some combination of the fixed
+effects moves the rows ``Z`` alone, so every fit with any finite weight ``w > 0`` on those rows
+leaves them no residual and gives the constrained estimates, RSS, LOD, ``η`` and BLUPs exactly.
+Only the variances depend on ``w``: by the Schur complement of that combination's block, every
+variance is ``v(w) = v_∞ + c/w``, so the limit is ``v_∞ = 2·v(2) − v(1)`` (weights 1 and 2;
+checked against the dense constrained fit, ``tests/core/test_effects.py``). Null eigenvectors
+outside that span (duplicated individuals) are refused with the phenotypes named.
 """
 
 from __future__ import annotations
@@ -47,8 +59,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .brent import fmin_lockstep
-from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array,
-                     as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
+from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, LIMIT_SPAN_RTOL,
+                     as_float_array, as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns,
+                     zero_eigenvalues)
 from .errors import InputError
 from .rotation import EigenDecomposition, eigen_decompose
 from .scan.engine import SCANNED_STATUSES, added_columns, added_covariates, fit_null_group
@@ -503,8 +516,6 @@ def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
     h = np.broadcast_to(h, (y.shape[1],)) if h.ndim == 0 or h.size == 1 else h
     if h.shape != (y.shape[1],):
         raise InputError(f"hsq must hold one value per column of pheno ({y.shape[1]}), got {h.size}")
-    if np.any(h[:, None] * kva[None, :] + (1.0 - h[:, None]) <= 0):
-        raise InputError("hsq = 1 with a singular kinship: V = hsq·K + (1 − hsq)·I is singular")
     G = as_float_array(genotypes, "genotypes")
     if G.ndim != 3 or G.shape[0] != n or min(G.shape) < 1:
         raise InputError(f"genotypes must be (n, markers, k) with n = {n} rows; got shape {G.shape}")
@@ -570,6 +581,13 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     missing phenotype get ``y = 0`` and one indicator column each (``U e_i``, fixed, not reported),
     which fits them exactly: every estimate, SE, RSS and REML likelihood is the complete cases'
     (with the kinship's block ``K_oo``), and the residual degrees of freedom are ``n − |M| − d``.
+    A phenotype at ``hsq = 1`` on a singular kinship gets the limit ``hsq → 1`` (module Notes).
+
+    Raises
+    ------
+    InputError
+        Bad shapes or values; ``hsq = 1`` on a kinship whose null eigenvectors the fixed columns
+        do not span (module Notes).
     """
     kva, kve_t, y, h, G, X, M, pi, mi = _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs)
     n, q, k = G.shape
@@ -593,46 +611,86 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     Uy = kve_t @ np.where(missing, 0.0, y - shift)                      # rotated y − its mean, (n, m)
     used, mi_used = np.unique(mi, return_inverse=True)                 # rotate only the markers fitted
     UG = (kve_t @ G[:, used].reshape(n, used.size * k)).reshape(n, used.size, k)
-    omega = 1.0 / (h[:, None] * kva[None, :] + (1.0 - h[:, None]))     # (m, n): the squared whitening
-    Fw = omega[:, :, None] * F[None]                                     # (m, n, f)
-    FF = np.einsum("jia,ib->jab", Fw, F)
-    Fy = np.einsum("jia,ij->ja", Fw, Uy)
-    yy = np.einsum("ji,ij,ij->j", omega, Uy, Uy)
-    f = F.shape[1]
-    rss0 = _null_rss(kve_t, omega, Uy, F, FF, Fy, yy, X1, null_covar, ~missing[:, 0] if y.shape[1] else None)
-    out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
-    lod, eta = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
-    step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
-    for s in range(0, pi.size, step):
-        j, blk = pi[s:s + step], slice(s, s + min(step, pi.size - s))
-        Gs = np.swapaxes(UG[:, mi_used[blk]], 0, 1)                         # (b, n, k)
-        Gw = Gs * omega[j][:, :, None]
-        iy = k + f                                                         # T: Gram of the whitened [G, 1, X, E, y, δ]
-        T = np.empty((j.size, k + f + 2, k + f + 2))
-        T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
-        T[:, :k, k:iy] = np.swapaxes(Gw, 1, 2) @ F
-        T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
-        T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF[j], Fy[j], yy[j]
-        # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
-        dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * omega[j]
-        T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
-        T[:, k:iy, -1] = dw @ F
-        T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, j])
-        T[:, -1, -1] = np.einsum("bi,bi->b", dw, F[:, 0][None, :] - Gs.sum(axis=2))
-        upper = np.triu_indices(k + f + 2, 1)
-        T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
-        coef, se, lod[blk] = _gram_fixed(T, k, p, n_obs, shift[j], rss0[j])
-        out["coef"][blk], out["se"][blk] = coef, se
-        if blup:
-            fx, gx = np.arange(k, k + f), np.arange(k)
-            eta[blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, iy],
-                                          T[:, :k, iy], T[:, iy, iy], n_obs - 1 - p, 1 + p, True)
-            bb[:, 0] += shift[j]
-            order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                      # alleles, covariates, intercept
-            out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
-    return EffectsResult(pheno=pi, marker=mi, lod=lod, coef=out["coef"], se=out["se"],
-                         blup=out["blup"] if blup else None, blup_se=out["blup_se"] if blup else None,
-                         qtl_hsq=eta if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
+    a = h[:, None] * kva[None, :] + (1.0 - h[:, None])                  # (m, n): the variances
+    limit = (a <= 0).any(axis=1)                                        # hsq = 1 on a singular kinship
+    if limit.any():
+        _check_limit(kve_t, kva, X1, M, np.flatnonzero(limit))
+    fits = _PairFits(kve_t, F, Uy, UG, k, p, n_obs, shift, null_covar, X1, ~missing[:, 0] if y.shape[1] else None)
+    res = fits.run(1.0 / np.where(a > 0, a, 1.0), pi, mi_used, blup)
+    at = np.flatnonzero(limit[pi])
+    if at.size:
+        # the rows of zero variance weighted 2 instead of 1: same estimates; variances extrapolated
+        res2 = fits.run(1.0 / np.where(a > 0, a, 0.5), pi[at], mi_used[at], blup)
+        for key in ("se", "blup_se") if blup else ("se",):
+            res[key][at] = np.sqrt(np.maximum(2.0 * res2[key] ** 2 - res[key][at] ** 2, 0.0))
+    return EffectsResult(pheno=pi, marker=mi, lod=res["lod"], coef=res["coef"], se=res["se"],
+                         blup=res["blup"] if blup else None, blup_se=res["blup_se"] if blup else None,
+                         qtl_hsq=res["eta"] if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
+
+
+def _check_limit(kve_t, kva, X1, M, cols):
+    """Phenotypes at ``hsq = 1`` on a singular kinship (module Notes, "The limit hsq → 1"): the null
+    eigenvectors must lie in the span of ``[1, X, e_M]``, else :class:`InputError` naming them."""
+    N = kve_t[zero_eigenvalues(kva)].T                                   # (n, z), unit columns
+    D = np.column_stack([X1, np.eye(X1.shape[0])[:, M]])
+    Q, _ = np.linalg.qr(D)
+    off = np.linalg.norm(N - Q @ (Q.T @ N), axis=0)
+    if off.max(initial=0.0) > LIMIT_SPAN_RTOL:
+        raise InputError(
+            f"hsq = 1 for phenotype column(s) {', '.join(map(str, cols[:10].tolist()))}"
+            f"{' …' if cols.size > 10 else ''} and the kinship has {N.shape[1]} zero eigenvalue(s) whose "
+            f"eigenvectors the covariates do not span (residual {off.max():.2g}, rule "
+            f"{LIMIT_SPAN_RTOL:g}): their QTL effects have no limit as hsq → 1 that this fit can give")
+
+
+class _PairFits:
+    """:func:`fit_effects`' work for one set of weights: the Grams of each pair, fit1 and scan1blup."""
+
+    def __init__(self, kve_t, F, Uy, UG, k, p, n_obs, shift, null_covar, X1, observed):
+        self.kve_t, self.F, self.Uy, self.UG = kve_t, F, Uy, UG
+        self.k, self.p, self.n_obs, self.shift = k, p, n_obs, shift
+        self.null_covar, self.X1, self.observed = null_covar, X1, observed
+
+    def run(self, omega, pi, mi_used, blup) -> dict:
+        """Estimates of the pairs ``(pi, mi_used)`` with the squared whitening `omega` (m, n)."""
+        F, Uy, UG, k, p, shift = self.F, self.Uy, self.UG, self.k, self.p, self.shift
+        n, f = F.shape
+        Fw = omega[:, :, None] * F[None]                                     # (m, n, f)
+        FF = np.einsum("jia,ib->jab", Fw, F)
+        Fy = np.einsum("jia,ij->ja", Fw, Uy)
+        yy = np.einsum("ji,ij,ij->j", omega, Uy, Uy)
+        rss0 = _null_rss(self.kve_t, omega, Uy, F, FF, Fy, yy, self.X1, self.null_covar, self.observed)
+        out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
+        out["lod"], out["eta"] = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
+        step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
+        for s in range(0, pi.size, step):
+            j, blk = pi[s:s + step], slice(s, s + min(step, pi.size - s))
+            Gs = np.swapaxes(UG[:, mi_used[blk]], 0, 1)                         # (b, n, k)
+            Gw = Gs * omega[j][:, :, None]
+            iy = k + f                                                         # T: Gram of the whitened [G, 1, X, E, y, δ]
+            T = np.empty((j.size, k + f + 2, k + f + 2))
+            T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
+            T[:, :k, k:iy] = np.swapaxes(Gw, 1, 2) @ F
+            T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
+            T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF[j], Fy[j], yy[j]
+            # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
+            dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * omega[j]
+            T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
+            T[:, k:iy, -1] = dw @ F
+            T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, j])
+            T[:, -1, -1] = np.einsum("bi,bi->b", dw, F[:, 0][None, :] - Gs.sum(axis=2))
+            upper = np.triu_indices(k + f + 2, 1)
+            T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
+            out["coef"][blk], out["se"][blk], out["lod"][blk] = _gram_fixed(T, k, p, self.n_obs, shift[j], rss0[j])
+            if blup:
+                fx, gx = np.arange(k, k + f), np.arange(k)
+                out["eta"][blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k],
+                                                     T[:, fx, iy], T[:, :k, iy], T[:, iy, iy],
+                                                     self.n_obs - 1 - p, 1 + p, True)
+                bb[:, 0] += shift[j]
+                order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                      # alleles, covariates, intercept
+                out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
+        return out
 
 
 def _null_rss(kve_t, omega, Uy, F, FF, Fy, yy, X1, null_covar, observed):

@@ -118,6 +118,91 @@ def test_bad_inputs_are_input_errors(problem):
         fit_effects(dec, h, Y, P[:, 0], X)
 
 
+def _centred_kinship(rng, n, markers=200):
+    """A kinship of centred genotypes: singular, its null eigenvector ``1/√n`` (rank n − 1)."""
+    Z = rng.binomial(2, 0.4, size=(n, markers)).astype(float)
+    Z -= Z.mean(axis=0)
+    return Z @ Z.T / markers
+
+
+def _constrained_fit(K, D, y):
+    """Dense oracle of the GLS limit hsq → 1 on a singular K: ``min rᵀK⁺r`` subject to ``Nᵀr = 0``
+    (N: K's null space, r = y − Dθ); the estimator ``θ̂ = L y`` is linear, so ``Cov(θ̂)/σ² = L K Lᵀ``."""
+    from scipy import linalg
+
+    lam, U = np.linalg.eigh(K)
+    zero = lam < 1e-9 * lam.max()
+    N, W = U[:, zero], U[:, ~zero] / np.sqrt(lam[~zero])        # whitening of the other directions
+    B = linalg.null_space(N.T @ D)
+
+    def estimate(v):
+        t0 = np.linalg.lstsq(N.T @ D, N.T @ v, rcond=None)[0]
+        t, *_ = np.linalg.lstsq(W.T @ D @ B, W.T @ (v - D @ t0), rcond=None)
+        return t0 + B @ t
+
+    theta = estimate(y)
+    r = W.T @ (y - D @ theta)
+    L = np.column_stack([estimate(e) for e in np.eye(len(y))])
+    return theta, L @ K @ L.T, r @ r
+
+
+def test_hsq_one_on_a_singular_kinship_is_the_constrained_limit():
+    """hsq = 1 on a kinship of centred genotypes: the dense constrained GLS (estimates, SEs, LOD),
+    continuity with hsq = 1 − 1e-7 (BLUPs and their SEs too), and the complete cases of a
+    phenotype with missing individuals (K_oo is regular there: fit1 at hsq = 1)."""
+    rng = np.random.default_rng(5)
+    n, q, k = 60, 3, 4
+    K = _centred_kinship(rng, n)
+    P = rng.dirichlet(np.full(k, 0.7), size=(n, q))
+    X = rng.normal(size=(n, 1))
+    Y = rng.normal(size=(n, 2)) + 2.0 * P[:, 1, :1] + 5.0
+    dec = lmm.eigen_decompose(K)
+    assert (dec.kva <= 1e-12 * dec.kva.max()).sum() == 1
+    res = fit_effects(dec, [1.0, 1.0], Y, P, X)
+    near = fit_effects(dec, [1 - 1e-7, 1 - 1e-7], Y, P, X)
+    A = np.zeros((k + 2, k + 1))
+    A[:k, :k] = np.eye(k) - 1 / k
+    A[k, k] = 1
+    A[k + 1, :k] = 1 / k
+    for t, (j, m) in enumerate(zip(res.pheno, res.marker)):
+        theta, V, rss = _constrained_fit(K, np.column_stack([P[:, m], X]), Y[:, j])
+        _, _, rss0 = _constrained_fit(K, np.column_stack([np.ones(n), X]), Y[:, j])
+        np.testing.assert_allclose(res.coef[t], A @ theta, rtol=1e-8, atol=1e-10 * np.abs(theta).max())
+        se = np.sqrt(np.diag(A @ V @ A.T) * rss / (n - k - 1))
+        np.testing.assert_allclose(res.se[t], se, rtol=1e-7)
+        assert res.lod[t] == pytest.approx(n / 2 * np.log10(rss0 / rss), rel=1e-9)
+    for key in ("coef", "se", "lod"):
+        np.testing.assert_allclose(getattr(res, key), getattr(near, key), rtol=1e-5, atol=1e-7, err_msg=key)
+    # the BLUPs follow η, a Brent optimum of a flat function (about 1e-6 in η: as fit1 vs scan1blup above)
+    for key in ("blup", "blup_se", "qtl_hsq"):
+        np.testing.assert_allclose(getattr(res, key), getattr(near, key), rtol=1e-5, atol=1e-5, err_msg=key)
+    # missing individuals: the limit is the complete cases' fit with their (regular) kinship
+    Ym = Y.copy()
+    Ym[[3, 17], :] = np.nan
+    obs = ~np.isnan(Ym[:, 0])
+    miss = fit_effects(dec, [1.0, 1.0], Ym, P, X)
+    for t, (j, m) in enumerate(zip(miss.pheno, miss.marker)):
+        ref = fit1(P[obs, m], Ym[obs, j], K[np.ix_(obs, obs)], X[obs], hsq=1.0)
+        np.testing.assert_allclose(miss.coef[t], ref.coef, rtol=1e-8, atol=1e-10 * np.abs(ref.coef).max())
+        np.testing.assert_allclose(miss.se[t], ref.se, rtol=1e-7)
+        assert miss.lod[t] == pytest.approx(ref.lod, rel=1e-8)
+
+
+def test_hsq_one_with_a_null_direction_outside_the_covariates_is_refused():
+    """A duplicated individual: K's null eigenvector e_i − e_j, which [1, X] does not span."""
+    rng = np.random.default_rng(6)
+    n = 40
+    Z = rng.normal(size=(n, 80))
+    Z[7] = Z[3]
+    K = Z @ Z.T / 80
+    P = rng.dirichlet(np.full(3, 0.7), size=(n, 2))
+    Y = rng.normal(size=(n, 2))
+    dec = lmm.eigen_decompose(K)
+    with pytest.raises(lmm.InputError, match=r"hsq = 1 for phenotype column\(s\) 1 .*do not span"):
+        fit_effects(dec, [0.5, 1.0], Y, P)
+    assert np.isfinite(fit_effects(dec, [0.5, 0.9], Y, P).coef).all()
+
+
 def test_recla_peak_equals_qtl2_fit1():
     """OF_immobile_pct's chr-2 peak, sex the only covariate: the estimates and SEs of R/qtl2's fit1."""
     from _qtl2_reference import recla_inputs
