@@ -86,25 +86,8 @@ def gemm_rate(n=2000):
     return 2.0 * n ** 3 / best
 
 
-def _one_thread():
-    """One BLAS thread for the block (threadpoolctl), whatever OPENBLAS_NUM_THREADS says."""
-    try:
-        from threadpoolctl import threadpool_limits
-        return threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        import contextlib
-        return contextlib.nullcontext()
-
-
-def clocked(fn, *a, **kw):
-    """fn's result, its wall and its CPU seconds (this process)."""
-    w0, c0 = time.perf_counter(), time.process_time()
-    out = fn(*a, **kw)
-    return out, time.perf_counter() - w0, time.process_time() - c0
-
-
 def bench_recla(r_baseline=True, repeats=3):
-    with _one_thread():
+    with rbaseline.one_blas_thread():
         _bench_recla(r_baseline, repeats)
 
 
@@ -167,10 +150,11 @@ def _bench_recla(r_baseline, repeats):
     per_chr = [P[:, chrs == c] for c in names]
     t = {"kinship": ([], []), "scan1": ([], [])}
     for _ in range(repeats):
-        kins, w, c = clocked(calc_kinship, P2, "shared_alleles", chromosomes=chrs, n_alleles=8, loco=True)
+        kins, w, c = rbaseline.clocked(calc_kinship, P2, "shared_alleles", chromosomes=chrs,
+                                       n_alleles=8, loco=True)
         t["kinship"][0].append(w)
         t["kinship"][1].append(c)
-        res, w, c = clocked(lmm.scan1, per_chr, [kins[k] for k in names], y, n_alleles=8)
+        res, w, c = rbaseline.clocked(lmm.scan1, per_chr, [kins[k] for k in names], y, n_alleles=8)
         t["scan1"][0].append(w)
         t["scan1"][1].append(c)
     ours = {k: (min(w), min(c)) for k, (w, c) in t.items()}
@@ -200,7 +184,8 @@ def _recla_qtl2(P, chrs, markers, ids, ph, res, names, repeats, ours_total):
     with tempfile.TemporaryDirectory(prefix="qtl2_recla_") as tmp:
         d = Path(tmp)
         (d / "ids.txt").write_text("\n".join(ids) + "\n")
-        (d / "markers.csv").write_text("marker,chr\n" + "".join(f"{mk},{c}\n" for mk, c in zip(markers, chrs)))
+        (d / "markers.csv").write_text("marker,chr\n"
+                                       + "".join(f"{mk},{c}\n" for mk, c in zip(markers, chrs)))
         (d / "pheno_names.txt").write_text("\n".join(map(str, ph.columns)) + "\n")
         np.ascontiguousarray(P.transpose(1, 2, 0), dtype="<f8").tofile(d / "probs.bin")  # R (n, 8, q)
         np.ascontiguousarray(ph.to_numpy(float).T, dtype="<f8").tofile(d / "pheno.bin")  # R (n, m)

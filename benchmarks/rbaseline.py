@@ -1,5 +1,7 @@
 """Running an R baseline from a benchmark: is R (and a package) installed, run a script on one core.
 
+Also the one-thread context and the wall + CPU clock that the Python side of these comparisons uses.
+
 The R scripts next to this file (``qtl2_recla.R``, ``lmmlite_heritability.R``) read inputs that
 the Python benchmark wrote to a temporary folder, time only the computation, and print one
 ``key value`` pair per line; :func:`run_r` returns those pairs as a dict of strings.
@@ -19,6 +21,24 @@ HERE = Path(__file__).resolve().parent
 #: the reference BLAS; the variables are harmless where they do not apply).
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "GOTO_NUM_THREADS": "1", "RCPP_PARALLEL_NUM_THREADS": "1"}
+
+
+def one_blas_thread():
+    """A context in which numpy's and scipy's BLAS run one thread (threadpoolctl), whatever
+    OPENBLAS_NUM_THREADS says; without threadpoolctl, a context that changes nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+        return threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext()
+
+
+def clocked(fn, *a, **kw):
+    """fn's result, its wall and its CPU seconds (this process)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*a, **kw)
+    return out, time.perf_counter() - w0, time.process_time() - c0
 
 
 def r_package(package: str) -> str | None:
