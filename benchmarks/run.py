@@ -5,6 +5,7 @@ Run from the repository root (one command; each configuration can be picked alon
     python benchmarks/run.py                       # every configuration below
     python benchmarks/run.py recla lib-2000        # some of them
     python benchmarks/run.py --list
+    python benchmarks/run.py lib-2000 --no-r       # without the R/lmmlite baseline
 
 Configurations (data made here, seeded, under ``benchmarks/.work/``, which git ignores):
 
@@ -12,7 +13,12 @@ Configurations (data made here, seeded, under ``benchmarks/.work/``, which git i
     The bundled data through the library (26 phenotypes, 4 missing-data patterns, one
     decomposition each) and through the workflow (``snakemake --cores 2``).
 ``lib-2000``
-    n = 2,000, m = 1,000 complete phenotypes, library: decomposition + rotation + fit.
+    n = 2,000, m = 1,000 complete phenotypes, library: decomposition + rotation + fit; then
+    the same on one BLAS thread, best of 3, against R/lmmlite's ``eigen_rotation`` + ``fitLMM``
+    of every phenotype on the same numbers (``benchmarks/lmmlite_heritability.R``, one thread,
+    best of 3, run when ``Rscript`` and lmmlite are installed; ``--no-r`` skips it), reading
+    excluded: the ratio lmmlite / ours (issue 18's goal: ≥ 8×) and the largest hsq difference.
+    Without lmmlite the last measured lmmlite time is printed with its date.
 ``pipe-10000``
     n = 10,000, m = 10,000 complete phenotypes, the whole workflow from CSV files.
 ``scattered-5000``
@@ -47,6 +53,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,6 +66,12 @@ REPO = HERE.parent
 WORK = HERE / ".work"
 sys.path.insert(0, str(HERE))
 from bench_fit import baseline_fit  # noqa: E402
+import rbaseline  # noqa: E402
+
+#: R/lmmlite's time for lib-2000 (eigen_rotation + 1,000 fitLMM, best of 3, one thread), printed
+#: when R or lmmlite is not installed.
+LMMLITE_LAST = {"date": "2026-12-07", "eigen_rotation_s": 6.418, "fit_s": 0.438,
+                "machine": "the shared 2-core VM, load 1.0; R 4.2.2, reference BLAS, lmmlite 0.2-2 at fe92eba"}
 
 
 def structured_kinship(n, rng, family=8, pops=4, markers=500):
@@ -212,12 +225,67 @@ def bench_recla():
     report_workflow("recla", wall, stages, peak, rows, Y.shape[1])
 
 
-def bench_lib_2000():
+def bench_lib_2000(r_baseline=True, repeats=3):
     rng = np.random.default_rng(2000)
     K, fam, pop = structured_kinship(2000, rng)
     y, sex = phenotypes(2000, 1000, fam, pop, rng)
     X = np.column_stack([np.ones(2000), sex])
     library(2000, K, y, X, "n = 2000, m = 1000")
+    ours, fit = one_thread_library(K, y, X, repeats)
+    why = rbaseline.r_package("lmmlite") if r_baseline else "--no-r"
+    if why is None:
+        lmmlite_baseline(K, y, X, fit.hsq, ours, repeats)
+    else:
+        last = LMMLITE_LAST
+        t = last["eigen_rotation_s"] + last["fit_s"]
+        print(f"  R/lmmlite not run ({why}); last measured on {last['date']} ({last['machine']}): "
+              f"eigen_rotation {last['eigen_rotation_s']:.3f} s + fitLMM x 1000 {last['fit_s']:.3f} s "
+              f"= {t:.3f} s; against ours here: {t / ours[0]:.1f}x (goal >= 8x; not a same-run "
+              f"baseline)")
+
+
+def one_thread_library(K, y, X, repeats):
+    """eigh + rotate + fit (REML, no SE or CI: what lmmlite's fitLMM returns) on one BLAS thread,
+    best of ``repeats``: (wall, CPU) of the best total, and the last fit."""
+    walls, cpus, parts = [], [], []
+    with rbaseline.one_blas_thread():
+        for _ in range(repeats):
+            dec, w1, c1 = rbaseline.clocked(lmm.eigen_decompose, K)
+            rot, w2, c2 = rbaseline.clocked(dec.rotate, y, X)
+            fit, w3, c3 = rbaseline.clocked(lmm.fit_lmm, rot.kva, rot.y, rot.X, compute_ci=False)
+            walls.append(w1 + w2 + w3)
+            cpus.append(c1 + c2 + c3)
+            parts.append((w1, w2, w3))
+    b = int(np.argmin(walls))
+    print(f"  one BLAS thread, best of {repeats}: eigh {parts[b][0]:.3f} s, rotate {parts[b][1]:.3f} s, "
+          f"fit {parts[b][2]:.3f} s; ours: eigh + rotate + fit {walls[b]:.3f} s (CPU {min(cpus):.3f} s)")
+    return (walls[b], min(cpus)), fit
+
+
+def lmmlite_baseline(K, y, X, hsq, ours, repeats):
+    """Run benchmarks/lmmlite_heritability.R on the same K, y, X; print its times, the ratio and
+    the largest hsq difference."""
+    n, m = y.shape
+    with tempfile.TemporaryDirectory(prefix="lmmlite_") as tmp:
+        d = Path(tmp)
+        (d / "dims.txt").write_text(f"{n} {m} {X.shape[1]}\n")
+        for name, a in (("K", K), ("y", y), ("X", X)):
+            np.ascontiguousarray(a.T, dtype="<f8").tofile(d / f"{name}.bin")  # R column-major
+        out = rbaseline.run_r("lmmlite_heritability.R", d, repeats)
+        hsq_r = np.fromfile(d / "hsq.bin", dtype="<f8")
+    eig = rbaseline.seconds(out, "eigen_rotation_elapsed_s"), rbaseline.seconds(out, "eigen_rotation_cpu_s")
+    fits = rbaseline.seconds(out, "fit_elapsed_s"), rbaseline.seconds(out, "fit_cpu_s")
+    total = min(np.add(eig[0], fits[0])), min(np.add(eig[1], fits[1]))
+    print(f"  R/lmmlite {out['lmmlite_version']} ({out['r_version']}; BLAS {out['blas']}; "
+          f"LAPACK {out['lapack']}), one thread, best of {repeats}: eigen_rotation(K, y, X) "
+          f"{min(eig[0]):.3f} s (CPU {min(eig[1]):.3f}), fitLMM x {m} {min(fits[0]):.3f} s "
+          f"(CPU {min(fits[1]):.3f}); total {total[0]:.3f} s (CPU {total[1]:.3f} s)")
+    ratio, ratio_cpu = total[0] / ours[0], total[1] / ours[1]
+    print(f"  lmmlite / ours, eigh + fit of {m:,} phenotypes at n = {n:,}: {ratio:.1f}x wall, "
+          f"{ratio_cpu:.1f}x CPU (goal >= 8x: {'met' if ratio >= 8 else 'not met'})")
+    dh = np.abs(hsq - hsq_r)
+    print(f"  agreement with lmmlite (same run): max |hsq difference| {dh.max():.2e} over {m:,} "
+          f"phenotypes (median {np.median(dh):.1e}; lmmlite's and our tol 1e-4)")
 
 
 def bench_pipe_10000():
@@ -267,6 +335,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("configs", nargs="*", help=f"some of {', '.join(CONFIGS)} (default all)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--no-r", action="store_true",
+                    help="lib-2000 without R/lmmlite (print its last measured time instead)")
     args = ap.parse_args(argv)
     if args.list:
         print("\n".join(CONFIGS))
@@ -279,7 +349,10 @@ def main(argv=None):
     for name in args.configs or CONFIGS:
         print(f"## {name}", flush=True)
         t0 = time.perf_counter()
-        CONFIGS[name]()
+        if name == "lib-2000":
+            CONFIGS[name](r_baseline=not args.no_r)
+        else:
+            CONFIGS[name]()
         print(f"  ({time.perf_counter() - t0:.0f} s for this configuration; max RSS of this "
               f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)",
               flush=True)
