@@ -260,25 +260,54 @@ class MaskedEvaluator:
         self._p_pos = sym(k, iw.size) if k else None
         self._b_pos = iw.size + ik.size + np.arange(k * w)
 
-    def _packed_parts(self, s, idx):
-        """:meth:`_parts` from the packed products (no derivative)."""
+    def _packed_sums(self, weights, idx):
+        """The packed products' weighted sums, ``(c, R, t)`` for the ``t`` weight vectors
+        `weights` ``(c, n, t)`` of the columns ``idx`` (None: all)."""
         if idx is None:
-            v = np.matmul(self.packed, s[:, :, None])[:, :, 0]  # (c, R)
-        elif 3 * len(idx) >= self.m:  # most columns: cheaper than copying their products
-            s_all = np.ones((self.m, s.shape[1]))
-            s_all[idx] = s
-            v = np.matmul(self.packed, s_all[:, :, None])[idx, :, 0]
-        else:
-            v = np.matmul(self.packed[idx], s[:, :, None])[:, :, 0]
+            return np.matmul(self.packed, weights)
+        idx = np.asarray(idx)
+        if 3 * idx.size >= self.m and (np.diff(idx) > 0).all():
+            # most columns, each once (the polish asks for a column at two points): cheaper than
+            # copying their products
+            w_all = np.ones((self.m,) + weights.shape[1:])
+            w_all[idx] = weights
+            return np.matmul(self.packed, w_all)[idx]
+        return np.matmul(self.packed[idx], weights)
+
+    def _packed_parts(self, s, idx, d=None):
+        """:meth:`_parts` from the packed products; with the derivative (``d = λ − 1``), the sums
+        in the metric ``V_oo⁻¹D_ooV_oo⁻¹`` from the same products weighted by ``d·s²`` (module notes)::
+
+            G₁ = Σ dᵢsᵢ² zᵢzᵢᵀ − B₁ᵀC − CᵀB₁ + CᵀP₁C,     C = P_MM⁻¹ B
+            d log|V_oo|/dhsq = Σ dᵢsᵢ − tr(P_MM⁻¹ P₁)
+
+        (``zᵢ`` the rows of ``[Uᵀr, UᵀQ_o]``, ``B = U_M S Z``, ``P₁ = U_M diag(d s²) U_Mᵀ``,
+        ``B₁ = U_M diag(d s²) Z``: the expansion of ``Zh = S(Z − U_MᵀC)`` in :meth:`_parts`)."""
+        weights = s[:, :, None] if d is None else np.stack([s, d[None, :] * s * s], axis=2)
+        v = self._packed_sums(weights, idx)
         c, w, k = v.shape[0], 1 + self.p, self.k
-        G = v[:, self._g_pos].reshape(c, w, w)
-        logdet = np.log(1.0 / s).sum(axis=1)
+        G = v[:, self._g_pos, 0].reshape(c, w, w)
+        if d is None:
+            logdet = np.log(1.0 / s).sum(axis=1)
         if k:
-            L = np.linalg.cholesky(v[:, self._p_pos].reshape(c, k, k))
-            T = np.linalg.solve(L, v[:, self._b_pos].reshape(c, k, w))
+            L = np.linalg.cholesky(v[:, self._p_pos, 0].reshape(c, k, k))
+            B = v[:, self._b_pos, 0].reshape(c, k, w)
+            T = np.linalg.solve(L, B)
             G = G - np.matmul(T.transpose(0, 2, 1), T)
-            logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-        return G, logdet
+            if d is None:
+                logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        if d is None:
+            return G, logdet
+        G1 = v[:, self._g_pos, 1].reshape(c, w, w)
+        dlogdet = np.einsum("cn,n->c", s, d)
+        if k:
+            C = np.linalg.solve(L.transpose(0, 2, 1), T)                     # P_MM⁻¹ B, (c, k, w)
+            P1 = v[:, self._p_pos, 1].reshape(c, k, k)
+            B1C = np.matmul(v[:, self._b_pos, 1].reshape(c, k, w).transpose(0, 2, 1), C)
+            G1 = G1 - B1C - B1C.transpose(0, 2, 1) + np.matmul(C.transpose(0, 2, 1), np.matmul(P1, C))
+            Pi = np.linalg.solve(L.transpose(0, 2, 1), np.linalg.solve(L, P1))
+            dlogdet = dlogdet - np.trace(Pi, axis1=1, axis2=2)
+        return G, None, G1, dlogdet
 
     def _tilde_parts(self, idx, with_z=True):
         """Gram matrix of ``[r, Q, N]`` (``N`` only without `with_z`) in the ``K̃_oo⁻¹`` metric
@@ -319,9 +348,10 @@ class MaskedEvaluator:
             G1, logdet1 = self._parts_at_one(cols[at1])
             G[at1], logdet[at1] = G1, logdet1
             return G, logdet
-        if self.packed is not None and not derivative:
+        if self.packed is not None:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                return self._packed_parts(1.0 / (h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]), idx)
+                return self._packed_parts(1.0 / (h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]), idx,
+                                          self.lam - 1.0 if derivative else None)
         Z = self.Z if idx is None else self.Z[idx]
         UM = self.UM if idx is None else self.UM[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
