@@ -63,6 +63,7 @@ __all__ = [
     "EFFECTS_GRAM_RTOL",
     "LIMIT_SPAN_RTOL",
     "GENOTYPE_CALL_TOL",
+    "explained_residuals",
     "as_float_array",
     "as_matrix",
     "check_finite",
@@ -326,7 +327,14 @@ def explained_columns(y: np.ndarray, Q: np.ndarray) -> np.ndarray:
     ys = np.ldexp(y, -pow2_scale(y, axis=0)[None, :])
     r = ys - Q @ (Q.T @ ys)
     r = r - Q @ (Q.T @ r)
-    return np.linalg.norm(r, axis=0) <= EXPLAINED_RTOL * np.linalg.norm(ys, axis=0)
+    return explained_residuals(r, ys)
+
+
+def explained_residuals(r: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The rule of :func:`explained_columns` on residuals already formed: ``‖r‖ ≤ EXPLAINED_RTOL · ‖y‖``
+    per column (``r`` the residual of ``y`` on the covariates, projected twice; ``y`` scaled by a
+    power of two)."""
+    return np.linalg.norm(r, axis=0) <= EXPLAINED_RTOL * np.linalg.norm(y, axis=0)
 
 
 def check_X(X, n: int, names=None, *, rotated: bool = False) -> np.ndarray:

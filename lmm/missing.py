@@ -77,7 +77,7 @@ import re
 
 import numpy as np
 
-from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale
+from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, explained_residuals, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale
 from .errors import InputError
 from .fit import fit_lmm
 from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
@@ -170,7 +170,7 @@ class MaskedEvaluator:
         # covariates span the intercept (its coefficients e: X e = 1)
         self.y_exp = pow2_scale(y0, axis=0)
         y0 = np.ldexp(y0, -self.y_exp[None, :])
-        ref = np.linalg.norm(y0, axis=0)
+        y_ref = y0
         one = np.ones(n)
         e_q = Q.T @ one
         if np.linalg.norm(one - Q @ e_q) <= EXPLAINED_RTOL * np.sqrt(n):
@@ -193,7 +193,7 @@ class MaskedEvaluator:
         g2 = np.linalg.solve(QtQ_o, (Q.T @ r0).T[:, :, None])[:, :, 0]
         gamma = gamma + g2
         r0 = (r0 - Q @ g2.T) * obs
-        flat = np.linalg.norm(r0, axis=0) <= EXPLAINED_RTOL * ref   # the rule of lmm.checks
+        flat = explained_residuals(r0, y_ref)                 # the rule of lmm.checks
         if flat.any():
             j = int(np.flatnonzero(flat)[0])
             raise InputError(f"phenotype column {j} is explained exactly by the covariates "

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import (COLLINEAR_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_columns, pow2_scale,
+from ..checks import (COLLINEAR_RTOL, RANK_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_residuals, pow2_scale,
                       rank_deficient_columns)
 from ..errors import InputError
 from ..fit import fit_lmm
@@ -226,14 +226,14 @@ def standardize(y, X, missing) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n, m)
-        ``(y_o − Q Qᵀ y_o) · 2^−e`` on the observed rows (``Q`` an orthonormal basis of ``X_o``,
-        the projection applied twice; ``e`` from :func:`lmm.checks.pow2_scale`), NaN elsewhere.
+        ``(y_o − X_o (X_oᵀX_o)⁻¹ X_oᵀ y_o) · 2^−e`` on the observed rows (the projection applied
+        twice; ``e`` from :func:`lmm.checks.pow2_scale`), NaN elsewhere.
 
     Raises
     ------
     InputError
-        A column the covariates explain exactly (:func:`lmm.checks.explained_columns`, the rule of
-        the fits).
+        A column the covariates explain exactly (:func:`lmm.checks.explained_residuals`, the rule
+        of the fits), or covariates collinear on a column's observed rows.
 
     Notes
     -----
@@ -241,25 +241,42 @@ def standardize(y, X, missing) -> np.ndarray:
     the constants are in the span of ``X_o``, the middle observed value is subtracted before the
     projection (a constant: the residual does not change, and a large mean, ``y + 1e9``, leaves no
     rounding error of its size outside the span of ``X``).
+
+    All columns at once: with ``X = QR`` over all rows and ``y`` zero where missing, the projection
+    of column ``j`` on ``span(X_o)`` is ``Q_o γ``, ``γ = (I − Q_MᵀQ_M)⁻¹ Qᵀy`` (``Q_oᵀQ_o = I − Q_MᵀQ_M``,
+    ``M`` its missing rows), so no column needs a factorisation of its own.
     """
-    out = np.full(y.shape, np.nan)
-    for obs, cols in missing_patterns(missing):
-        yo = y[np.ix_(obs, cols)]
-        yo = np.ldexp(yo, -pow2_scale(yo, axis=0)[None, :])       # exact: max|y_o| in [0.5, 1)
-        Q, _ = np.linalg.qr(X[obs])
-        r = yo
-        if explained_columns(np.ones((obs.size, 1)), Q)[0]:
-            # the constants are in span(X): subtract one (the middle value) first, so that a large
-            # mean leaves no rounding error outside span(X) in the projection
-            r = yo - np.partition(yo, obs.size // 2, axis=0)[obs.size // 2]
-        r = r - Q @ (Q.T @ r)
-        r -= Q @ (Q.T @ r)
-        bad = explained_columns(yo, Q)
-        r = np.ldexp(r, -pow2_scale(r, axis=0)[None, :])
-        if bad.any():
-            raise InputError(f"phenotype column {int(cols[np.argmax(bad)])} is explained exactly by the covariates")
-        out[np.ix_(obs, cols)] = r
-    return out
+    obs = ~np.asarray(missing, dtype=bool)
+    y0 = np.where(obs, y, 0.0)
+    y0 = np.ldexp(y0, -pow2_scale(y0, axis=0)[None, :])              # exact: max|y_o| in [0.5, 1)
+    Q, _ = np.linalg.qr(X)
+    # Q_oᵀQ_o per column: I − Σ over its missing rows of q_i q_iᵀ
+    QtQ = np.eye(Q.shape[1])[None] - np.einsum("ij,ia,ib->jab", ~obs, Q, Q, optimize=True)
+    # σ_min(Q_o) ≤ RANK_RTOL: a dimension of X lost on the observed rows (the rank rule of lmm.checks)
+    lost = np.linalg.eigvalsh(QtQ)[:, 0] <= RANK_RTOL ** 2
+    if lost.any():
+        j = int(np.flatnonzero(lost)[0])
+        raise InputError(f"the covariates are collinear on the observed individuals of phenotype column {j}")
+
+    def residual(v):
+        """``v`` less its projection on ``span(X_o)`` (twice), zero where missing."""
+        for _ in range(2):
+            g = np.linalg.solve(QtQ, (Q.T @ v).T[:, :, None])[:, :, 0]
+            v = (v - Q @ g.T) * obs
+        return v
+
+    bad = explained_residuals(residual(y0), y0)
+    if bad.any():
+        raise InputError(f"phenotype column {int(np.argmax(bad))} is explained exactly by the covariates")
+    # the constants in span(X_o): subtract one (the middle observed value) first, so that a large
+    # mean leaves no rounding error outside span(X) in the projection
+    ones = obs.astype(float)
+    const = explained_residuals(residual(ones), ones)
+    n_obs = obs.sum(axis=0)
+    middle = np.sort(np.where(obs, y0, np.inf), axis=0)[n_obs // 2, np.arange(y0.shape[1])]
+    r = residual(np.where(obs & const[None, :], y0 - middle[None, :], y0))
+    r = np.ldexp(r, -pow2_scale(r, axis=0)[None, :])
+    return np.where(obs, r, np.nan)
 
 
 def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e-4) -> NullGroup:
@@ -295,18 +312,19 @@ def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e
     missing = np.isnan(y)
     ys = standardize(y, X, missing)
     X_rot = kve_t @ X
+    y_rot = kve_t @ np.where(missing, 0.0, ys)
     options = dict(reml=reml, tol=tol, compute_ci=False, polish=True)
     if missing.any():
         fit = fit_lmm_masked(decomposition, ys, X, **options)
     else:
-        fit = fit_lmm(decomposition.kva, kve_t @ ys, X_rot, **options)
+        fit = fit_lmm(decomposition.kva, y_rot, X_rot, **options)
     hsq = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
     status = np.atleast_1d(np.asarray(fit.status)).astype(str)
     scanned = np.isin(status, SCANNED_STATUSES)
     union = np.flatnonzero(missing[:, scanned].any(axis=1))
     extra = kve_t[:, union] if union.size else None
     used = missing[np.ix_(union, np.flatnonzero(scanned))] if union.size else None
-    return NullGroup(decomposition, X_rot, kve_t @ np.where(missing, 0.0, ys), missing, hsq, status,
+    return NullGroup(decomposition, X_rot, y_rot, missing, hsq, status,
                      (~missing).sum(axis=0), scanned, extra, used)
 
 
