@@ -64,6 +64,7 @@ from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EF
                      zero_eigenvalues)
 from .errors import InputError
 from .rotation import EigenDecomposition, eigen_decompose
+from .missing import missing_patterns
 from .scan.engine import SCANNED_STATUSES, added_columns, added_covariates, fit_null_group
 
 __all__ = ["Fit1Result", "CoefResult", "EffectsResult", "fit1", "scan1coef", "scan1blup", "fit_effects",
@@ -364,6 +365,7 @@ def _blup_hsq(HH, He, ee, nr):
     (q, k, k), ``He = G̃ᵀP₀ỹ`` (q, k), ``ee = ỹᵀP₀ỹ`` (q,), ``nr = n − p₁``: Brent on [0, 1], ``η = 0``
     kept when no worse."""
     q = HH.shape[0]
+    nr = np.broadcast_to(np.asarray(nr, dtype=float), (q,))
     s2, R = np.linalg.eigh(HH)
     pos = s2 > EFFECTS_RANK_RTOL * s2[:, -1:]
     s2 = np.where(pos, s2, 0.0)
@@ -376,8 +378,8 @@ def _blup_hsq(HH, He, ee, nr):
         dd = eta[:, None] * s2[idx] + 1.0 - eta[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (z2[idx] / dd).sum(axis=1) + rest[idx] / (1.0 - eta)
-            logdet = np.where(pos[idx], np.log(dd), 0.0).sum(axis=1) + (nr - rk[idx]) * np.log1p(-eta)
-            return 0.5 * nr * np.log(t) + 0.5 * logdet
+            logdet = np.where(pos[idx], np.log(dd), 0.0).sum(axis=1) + (nr[idx] - rk[idx]) * np.log1p(-eta)
+            return 0.5 * nr[idx] * np.log(t) + 0.5 * logdet
 
     eta, fx, _, _ = fmin_lockstep(f, np.zeros(q), np.ones(q), BLUP_HSQ_TOL)
     f0 = f(np.zeros(q), np.arange(q))
@@ -479,8 +481,8 @@ class EffectsResult:
     names : tuple of str
         Probabilities: the ``k`` alleles, the covariates, ``intercept``. Dosages: ``dosage``,
         the covariates, ``intercept``.
-    n_obs : int
-        Individuals observed (the complete cases of every column of ``pheno``).
+    n_obs : ndarray of int, shape (b,)
+        Individuals observed for each pair (its phenotype's complete cases).
     """
 
     pheno: np.ndarray
@@ -492,12 +494,12 @@ class EffectsResult:
     blup_se: np.ndarray | None
     qtl_hsq: np.ndarray | None
     names: tuple
-    n_obs: int
+    n_obs: np.ndarray
 
 
 def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
     """Checked arrays of :func:`fit_effects`: kva, kve_t, y (n, m), h (m,), G (n, q, k), X (n, p),
-    the missing rows, and the pairs."""
+    and the pairs."""
     if not isinstance(decomposition, EigenDecomposition):
         raise InputError("decomposition must be an lmm.EigenDecomposition (lmm.eigen_decompose(K))")
     kva = check_kva(decomposition.kva)
@@ -508,10 +510,6 @@ def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
     y = as_matrix(pheno, "pheno", f"(n, m) with n = {n} rows (the decomposition's)", rows=n)
     if np.isinf(y).any():
         raise InputError("pheno has infinite values (use NaN for missing values)")
-    missing = np.isnan(y)
-    if (missing != missing[:, :1]).any():
-        raise InputError("the columns of pheno miss different individuals: fit each missing-data pattern "
-                         "in its own call")
     h = check_hsq(hsq)
     h = np.broadcast_to(h, (y.shape[1],)) if h.ndim == 0 or h.size == 1 else h
     if h.shape != (y.shape[1],):
@@ -529,8 +527,7 @@ def _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs):
         pi, mi = (np.asarray(a, dtype=np.intp).ravel() for a in pairs)
         if pi.shape != mi.shape or (pi.size and (pi.min() < 0 or pi.max() >= m or mi.min() < 0 or mi.max() >= q)):
             raise InputError(f"pairs must be two equal-length index arrays within {m} phenotypes and {q} markers")
-    M = np.flatnonzero(missing[:, 0]) if m else np.empty(0, dtype=np.intp)
-    return kva, kve_t, y, np.asarray(h, dtype=float), G, X, M, pi, mi
+    return kva, kve_t, y, np.asarray(h, dtype=float), G, X, pi, mi
 
 
 def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None, blup=True, covar_names=None,
@@ -545,8 +542,8 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     hsq : array_like, shape (m,) or scalar
         The null ``hsq`` of each phenotype (the scan's: R/qtl2's fit1 estimates the same).
     pheno : array_like, shape (n, m)
-        Phenotypes; NaN where missing, the same individuals in every column (one missing-data
-        pattern per call). Missing individuals are fitted exactly (below).
+        Phenotypes; NaN where missing, each column its own individuals. Missing individuals are
+        fitted exactly (below).
     genotypes : array_like, shape (n, q, k)
         Allele probabilities (``k > 1``) or dosages (``k = 1``) of ``q`` markers.
     covar : array_like, shape (n, p), optional
@@ -581,6 +578,9 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     missing phenotype get ``y = 0`` and one indicator column each (``U e_i``, fixed, not reported),
     which fits them exactly: every estimate, SE, RSS and REML likelihood is the complete cases'
     (with the kinship's block ``K_oo``), and the residual degrees of freedom are ``n − |M| − d``.
+    Per missing-data pattern the indicators are profiled out of each pair's Gram matrix (its Schur
+    complement, Frisch–Waugh–Lovell), so the pairs of every pattern are solved together, one
+    search of ``η`` for all.
     A phenotype at ``hsq = 1`` on a singular kinship gets the limit ``hsq → 1`` (module Notes).
 
     Raises
@@ -589,10 +589,9 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         Bad shapes or values; ``hsq = 1`` on a kinship whose null eigenvectors the fixed columns
         do not span (module Notes).
     """
-    kva, kve_t, y, h, G, X, M, pi, mi = _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs)
+    kva, kve_t, y, h, G, X, pi, mi = _effects_inputs(decomposition, hsq, pheno, genotypes, covar, pairs)
     n, q, k = G.shape
-    p, r = X.shape[1], M.size
-    n_obs = n - r
+    p = X.shape[1]
     dosage = k == 1
     cnames = tuple(covar_names) if covar_names is not None else tuple(f"covar{j + 1}" for j in range(p))
     anames = ("dosage",) if dosage else (tuple(allele_names) if allele_names is not None else default_allele_names(k))
@@ -600,22 +599,31 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         raise InputError(f"{len(cnames)} covar_names for {p} covariates / {len(anames)} allele names for {k} alleles")
     missing = np.isnan(y)
     X1 = np.column_stack([np.ones(n), X])
-    if n_obs <= k + p + 1:
-        raise InputError(f"{n_obs} observed individuals: too few for {k} genotype columns and {p} covariates")
-    bad = rank_deficient_columns(X1[~missing[:, 0]] if y.shape[1] else X1)
-    if bad:
-        raise InputError("covar is rank-deficient with the intercept over the observed individuals: "
-                         f"{', '.join('intercept' if j == 0 else cnames[j - 1] for j in bad)}")
+    patterns = missing_patterns(missing)
+    for obs, cols in patterns:
+        if obs.size <= k + p + 1:
+            raise InputError(f"{obs.size} observed individuals (pheno column {int(cols[0])}): too few for {k} "
+                             f"genotype columns and {p} covariates")
+        bad = rank_deficient_columns(X1[obs])
+        if bad:
+            raise InputError(f"covar is rank-deficient with the intercept over the observed individuals of pheno "
+                             f"column {int(cols[0])}: {', '.join('intercept' if j == 0 else cnames[j - 1] for j in bad)}")
+    n_obs = (~missing).sum(axis=0)
     shift = np.nanmean(y, axis=0) if y.size else np.zeros(y.shape[1])
-    F = np.column_stack([kve_t @ X1, kve_t[:, M]])                    # rotated [1, X, E], (n, f)
     Uy = kve_t @ np.where(missing, 0.0, y - shift)                      # rotated y − its mean, (n, m)
     used, mi_used = np.unique(mi, return_inverse=True)                 # rotate only the markers fitted
     UG = (kve_t @ G[:, used].reshape(n, used.size * k)).reshape(n, used.size, k)
+    UN = None
+    if null_covar is not None:
+        N = as_matrix(null_covar, "null_covar", f"(n, r) with n = {n} rows", rows=n)
+        check_finite(N, "null_covar")
+        UN = (N, kve_t @ N)
     a = h[:, None] * kva[None, :] + (1.0 - h[:, None])                  # (m, n): the variances
     limit = (a <= 0).any(axis=1)                                        # hsq = 1 on a singular kinship
-    if limit.any():
-        _check_limit(kve_t, kva, X1, M, np.flatnonzero(limit))
-    fits = _PairFits(kve_t, F, Uy, UG, k, p, n_obs, shift, null_covar, X1, ~missing[:, 0] if y.shape[1] else None)
+    for obs, cols in patterns:
+        if limit[cols].any():
+            _check_limit(kve_t, kva, X1, np.setdiff1d(np.arange(n), obs), cols[limit[cols]])
+    fits = _PairFits(kve_t, kve_t @ X1, Uy, UG, k, p, shift, UN, X1, patterns)
     res = fits.run(1.0 / np.where(a > 0, a, 1.0), pi, mi_used, blup)
     at = np.flatnonzero(limit[pi])
     if at.size:
@@ -625,7 +633,8 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
             res[key][at] = np.sqrt(np.maximum(2.0 * res2[key] ** 2 - res[key][at] ** 2, 0.0))
     return EffectsResult(pheno=pi, marker=mi, lod=res["lod"], coef=res["coef"], se=res["se"],
                          blup=res["blup"] if blup else None, blup_se=res["blup_se"] if blup else None,
-                         qtl_hsq=res["eta"] if blup else None, names=anames + cnames + ("intercept",), n_obs=n_obs)
+                         qtl_hsq=res["eta"] if blup else None, names=anames + cnames + ("intercept",),
+                         n_obs=n_obs[pi])
 
 
 def _check_limit(kve_t, kva, X1, M, cols):
@@ -644,64 +653,94 @@ def _check_limit(kve_t, kva, X1, M, cols):
 
 
 class _PairFits:
-    """:func:`fit_effects`' work for one set of weights: the Grams of each pair, fit1 and scan1blup."""
+    """:func:`fit_effects`' work for one set of weights: the Gram of each pair (per missing-data pattern,
+    its indicators profiled out), then fit1 and scan1blup of all pairs at once."""
 
-    def __init__(self, kve_t, F, Uy, UG, k, p, n_obs, shift, null_covar, X1, observed):
-        self.kve_t, self.F, self.Uy, self.UG = kve_t, F, Uy, UG
-        self.k, self.p, self.n_obs, self.shift = k, p, n_obs, shift
-        self.null_covar, self.X1, self.observed = null_covar, X1, observed
+    def __init__(self, kve_t, F0, Uy, UG, k, p, shift, UN, X1, patterns):
+        self.kve_t, self.F0, self.Uy, self.UG = kve_t, F0, Uy, UG
+        self.k, self.p, self.shift = k, p, shift
+        self.UN, self.X1, self.patterns = UN, X1, patterns
 
     def run(self, omega, pi, mi_used, blup) -> dict:
         """Estimates of the pairs ``(pi, mi_used)`` with the squared whitening `omega` (m, n)."""
-        F, Uy, UG, k, p, shift = self.F, self.Uy, self.UG, self.k, self.p, self.shift
-        n, f = F.shape
-        Fw = omega[:, :, None] * F[None]                                     # (m, n, f)
-        FF = np.einsum("jia,ib->jab", Fw, F)
-        Fy = np.einsum("jia,ij->ja", Fw, Uy)
-        yy = np.einsum("ji,ij,ij->j", omega, Uy, Uy)
-        rss0 = _null_rss(self.kve_t, omega, Uy, F, FF, Fy, yy, self.X1, self.null_covar, self.observed)
+        k, p, shift = self.k, self.p, self.shift
+        n = self.F0.shape[0]
+        t = k + p + 3                                                      # [G, 1, X, y, δ]
+        T = np.empty((pi.size, t, t))
+        rss0 = np.full(omega.shape[0], np.nan)
+        n_obs = np.zeros(omega.shape[0])
+        order = np.argsort(pi, kind="stable")
+        first = np.searchsorted(pi[order], np.arange(omega.shape[0] + 1))
+        for obs, cols in self.patterns:
+            sel = np.concatenate([order[first[j]:first[j + 1]] for j in cols])
+            M = np.setdiff1d(np.arange(n), obs)
+            F = np.column_stack([self.F0, self.kve_t[:, M]])                # rotated [1, X, E], (n, f)
+            Fw = omega[cols][:, :, None] * F[None]                          # (c, n, f)
+            FF = np.einsum("jia,ib->jab", Fw, F)
+            Fy = np.einsum("jia,ij->ja", Fw, self.Uy[:, cols])
+            yy = np.einsum("ji,ij,ij->j", omega[cols], self.Uy[:, cols], self.Uy[:, cols])
+            rss0[cols] = _null_rss(omega[cols], self.Uy[:, cols], F, FF, Fy, yy, self.X1, self.UN, obs)
+            n_obs[cols] = obs.size
+            if sel.size:
+                local = np.searchsorted(cols, pi[sel])                  # cols increase (missing_patterns)
+                T[sel] = self._grams(omega[cols], F, FF, Fy, yy, cols, local, mi_used[sel])
         out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
-        out["lod"], out["eta"] = np.full(pi.size, np.nan), np.full(pi.size, np.nan)
+        out["coef"], out["se"], out["lod"] = _gram_fixed(T, k, p, n_obs[pi], shift[pi], rss0[pi])
+        out["eta"] = np.full(pi.size, np.nan)
+        if blup and pi.size:
+            fx, gx, iy = np.arange(k, k + 1 + p), np.arange(k), k + 1 + p
+            out["eta"], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, iy],
+                                            T[:, :k, iy], T[:, iy, iy], n_obs[pi] - 1 - p, 1 + p, True)
+            bb[:, 0] += shift[pi]
+            order_c = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                    # alleles, covariates, intercept
+            out["blup"], out["blup_se"] = bb[:, order_c], sb[:, order_c]
+        return out
+
+    def _grams(self, omega, F, FF, Fy, yy, cols, local, marks):
+        """Grams ``(b, t, t)`` of the whitened ``[G, 1, X, y, δ]`` of the pairs (column `local` of `cols`,
+        marker `marks`), the indicators ``E`` (the last columns of `F`) profiled out."""
+        k, p, UG, Uy = self.k, self.p, self.UG, self.Uy
+        n, f = F.shape
+        w = k + f + 2                                                      # [G, 1, X, E, y, δ]
+        out = np.empty((local.size, k + p + 3, k + p + 3))
+        keep = np.r_[0:k + 1 + p, k + f, k + f + 1]                          # all but E
+        E = np.arange(k + 1 + p, k + f)
         step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
-        for s in range(0, pi.size, step):
-            j, blk = pi[s:s + step], slice(s, s + min(step, pi.size - s))
-            Gs = np.swapaxes(UG[:, mi_used[blk]], 0, 1)                         # (b, n, k)
-            Gw = Gs * omega[j][:, :, None]
-            iy = k + f                                                         # T: Gram of the whitened [G, 1, X, E, y, δ]
-            T = np.empty((j.size, k + f + 2, k + f + 2))
+        for s0 in range(0, local.size, step):
+            blk = slice(s0, min(s0 + step, local.size))
+            j = local[blk]
+            om = omega[j]
+            Gs = np.swapaxes(UG[:, marks[blk]], 0, 1)                           # (b, n, k)
+            Gw = Gs * om[:, :, None]
+            iy = k + f
+            T = np.empty((j.size, w, w))
             T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
             T[:, :k, k:iy] = np.swapaxes(Gw, 1, 2) @ F
-            T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, j])
+            T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, cols[j]])
             T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF[j], Fy[j], yy[j]
             # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
-            dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * omega[j]
+            dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * om
             T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
             T[:, k:iy, -1] = dw @ F
-            T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, j])
+            T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, cols[j]])
             T[:, -1, -1] = np.einsum("bi,bi->b", dw, F[:, 0][None, :] - Gs.sum(axis=2))
-            upper = np.triu_indices(k + f + 2, 1)
+            upper = np.triu_indices(w, 1)
             T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
-            out["coef"][blk], out["se"][blk], out["lod"][blk] = _gram_fixed(T, k, p, self.n_obs, shift[j], rss0[j])
-            if blup:
-                fx, gx = np.arange(k, k + f), np.arange(k)
-                out["eta"][blk], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k],
-                                                     T[:, fx, iy], T[:, :k, iy], T[:, iy, iy],
-                                                     self.n_obs - 1 - p, 1 + p, True)
-                bb[:, 0] += shift[j]
-                order = np.r_[1 + p:1 + p + k, 1:1 + p, 0]                      # alleles, covariates, intercept
-                out["blup"][blk], out["blup_se"][blk] = bb[:, order], sb[:, order]
+            Tk = T[:, keep][:, :, keep]
+            if E.size:   # E profiled out (the Schur complement): the fits of the complete cases
+                TE = T[:, keep][:, :, E]
+                Tk = Tk - TE @ np.linalg.solve(T[:, E][:, :, E], np.swapaxes(TE, 1, 2))
+            out[blk] = Tk
         return out
 
 
-def _null_rss(kve_t, omega, Uy, F, FF, Fy, yy, X1, null_covar, observed):
+def _null_rss(omega, Uy, F, FF, Fy, yy, X1, UN, observed):
     """The weighted RSS (m,) of each phenotype's null model: ``[1, X, E]`` (Gram ``FF``, ``Fy``, ``yy``),
-    and the columns of `null_covar` (n, r) that ``[1, X]`` does not span over the `observed` rows
-    (:func:`lmm.scan.engine.added_columns`)."""
-    if null_covar is not None:
-        N = as_matrix(null_covar, "null_covar", f"(n, r) with n = {X1.shape[0]} rows", rows=X1.shape[0])
-        check_finite(N, "null_covar")
-        rows = slice(None) if observed is None else observed
-        F = np.column_stack([F, kve_t @ N[:, added_columns(X1[rows], N[rows])]])
+    and the columns of the null covariates ``UN = (N, kve_t @ N)`` (n, r) that ``[1, X]`` does not
+    span over the `observed` rows (:func:`lmm.scan.engine.added_columns`)."""
+    if UN is not None:
+        N, UNr = UN
+        F = np.column_stack([F, UNr[:, added_columns(X1[observed], N[observed])]])
         Fw = omega[:, :, None] * F[None]
         FF, Fy = np.einsum("jia,ib->jab", Fw, F), np.einsum("jia,ij->ja", Fw, Uy)
     return yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])

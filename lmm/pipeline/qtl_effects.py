@@ -115,16 +115,18 @@ class _Context:
 def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequence[tuple], *, blup: bool) -> dict:
     """Fit ``requests`` — (key, phenotype, marker index or None for every marker) — on one chromosome.
 
-    Requests are grouped by the phenotype's batch (its missing-data pattern and covariates): per
-    group one :func:`lmm.effects.fit_effects` call. Returns ``{key: (EffectsResult, rows)}``.
+    Requests are grouped by the phenotype's decomposition and covariates (the batches sharing
+    them, each phenotype with its own missing individuals): per group one
+    :func:`lmm.effects.fit_effects` call. Returns ``{key: (EffectsResult, rows)}``.
     """
     store = ctx.store
     markers = store.markers[store.markers["chr"] == str(chrom)]
     q, width = len(markers), store.n_alleles_of(chrom)      # an F2's X has its own genotype columns
     cols = store.columns(chrom)
-    groups: dict[str, list] = {}
+    groups: dict[tuple, list] = {}
     for req in requests:
-        groups.setdefault(ctx.unit(req[1])[0].name, []).append(req)
+        batch, unit = ctx.unit(req[1])
+        groups.setdefault((unit.name, tuple(batch.covariates_used)), []).append(req)
     out = {}
     for reqs in groups.values():
         batch, unit = ctx.unit(reqs[0][1])
@@ -134,7 +136,9 @@ def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequen
         phenos = list(dict.fromkeys(r[1] for r in reqs))
         y = ctx.Y[np.ix_(rows, [ctx.ppos[p] for p in phenos])]
         # a decompose batch's individuals are its observed ones; a schur batch misses some of the complete batch's
-        y[np.isin(np.asarray(ids), np.asarray(batch.missing_ids, dtype=str)), :] = np.nan
+        at_id = {i: r for r, i in enumerate(ids)}
+        for j, p in enumerate(phenos):
+            y[[at_id[i] for i in map(str, ctx.unit(p)[0].missing_ids) if i in at_id], j] = np.nan
         covs = [c for c in batch.covariates_used if c != ctx.intercept]   # fit_effects has its own
         X = ctx.C[np.ix_(rows, [ctx.cnames.index(c) for c in covs])]
         # only the markers asked for are read (a whole chromosome only for the curves and coef)
