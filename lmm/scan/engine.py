@@ -358,9 +358,16 @@ def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTO
     d = int(n_cols)
     q = G_rot.shape[1] // d
     m = group.hsq.size
+    js = np.flatnonzero(group.scanned)
+    if js.size == m:   # every phenotype scanned: the kernel's arrays, rescaled in place
+        res = scan_rotated(group.decomposition.kva, group.y_rot, group.X_rot, group.hsq, G_rot, d,
+                           extra=group.extra, extra_used=group.extra_used, collinear_rtol=collinear_rtol,
+                           block_elements=block_elements, progress=progress)
+        lod = np.multiply(res.lod, group.n_obs / group.n, dtype=float)
+        df = res.df.astype(np.int16, copy=False) if res.df.ndim == 2 else np.repeat(res.df[:, None], m, axis=1)
+        return lod, df.astype(np.int16, copy=False)
     lod = np.full((q, m), np.nan)
     df = np.zeros((q, m), dtype=np.int16)
-    js = np.flatnonzero(group.scanned)
     if js.size:
         res = scan_rotated(group.decomposition.kva, group.y_rot[:, js], group.X_rot, group.hsq[js], G_rot, d,
                            extra=group.extra, extra_used=group.extra_used, collinear_rtol=collinear_rtol,

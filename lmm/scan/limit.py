@@ -117,7 +117,7 @@ def join_parts(parts, n, m, q, d, used, options) -> ScanResult:
     rss0 = np.empty(m)
     for cols, res, scale in parts:
         if lod_t is not None:
-            lod_t[cols] = res.lod.T * scale
+            lod_t[cols] = res.lod.T if scale == 1.0 else res.lod.T * scale
         max_lod[cols] = res.max_lod * scale
         argmax[cols] = res.argmax
         rss0[cols] = res.rss0
