@@ -19,21 +19,17 @@ args <- commandArgs(trailingOnly = TRUE)
 dir <- args[1]
 reps <- if (length(args) >= 2) as.integer(args[2]) else 3L
 suppressPackageStartupMessages(library(lmmlite))
+# the shared helpers (read_doubles, cpu, report) beside this script
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1]))
+source(file.path(here, "rbaseline.R"))
 
 dims <- scan(file.path(dir, "dims.txt"), quiet = TRUE)
 n <- dims[1]; m <- dims[2]; p <- dims[3]
-read_matrix <- function(name, nrow, ncol) {
-    con <- file(file.path(dir, name), "rb")
-    on.exit(close(con))
-    v <- readBin(con, "double", n = nrow * ncol, size = 8, endian = "little")
-    stopifnot(length(v) == nrow * ncol)
-    matrix(v, nrow, ncol)
-}
+read_matrix <- function(name, nrow, ncol) matrix(read_doubles(dir, name, nrow * ncol), nrow, ncol)
 K <- read_matrix("K.bin", n, n)
 y <- read_matrix("y.bin", n, m)
 X <- read_matrix("X.bin", n, p)
 
-cpu <- function(t) t[["user.self"]] + t[["sys.self"]]
 eig_el <- eig_cpu <- fit_el <- fit_cpu <- numeric(reps)
 for (r in seq_len(reps)) {
     t <- system.time(e <- eigen_rotation(K, y, X), gcFirst = TRUE)
@@ -44,13 +40,5 @@ for (r in seq_len(reps)) {
 }
 writeBin(hsq, file.path(dir, "hsq.bin"), size = 8, endian = "little")
 
-fmt <- function(x) paste(sprintf("%.4f", x), collapse = ",")
-si <- sessionInfo()
-cat("r_version", R.version.string, "\n")
-cat("lmmlite_version", as.character(packageVersion("lmmlite")), "\n")
-cat("blas", if (is.null(si$BLAS)) extSoftVersion()[["BLAS"]] else si$BLAS, "\n")
-cat("lapack", La_library(), "\n")
-cat("eigen_rotation_elapsed_s", fmt(eig_el), "\n")
-cat("eigen_rotation_cpu_s", fmt(eig_cpu), "\n")
-cat("fit_elapsed_s", fmt(fit_el), "\n")
-cat("fit_cpu_s", fmt(fit_cpu), "\n")
+report("lmmlite", list(eigen_rotation = list(elapsed = eig_el, cpu = eig_cpu),
+                      fit = list(elapsed = fit_el, cpu = fit_cpu)))

@@ -21,19 +21,15 @@ args <- commandArgs(trailingOnly = TRUE)
 dir <- args[1]
 reps <- if (length(args) >= 2) as.integer(args[2]) else 3L
 suppressPackageStartupMessages(library(qtl2))
+# the shared helpers (read_doubles, cpu, report) beside this script
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1]))
+source(file.path(here, "rbaseline.R"))
 
 ids <- readLines(file.path(dir, "ids.txt"))
 map <- read.csv(file.path(dir, "markers.csv"), colClasses = "character")
 pnames <- readLines(file.path(dir, "pheno_names.txt"))
 n <- length(ids); q <- nrow(map); m <- length(pnames)
-read_doubles <- function(name, count) {
-    con <- file(file.path(dir, name), "rb")
-    on.exit(close(con))
-    v <- readBin(con, "double", n = count, size = 8, endian = "little")
-    stopifnot(length(v) == count)
-    v
-}
-v <- read_doubles("probs.bin", n * 8 * q)
+v <- read_doubles(dir, "probs.bin", n * 8 * q)
 dim(v) <- c(n, 8L, q)
 chrs <- unique(map$chr)
 alleles <- LETTERS[1:8]
@@ -49,10 +45,9 @@ attr(probs, "is_x_chr") <- setNames(chrs == "X", chrs)
 attr(probs, "alleles") <- alleles
 attr(probs, "alleleprobs") <- TRUE
 class(probs) <- c("calc_genoprob", "list")
-pheno <- matrix(read_doubles("pheno.bin", n * m), n, m, dimnames = list(ids, pnames))
+pheno <- matrix(read_doubles(dir, "pheno.bin", n * m), n, m, dimnames = list(ids, pnames))
 pheno[is.nan(pheno)] <- NA
 
-cpu <- function(t) t[["user.self"]] + t[["sys.self"]]
 kin_el <- kin_cpu <- scan_el <- scan_cpu <- numeric(reps)
 for (r in seq_len(reps)) {
     t <- system.time(kinship <- calc_kinship(probs, "loco", cores = 1), gcFirst = TRUE)
@@ -65,13 +60,5 @@ writeBin(as.vector(unclass(out)), file.path(dir, "lod.bin"), size = 8, endian = 
 hsq <- attr(out, "hsq")
 writeBin(as.vector(hsq[chrs, pnames]), file.path(dir, "hsq.bin"), size = 8, endian = "little")
 
-fmt <- function(x) paste(sprintf("%.4f", x), collapse = ",")
-si <- sessionInfo()
-cat("r_version", R.version.string, "\n")
-cat("qtl2_version", as.character(packageVersion("qtl2")), "\n")
-cat("blas", if (is.null(si$BLAS)) extSoftVersion()[["BLAS"]] else si$BLAS, "\n")
-cat("lapack", La_library(), "\n")
-cat("kinship_elapsed_s", fmt(kin_el), "\n")
-cat("kinship_cpu_s", fmt(kin_cpu), "\n")
-cat("scan1_elapsed_s", fmt(scan_el), "\n")
-cat("scan1_cpu_s", fmt(scan_cpu), "\n")
+report("qtl2", list(kinship = list(elapsed = kin_el, cpu = kin_cpu),
+                   scan1 = list(elapsed = scan_el, cpu = scan_cpu)))

@@ -2,9 +2,10 @@
 
 Also the one-thread context and the wall + CPU clock that the Python side of these comparisons uses.
 
-The R scripts next to this file (``qtl2_recla.R``, ``lmmlite_heritability.R``) read inputs that
-the Python benchmark wrote to a temporary folder, time only the computation, and print one
-``key value`` pair per line; :func:`run_r` returns those pairs as a dict of strings.
+The R scripts next to this file (``qtl2_recla.R``, ``lmmlite_heritability.R``, with their shared
+helpers in ``rbaseline.R``) read inputs that the Python benchmark wrote to a temporary folder,
+time only the computation, and print one ``key value`` pair per line; :func:`run_r` returns those
+pairs as a dict of strings.
 """
 
 from __future__ import annotations

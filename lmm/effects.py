@@ -599,8 +599,8 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         raise InputError(f"{len(cnames)} covar_names for {p} covariates / {len(anames)} allele names for {k} alleles")
     missing = np.isnan(y)
     X1 = np.column_stack([np.ones(n), X])
-    patterns = missing_patterns(missing)
-    for obs, cols in patterns:
+    patterns = [(obs, cols, np.setdiff1d(np.arange(n), obs)) for obs, cols in missing_patterns(missing)]
+    for obs, cols, _ in patterns:
         if obs.size <= k + p + 1:
             raise InputError(f"{obs.size} observed individuals (pheno column {int(cols[0])}): too few for {k} "
                              f"genotype columns and {p} covariates")
@@ -620,9 +620,9 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         UN = (N, kve_t @ N)
     a = h[:, None] * kva[None, :] + (1.0 - h[:, None])                  # (m, n): the variances
     limit = (a <= 0).any(axis=1)                                        # hsq = 1 on a singular kinship
-    for obs, cols in patterns:
+    for _, cols, M in patterns:
         if limit[cols].any():
-            _check_limit(kve_t, kva, X1, np.setdiff1d(np.arange(n), obs), cols[limit[cols]])
+            _check_limit(kve_t, kva, X1, M, cols[limit[cols]])
     fits = _PairFits(kve_t, kve_t @ X1, Uy, UG, k, p, shift, UN, X1, patterns)
     res = fits.run(1.0 / np.where(a > 0, a, 1.0), pi, mi_used, blup)
     at = np.flatnonzero(limit[pi])
@@ -653,8 +653,9 @@ def _check_limit(kve_t, kva, X1, M, cols):
 
 
 class _PairFits:
-    """:func:`fit_effects`' work for one set of weights: the Gram of each pair (per missing-data pattern,
-    its indicators profiled out), then fit1 and scan1blup of all pairs at once."""
+    """:func:`fit_effects`' work for one set of weights: the Gram of each pair (per missing-data pattern
+    ``(observed, columns, missing rows)``, its indicators profiled out), then fit1 and scan1blup of all
+    pairs at once."""
 
     def __init__(self, kve_t, F0, Uy, UG, k, p, shift, UN, X1, patterns):
         self.kve_t, self.F0, self.Uy, self.UG = kve_t, F0, Uy, UG
@@ -664,16 +665,14 @@ class _PairFits:
     def run(self, omega, pi, mi_used, blup) -> dict:
         """Estimates of the pairs ``(pi, mi_used)`` with the squared whitening `omega` (m, n)."""
         k, p, shift = self.k, self.p, self.shift
-        n = self.F0.shape[0]
         t = k + p + 3                                                      # [G, 1, X, y, δ]
         T = np.empty((pi.size, t, t))
         rss0 = np.full(omega.shape[0], np.nan)
         n_obs = np.zeros(omega.shape[0])
         order = np.argsort(pi, kind="stable")
         first = np.searchsorted(pi[order], np.arange(omega.shape[0] + 1))
-        for obs, cols in self.patterns:
+        for obs, cols, M in self.patterns:
             sel = np.concatenate([order[first[j]:first[j + 1]] for j in cols])
-            M = np.setdiff1d(np.arange(n), obs)
             F = np.column_stack([self.F0, self.kve_t[:, M]])                # rotated [1, X, E], (n, f)
             Fw = omega[cols][:, :, None] * F[None]                          # (c, n, f)
             FF = np.einsum("jia,ib->jab", Fw, F)
@@ -684,9 +683,9 @@ class _PairFits:
             if sel.size:
                 local = np.searchsorted(cols, pi[sel])                  # cols increase (missing_patterns)
                 T[sel] = self._grams(omega[cols], F, FF, Fy, yy, cols, local, mi_used[sel])
-        out = {key: np.full((pi.size, k + p + 1), np.nan) for key in ("coef", "se", "blup", "blup_se")}
-        out["coef"], out["se"], out["lod"] = _gram_fixed(T, k, p, n_obs[pi], shift[pi], rss0[pi])
-        out["eta"] = np.full(pi.size, np.nan)
+        out = dict(zip(("coef", "se", "lod"), _gram_fixed(T, k, p, n_obs[pi], shift[pi], rss0[pi])))
+        out |= {"blup": np.full((pi.size, k + p + 1), np.nan), "blup_se": np.full((pi.size, k + p + 1), np.nan),
+                "eta": np.full(pi.size, np.nan)}
         if blup and pi.size:
             fx, gx, iy = np.arange(k, k + 1 + p), np.arange(k), k + 1 + p
             out["eta"], bb, sb = _blup_gram(T[:, fx][:, :, fx], T[:, fx][:, :, gx], T[:, :k, :k], T[:, fx, iy],

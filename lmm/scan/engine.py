@@ -359,21 +359,20 @@ def scan_tile(group: NullGroup, G_rot, n_cols=1, *, collinear_rtol=COLLINEAR_RTO
     q = G_rot.shape[1] // d
     m = group.hsq.size
     js = np.flatnonzero(group.scanned)
-    if js.size == m:   # every phenotype scanned: the kernel's arrays, rescaled in place
-        res = scan_rotated(group.decomposition.kva, group.y_rot, group.X_rot, group.hsq, G_rot, d,
-                           extra=group.extra, extra_used=group.extra_used, collinear_rtol=collinear_rtol,
-                           block_elements=block_elements, progress=progress)
-        lod = np.multiply(res.lod, group.n_obs / group.n, dtype=float)
-        df = res.df.astype(np.int16, copy=False) if res.df.ndim == 2 else np.repeat(res.df[:, None], m, axis=1)
-        return lod, df.astype(np.int16, copy=False)
+    if not js.size:
+        return np.full((q, m), np.nan), np.zeros((q, m), dtype=np.int16)
+    every = js.size == m
+    res = scan_rotated(group.decomposition.kva, group.y_rot if every else group.y_rot[:, js], group.X_rot,
+                       group.hsq if every else group.hsq[js], G_rot, d, extra=group.extra,
+                       extra_used=group.extra_used, collinear_rtol=collinear_rtol,
+                       block_elements=block_elements, progress=progress)
+    scaled = np.multiply(res.lod, group.n_obs[js] / group.n, dtype=float)
+    kept = np.broadcast_to(res.df if res.df.ndim == 2 else res.df[:, None], (q, js.size)).astype(np.int16)
+    if every:   # the kernel's arrays, rescaled: no copy into a (q, m) array
+        return scaled, kept
     lod = np.full((q, m), np.nan)
     df = np.zeros((q, m), dtype=np.int16)
-    if js.size:
-        res = scan_rotated(group.decomposition.kva, group.y_rot[:, js], group.X_rot, group.hsq[js], G_rot, d,
-                           extra=group.extra, extra_used=group.extra_used, collinear_rtol=collinear_rtol,
-                           block_elements=block_elements, progress=progress)
-        lod[:, js] = res.lod * (group.n_obs[js] / group.n)
-        df[:, js] = res.df if res.df.ndim == 2 else res.df[:, None]
+    lod[:, js], df[:, js] = scaled, kept
     return lod, df
 
 
