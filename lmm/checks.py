@@ -199,6 +199,19 @@ def pow2_scale(a: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.frexp(amax)[1].astype(np.int64)
 
 
+def times_pow2(a: np.ndarray, e, out: np.ndarray | None = None) -> np.ndarray:
+    """``a · 2^e`` (``e`` integers broadcast against ``a``): :func:`numpy.ldexp`'s values, bit for bit.
+
+    With every ``2^e`` a normal float64 (``−1022 ≤ e ≤ 1023``) it is one multiplication by the
+    exact power of two, correctly rounded as ``ldexp`` is (exact unless the result is
+    subnormal), and about ten times faster than ``ldexp`` on large arrays; otherwise ``ldexp``.
+    """
+    e = np.asarray(e)
+    if e.size and (e.min() < -1022 or e.max() > 1023):
+        return np.ldexp(a, e, out=out)
+    return np.multiply(a, np.ldexp(1.0, e), out=out)
+
+
 def psd_violation(kva: np.ndarray) -> np.ndarray:
     """Mask of eigenvalues that are materially negative: ``λ < −PSD_RTOL · max|λ|``."""
     lam_max = max(float(np.max(np.abs(kva))), np.finfo(float).tiny)
@@ -247,7 +260,7 @@ def check_y(y, name: str = "y") -> np.ndarray:
 
 def _unit_columns(X: np.ndarray) -> np.ndarray:
     """Columns scaled to unit Euclidean norm (overflow-safe); zero columns stay zero."""
-    Xs = np.ldexp(X, -pow2_scale(X, axis=0)[None, :])
+    Xs = times_pow2(X, -pow2_scale(X, axis=0)[None, :])
     norms = np.linalg.norm(Xs, axis=0)
     return Xs / np.where(norms > 0, norms, 1.0)
 
@@ -324,7 +337,7 @@ def explained_columns(y: np.ndarray, Q: np.ndarray) -> np.ndarray:
         spread has ``‖r‖ ≈ 1e-12 ‖y‖`` and is fitted.
     """
     y = np.asarray(y, dtype=np.float64)
-    ys = np.ldexp(y, -pow2_scale(y, axis=0)[None, :])
+    ys = times_pow2(y, -pow2_scale(y, axis=0)[None, :])
     r = ys - Q @ (Q.T @ ys)
     r = r - Q @ (Q.T @ r)
     return explained_residuals(r, ys)
@@ -334,7 +347,7 @@ def explained_residuals(r: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The rule of :func:`explained_columns` on residuals already formed: ``‖r‖ ≤ EXPLAINED_RTOL · ‖y‖``
     per column (``r`` the residual of ``y`` on the covariates, projected twice; ``y`` scaled by a
     power of two)."""
-    return np.linalg.norm(r, axis=0) <= EXPLAINED_RTOL * np.linalg.norm(y, axis=0)
+    return (np.sqrt(np.einsum("ij,ij->j", r, r)) <= EXPLAINED_RTOL * np.sqrt(np.einsum("ij,ij->j", y, y)))
 
 
 def check_X(X, n: int, names=None, *, rotated: bool = False) -> np.ndarray:

@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import (EXPLAINED_RTOL, RANK_RTOL, check_hsq, check_kva, check_X, check_y,
-                      pow2_scale)
+                      pow2_scale, times_pow2)
 from .errors import InputError
 from .search import Solution
 
@@ -185,7 +185,7 @@ def prepare(kva: np.ndarray, y2d: np.ndarray, X: np.ndarray) -> Prepared:
     C = np.empty((m, 1 + p, n_pad))
     C[:, :, n:] = 0.0
     y_exp = pow2_scale(y2d, axis=0)                   # (m,): columns scaled to max |y| ~ 1
-    resid = np.ldexp(y2d.T, -y_exp[:, None])          # (m, n), a copy: one row per phenotype
+    resid = times_pow2(y2d.T, -y_exp[:, None])          # (m, n), a copy: one row per phenotype
     resid = np.ascontiguousarray(resid)
     yss = np.einsum("ji,ji->j", resid, resid)
     Qt = np.ascontiguousarray(Q.T)                    # (p, n): contiguous rows

@@ -77,7 +77,7 @@ import re
 
 import numpy as np
 
-from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, explained_residuals, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale
+from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, explained_residuals, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale, times_pow2
 from .errors import InputError
 from .fit import fit_lmm
 from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
@@ -169,7 +169,7 @@ class MaskedEvaluator:
         # units: a power of two per column; offset: the first observed value when the
         # covariates span the intercept (its coefficients e: X e = 1)
         self.y_exp = pow2_scale(y0, axis=0)
-        y0 = np.ldexp(y0, -self.y_exp[None, :])
+        y0 = times_pow2(y0, -self.y_exp[None, :])
         y_ref = y0
         one = np.ones(n)
         e_q = Q.T @ one

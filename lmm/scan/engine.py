@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import (COLLINEAR_RTOL, RANK_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_residuals, pow2_scale,
+from ..checks import (COLLINEAR_RTOL, RANK_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_residuals, pow2_scale, times_pow2,
                       rank_deficient_columns)
 from ..errors import InputError
 from ..fit import fit_lmm
@@ -238,45 +238,77 @@ def standardize(y, X, missing) -> np.ndarray:
     Notes
     -----
     ``y_o`` is first scaled by a power of two (exact) so that ``max|y_o|`` is in [0.5, 1); when
-    the constants are in the span of ``X_o``, the middle observed value is subtracted before the
-    projection (a constant: the residual does not change, and a large mean, ``y + 1e9``, leaves no
-    rounding error of its size outside the span of ``X``).
+    the constants are in the span of ``X_o``, the mean of the observed values is subtracted before
+    the projection (a constant: the residual does not change, and a large mean, ``y + 1e9``, leaves
+    no rounding error of its size outside the span of ``X``).
 
     All columns at once: with ``X = QR`` over all rows and ``y`` zero where missing, the projection
     of column ``j`` on ``span(X_o)`` is ``Q_o γ``, ``γ = (I − Q_MᵀQ_M)⁻¹ Qᵀy`` (``Q_oᵀQ_o = I − Q_MᵀQ_M``,
-    ``M`` its missing rows), so no column needs a factorisation of its own.
+    ``M`` its missing rows), so no column needs a factorisation of its own; for the columns that
+    miss nothing ``Q_oᵀQ_o = I`` and the projection is ``Q Qᵀy`` (two matrix products for all).
+    The residual is formed once, of ``y_o`` less its mean where the constants are in
+    ``span(X_o)``, and tested by :func:`lmm.checks.explained_residuals` against ``y_o``.
     """
     obs = ~np.asarray(missing, dtype=bool)
+    n, m = obs.shape
+    # Fresh (n, m) arrays cost page faults comparable to the arithmetic: three are made, the
+    # rest is done in place.
     y0 = np.where(obs, y, 0.0)
-    y0 = np.ldexp(y0, -pow2_scale(y0, axis=0)[None, :])              # exact: max|y_o| in [0.5, 1)
+    times_pow2(y0, -pow2_scale(y0, axis=0)[None, :], out=y0)          # exact: max|y_o| in [0.5, 1)
     Q, _ = np.linalg.qr(X)
-    # Q_oᵀQ_o per column: I − Σ over its missing rows of q_i q_iᵀ
-    QtQ = np.eye(Q.shape[1])[None] - np.einsum("ij,ia,ib->jab", ~obs, Q, Q, optimize=True)
+    complete = obs.all(axis=0)
+    # the columns that miss a value and the others: indices, or a slice (a view) for all columns
+    part = slice(None) if not complete.any() else np.flatnonzero(~complete)
+    full = slice(None) if complete.all() else np.flatnonzero(complete)
+    # Q_oᵀQ_o per column that misses a value: I − Σ over its missing rows of q_i q_iᵀ
+    QtQ = np.eye(Q.shape[1])[None] - np.einsum("ij,ia,ib->jab", ~obs[:, part], Q, Q, optimize=True)
+    n_part = QtQ.shape[0]
+    n_full = m - n_part
     # σ_min(Q_o) ≤ RANK_RTOL: a dimension of X lost on the observed rows (the rank rule of lmm.checks)
     lost = np.linalg.eigvalsh(QtQ)[:, 0] <= RANK_RTOL ** 2
     if lost.any():
-        j = int(np.flatnonzero(lost)[0])
+        j = int(np.arange(m)[part][np.flatnonzero(lost)[0]])
         raise InputError(f"the covariates are collinear on the observed individuals of phenotype column {j}")
 
-    def residual(v):
-        """``v`` less its projection on ``span(X_o)`` (twice), zero where missing."""
+    def residual(v, cols, solve):
+        """``v`` (n, k), overwritten, less its projection on ``span(X_o)`` (twice) for the columns
+        ``cols``, zero where missing (``solve``: they miss values, ``Q_oᵀQ_o ≠ I``)."""
+        tmp = np.empty_like(v)
         for _ in range(2):
-            g = np.linalg.solve(QtQ, (Q.T @ v).T[:, :, None])[:, :, 0]
-            v = (v - Q @ g.T) * obs
+            g = Q.T @ v                                              # (p, k)
+            if solve:
+                g = np.linalg.solve(QtQ, g.T[:, :, None])[:, :, 0].T
+            np.matmul(Q, g, out=tmp)
+            v -= tmp
+            if solve:
+                v *= obs[:, cols]
         return v
 
-    bad = explained_residuals(residual(y0), y0)
+    # the constants in span(X_o) (one test for all complete columns)
+    const = np.zeros(m, dtype=bool)
+    if n_full:
+        ones = np.ones((n, 1))
+        const[full] = explained_residuals(residual(ones.copy(), None, False), ones)[0]
+    if n_part:
+        ones = obs[:, part].astype(float)
+        const[part] = explained_residuals(residual(ones.copy(), part, True), ones)
+    mean = np.where(const, y0.sum(axis=0) / obs.sum(axis=0), 0.0)   # of the observed values
+    # the residual, of y_o less its mean where the constants are in span(X_o): a large mean
+    # (y + 1e9) then leaves no rounding error of its size outside span(X)
+    if n_part == 0:
+        r = residual(np.subtract(y0, mean), full, False)
+    elif n_full == 0:
+        r = residual(np.subtract(y0, mean) * obs, part, True)
+    else:
+        r = np.empty_like(y0)
+        r[:, full] = residual(y0[:, full] - mean[full], full, False)
+        r[:, part] = residual((y0[:, part] - mean[part]) * obs[:, part], part, True)
+    bad = explained_residuals(r, y0)
     if bad.any():
         raise InputError(f"phenotype column {int(np.argmax(bad))} is explained exactly by the covariates")
-    # the constants in span(X_o): subtract one (the middle observed value) first, so that a large
-    # mean leaves no rounding error outside span(X) in the projection
-    ones = obs.astype(float)
-    const = explained_residuals(residual(ones), ones)
-    n_obs = obs.sum(axis=0)
-    middle = np.sort(np.where(obs, y0, np.inf), axis=0)[n_obs // 2, np.arange(y0.shape[1])]
-    r = residual(np.where(obs & const[None, :], y0 - middle[None, :], y0))
-    r = np.ldexp(r, -pow2_scale(r, axis=0)[None, :])
-    return np.where(obs, r, np.nan)
+    times_pow2(r, -pow2_scale(r, axis=0)[None, :], out=r)
+    np.copyto(r, np.nan, where=~obs)
+    return r
 
 
 def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e-4) -> NullGroup:

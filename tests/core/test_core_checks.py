@@ -362,3 +362,20 @@ def test_random_inputs_give_results_or_value_errors(problem):
     grid = lmm.calc_ll(np.linspace(0, 1, 11), rot.kva, rot.y, rot.X, reml=reml).loglik
     best = np.max(np.where(np.isfinite(grid), grid, -np.inf), axis=0)
     assert np.all(np.asarray(fit.loglik) >= best - 1e-6 * np.maximum(1, np.abs(best)))
+
+
+def test_times_pow2_is_ldexp_bit_for_bit():
+    """The scaling by powers of two of the fits (one multiplication where ``2^e`` is normal) gives
+    numpy.ldexp's values exactly: subnormal results, overflow and exponents beyond the normal
+    range (ldexp then) included."""
+    from lmm.checks import times_pow2
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(200, 30)) * np.exp(rng.uniform(-700, 700, size=(200, 30)))
+    a[0, 0], a[1, 1] = 0.0, 5e-324
+    for e in (rng.integers(-60, 60, 30), rng.integers(-1022, 1024, 30), rng.integers(-1100, 1100, 30)):
+        with np.errstate(over="ignore"):
+            got, want = times_pow2(a, e[None, :]), np.ldexp(a, e[None, :])
+        assert np.array_equal(got, want)
+        assert got.dtype == want.dtype
+    out = np.empty_like(a)
+    assert times_pow2(a, -3, out=out) is out and np.array_equal(out, a / 8)

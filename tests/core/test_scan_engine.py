@@ -53,9 +53,12 @@ def test_standardize_is_the_scaled_residual_on_the_covariates(data):
         assert 0.5 <= np.max(np.abs(s[o, j])) < 1
     with pytest.raises(lmm.InputError, match="column 0 is explained exactly"):
         standardize(3 * X[:, 1:2] + 2, X, np.zeros((X.shape[0], 1), bool))
-    # a large mean leaves no rounding error of its size: the middle value goes first
+    # a large mean leaves no rounding error of its size: the mean goes first
     far = standardize(y + 1e9, X, miss)
     np.testing.assert_allclose(far[~miss], s[~miss], rtol=0, atol=1e-6)
+    # complete columns alone, columns that miss values alone: the same as among the others
+    np.testing.assert_allclose(standardize(y[:, :1], X, miss[:, :1]), s[:, :1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(standardize(y[:, 1:], X, miss[:, 1:]), s[:, 1:], rtol=1e-12, atol=1e-15)
     # covariates collinear on a column's observed rows (an indicator of one missing individual)
     Z = np.column_stack([X, np.eye(X.shape[0])[:, 3]])
     hole = np.zeros((X.shape[0], 2), bool)
