@@ -427,6 +427,11 @@ BLUP_HSQ_TOL = 1e-12
 #: :func:`lmm.effects.fit_effects`: the whitened designs of a block of (phenotype, marker) fits,
 #: ``fits · n · (k + p + 1 + missing)`` doubles at most (about 32 MiB).
 EFFECTS_BLOCK_ELEMENTS = 1 << 22
+#: ``λ_min`` of the Gram matrix of ``[1, X]`` over a phenotype's observed individuals, columns scaled
+#: to unit norm, above which the rank rule (:func:`rank_deficient_columns`, ``RANK_RTOL``) cannot
+#: find a deficiency (every ``|R_kk| ≥ σ_min``, ``|R_00| ≤ √(p + 1)``), so the batched effects fit
+#: (:func:`lmm.effects_columns.check_observed`) skips the exact test there.
+FULL_RANK_GRAM_EIG = 1e-8
 #: :func:`lmm.effects.fit_effects` solves from Gram matrices (which square the condition number, so
 #: ``EFFECTS_RANK_RTOL²`` would be round-off): a pair's design is rank-deficient (its row NaN) when
 #: the smallest eigenvalue of its Gram matrix scaled to unit diagonal is at most this times the

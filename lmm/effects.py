@@ -59,13 +59,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .brent import fmin_lockstep
-from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, LIMIT_SPAN_RTOL,
-                     as_float_array, as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns,
-                     zero_eigenvalues)
+from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array,
+                     as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
+from .effects_columns import check_limit, check_observed, column_groups
 from .errors import InputError
-from .rotation import EigenDecomposition, eigen_decompose
 from .missing import missing_patterns
-from .scan.engine import SCANNED_STATUSES, added_columns, added_covariates, fit_null_group
+from .rotation import EigenDecomposition, eigen_decompose
+from .scan.engine import SCANNED_STATUSES, added_covariates, fit_null_group
 
 __all__ = ["Fit1Result", "CoefResult", "EffectsResult", "fit1", "scan1coef", "scan1blup", "fit_effects",
            "default_allele_names"]
@@ -578,9 +578,10 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
     missing phenotype get ``y = 0`` and one indicator column each (``U e_i``, fixed, not reported),
     which fits them exactly: every estimate, SE, RSS and REML likelihood is the complete cases'
     (with the kinship's block ``K_oo``), and the residual degrees of freedom are ``n − |M| − d``.
-    Per missing-data pattern the indicators are profiled out of each pair's Gram matrix (its Schur
-    complement, Frisch–Waugh–Lovell), so the pairs of every pattern are solved together, one
-    search of ``η`` for all.
+    The indicators are profiled out of each pair's Gram matrix (its Schur complement,
+    Frisch–Waugh–Lovell), so all pairs are solved together, one search of ``η`` for all, and the
+    phenotypes with the same number of missing individuals are processed together whatever
+    individuals they miss.
     A phenotype at ``hsq = 1`` on a singular kinship gets the limit ``hsq → 1`` (module Notes).
 
     Raises
@@ -599,15 +600,7 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         raise InputError(f"{len(cnames)} covar_names for {p} covariates / {len(anames)} allele names for {k} alleles")
     missing = np.isnan(y)
     X1 = np.column_stack([np.ones(n), X])
-    patterns = [(obs, cols, np.setdiff1d(np.arange(n), obs)) for obs, cols in missing_patterns(missing)]
-    for obs, cols, _ in patterns:
-        if obs.size <= k + p + 1:
-            raise InputError(f"{obs.size} observed individuals (pheno column {int(cols[0])}): too few for {k} "
-                             f"genotype columns and {p} covariates")
-        bad = rank_deficient_columns(X1[obs])
-        if bad:
-            raise InputError(f"covar is rank-deficient with the intercept over the observed individuals of pheno "
-                             f"column {int(cols[0])}: {', '.join('intercept' if j == 0 else cnames[j - 1] for j in bad)}")
+    check_observed(X1, missing, k, p, cnames)
     n_obs = (~missing).sum(axis=0)
     shift = np.nanmean(y, axis=0) if y.size else np.zeros(y.shape[1])
     Uy = kve_t @ np.where(missing, 0.0, y - shift)                      # rotated y − its mean, (n, m)
@@ -620,10 +613,10 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         UN = (N, kve_t @ N)
     a = h[:, None] * kva[None, :] + (1.0 - h[:, None])                  # (m, n): the variances
     limit = (a <= 0).any(axis=1)                                        # hsq = 1 on a singular kinship
-    for _, cols, M in patterns:
-        if limit[cols].any():
-            _check_limit(kve_t, kva, X1, M, cols[limit[cols]])
-    fits = _PairFits(kve_t, kve_t @ X1, Uy, UG, k, p, shift, UN, X1, patterns)
+    if limit.any():
+        for obs, cols in missing_patterns(missing, np.flatnonzero(limit)):
+            check_limit(kve_t, kva, X1, np.setdiff1d(np.arange(n), obs), cols)
+    fits = _PairFits(kve_t, kve_t @ X1, Uy, UG, k, p, shift, UN, X1, column_groups(missing, X1, UN))
     res = fits.run(1.0 / np.where(a > 0, a, 1.0), pi, mi_used, blup)
     at = np.flatnonzero(limit[pi])
     if at.size:
@@ -637,52 +630,61 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
                          n_obs=n_obs[pi])
 
 
-def _check_limit(kve_t, kva, X1, M, cols):
-    """Phenotypes at ``hsq = 1`` on a singular kinship (module Notes, "The limit hsq → 1"): the null
-    eigenvectors must lie in the span of ``[1, X, e_M]``, else :class:`InputError` naming them."""
-    N = kve_t[zero_eigenvalues(kva)].T                                   # (n, z), unit columns
-    D = np.column_stack([X1, np.eye(X1.shape[0])[:, M]])
-    Q, _ = np.linalg.qr(D)
-    off = np.linalg.norm(N - Q @ (Q.T @ N), axis=0)
-    if off.max(initial=0.0) > LIMIT_SPAN_RTOL:
-        raise InputError(
-            f"hsq = 1 for phenotype column(s) {', '.join(map(str, cols[:10].tolist()))}"
-            f"{' …' if cols.size > 10 else ''} and the kinship has {N.shape[1]} zero eigenvalue(s) whose "
-            f"eigenvectors the covariates do not span (residual {off.max():.2g}, rule "
-            f"{LIMIT_SPAN_RTOL:g}): their QTL effects have no limit as hsq → 1 that this fit can give")
-
-
 class _PairFits:
-    """:func:`fit_effects`' work for one set of weights: the Gram of each pair (per missing-data pattern
-    ``(observed, columns, missing rows)``, its indicators profiled out), then fit1 and scan1blup of all
-    pairs at once."""
+    """:func:`fit_effects`' work for one set of weights: the Gram of each pair (its phenotype's
+    missing individuals' indicators profiled out), then fit1 and scan1blup of all pairs at once.
+    Columns are processed by :class:`lmm.effects_columns.Group` (same number of missing individuals), each pair with its
+    own design ``F = [1, X, E]`` (rotated; ``E = kve_t[:, M]`` its phenotype's indicators)."""
 
-    def __init__(self, kve_t, F0, Uy, UG, k, p, shift, UN, X1, patterns):
+    def __init__(self, kve_t, F0, Uy, UG, k, p, shift, UN, X1, groups):
         self.kve_t, self.F0, self.Uy, self.UG = kve_t, F0, Uy, UG
         self.k, self.p, self.shift = k, p, shift
-        self.UN, self.X1, self.patterns = UN, X1, patterns
+        self.UN, self.X1, self.groups = UN, X1, groups
 
     def run(self, omega, pi, mi_used, blup) -> dict:
         """Estimates of the pairs ``(pi, mi_used)`` with the squared whitening `omega` (m, n)."""
         k, p, shift = self.k, self.p, self.shift
+        m, n = omega.shape
         t = k + p + 3                                                      # [G, 1, X, y, δ]
         T = np.empty((pi.size, t, t))
-        rss0 = np.full(omega.shape[0], np.nan)
-        n_obs = np.zeros(omega.shape[0])
-        order = np.argsort(pi, kind="stable")
-        first = np.searchsorted(pi[order], np.arange(omega.shape[0] + 1))
-        for obs, cols, M in self.patterns:
-            sel = np.concatenate([order[first[j]:first[j + 1]] for j in cols])
-            F = np.column_stack([self.F0, self.kve_t[:, M]])                # rotated [1, X, E], (n, f)
-            Fw = omega[cols][:, :, None] * F[None]                          # (c, n, f)
-            FF = np.einsum("jia,ib->jab", Fw, F)
-            Fy = np.einsum("jia,ij->ja", Fw, self.Uy[:, cols])
-            yy = np.einsum("ji,ij,ij->j", omega[cols], self.Uy[:, cols], self.Uy[:, cols])
-            rss0[cols] = _null_rss(omega[cols], self.Uy[:, cols], F, FF, Fy, yy, self.X1, self.UN, obs)
-            n_obs[cols] = obs.size
-            if sel.size:
-                local = np.searchsorted(cols, pi[sel])                  # cols increase (missing_patterns)
-                T[sel] = self._grams(omega[cols], F, FF, Fy, yy, cols, local, mi_used[sel])
+        rss0 = np.full(m, np.nan)
+        n_obs = np.zeros(m)
+        F0, U = self.F0, self.kve_t
+        for g in self.groups:
+            km = g.M.shape[1]
+            f = 1 + p + km
+            n_obs[g.cols] = n - km
+            # per column: the Gram of its [1, X, E] and y (E = kve_t[:, M], its indicators), and
+            # the null model's RSS (with the null covariates' columns kept for it, if any)
+            c = g.cols.size
+            FF, Fy, yy = np.empty((c, f, f)), np.empty((c, f)), np.empty(c)
+            r = g.added.size
+            step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * (f + r) + 2)))
+            for s0 in range(0, c, step):
+                cc = slice(s0, min(s0 + step, c))
+                cols = g.cols[cc]
+                F = np.empty((cols.size, n, f + r))
+                F[:, :, :1 + p] = F0[None]
+                F[:, :, 1 + p:f] = np.moveaxis(U[:, g.M[cc]], 0, 1)
+                if r:
+                    F[:, :, f:] = self.UN[1][:, g.added][None]
+                om = omega[cols]
+                Uyc = self.Uy[:, cols].T                                    # (c, n)
+                Fw = F * om[:, :, None]
+                G = np.swapaxes(Fw, 1, 2) @ F                               # (c, f + r, f + r)
+                b = np.einsum("cia,ci->ca", Fw, Uyc)
+                yy[cc] = np.einsum("ci,ci,ci->c", om, Uyc, Uyc)
+                FF[cc], Fy[cc] = G[:, :f, :f], b[:, :f]
+                rss0[cols] = yy[cc] - np.einsum("ca,ca->c", b, np.linalg.solve(G, b[:, :, None])[:, :, 0])
+            pos = np.full(m, -1)
+            pos[g.cols] = np.arange(c)
+            pairs = np.flatnonzero(pos[pi] >= 0)
+            step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (3 * k + km + 3)))
+            for s0 in range(0, pairs.size, step):
+                sel = pairs[s0:s0 + step]
+                j = pos[pi[sel]]
+                T[sel] = self._grams(omega[pi[sel]], np.moveaxis(U[:, g.M[j]], 0, 1), self.Uy[:, pi[sel]].T,
+                                     mi_used[sel], FF[j], Fy[j], yy[j])
         out = dict(zip(("coef", "se", "lod"), _gram_fixed(T, k, p, n_obs[pi], shift[pi], rss0[pi])))
         out |= {"blup": np.full((pi.size, k + p + 1), np.nan), "blup_se": np.full((pi.size, k + p + 1), np.nan),
                 "eta": np.full(pi.size, np.nan)}
@@ -695,54 +697,41 @@ class _PairFits:
             out["blup"], out["blup_se"] = bb[:, order_c], sb[:, order_c]
         return out
 
-    def _grams(self, omega, F, FF, Fy, yy, cols, local, marks):
-        """Grams ``(b, t, t)`` of the whitened ``[G, 1, X, y, δ]`` of the pairs (column `local` of `cols`,
-        marker `marks`), the indicators ``E`` (the last columns of `F`) profiled out."""
-        k, p, UG, Uy = self.k, self.p, self.UG, self.Uy
-        n, f = F.shape
+    def _grams(self, om, E, Uy, marks, FF, Fy, yy):
+        """Grams ``(b, t, t)`` of the whitened ``[G, 1, X, y, δ]`` of a block of pairs: weights `om`
+        (b, n), indicators ``E`` (b, n, k_m), rotated phenotypes `Uy` (b, n), markers `marks` (b,) and
+        their phenotypes' Grams of ``F = [1, X, E]`` and ``y`` (`FF`, `Fy`, `yy`); the indicators
+        profiled out."""
+        k, p, F0 = self.k, self.p, self.F0
+        b, n = om.shape
+        f = FF.shape[1]
         w = k + f + 2                                                      # [G, 1, X, E, y, δ]
-        out = np.empty((local.size, k + p + 3, k + p + 3))
-        keep = np.r_[0:k + 1 + p, k + f, k + f + 1]                          # all but E
-        E = np.arange(k + 1 + p, k + f)
-        step = max(1, EFFECTS_BLOCK_ELEMENTS // (n * (2 * k + f)))
-        for s0 in range(0, local.size, step):
-            blk = slice(s0, min(s0 + step, local.size))
-            j = local[blk]
-            om = omega[j]
-            Gs = np.swapaxes(UG[:, marks[blk]], 0, 1)                           # (b, n, k)
-            Gw = Gs * om[:, :, None]
-            iy = k + f
-            T = np.empty((j.size, w, w))
-            T[:, :k, :k] = np.swapaxes(Gw, 1, 2) @ Gs
-            T[:, :k, k:iy] = np.swapaxes(Gw, 1, 2) @ F
-            T[:, :k, iy] = np.einsum("bik,ib->bk", Gw, Uy[:, cols[j]])
-            T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF[j], Fy[j], yy[j]
-            # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
-            dw = (F[:, 0][None, :] - Gs.sum(axis=2)) * om
-            T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
-            T[:, k:iy, -1] = dw @ F
-            T[:, iy, -1] = np.einsum("bi,ib->b", dw, Uy[:, cols[j]])
-            T[:, -1, -1] = np.einsum("bi,bi->b", dw, F[:, 0][None, :] - Gs.sum(axis=2))
-            upper = np.triu_indices(w, 1)
-            T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
-            Tk = T[:, keep][:, :, keep]
-            if E.size:   # E profiled out (the Schur complement): the fits of the complete cases
-                TE = T[:, keep][:, :, E]
-                Tk = Tk - TE @ np.linalg.solve(T[:, E][:, :, E], np.swapaxes(TE, 1, 2))
-            out[blk] = Tk
-        return out
-
-
-def _null_rss(omega, Uy, F, FF, Fy, yy, X1, UN, observed):
-    """The weighted RSS (m,) of each phenotype's null model: ``[1, X, E]`` (Gram ``FF``, ``Fy``, ``yy``),
-    and the columns of the null covariates ``UN = (N, kve_t @ N)`` (n, r) that ``[1, X]`` does not
-    span over the `observed` rows (:func:`lmm.scan.engine.added_columns`)."""
-    if UN is not None:
-        N, UNr = UN
-        F = np.column_stack([F, UNr[:, added_columns(X1[observed], N[observed])]])
-        Fw = omega[:, :, None] * F[None]
-        FF, Fy = np.einsum("jia,ib->jab", Fw, F), np.einsum("jia,ij->ja", Fw, Uy)
-    return yy - np.einsum("ja,ja->j", Fy, np.linalg.solve(FF, Fy[:, :, None])[:, :, 0])
+        iy = k + f
+        Gs = np.swapaxes(self.UG[:, marks], 0, 1)                           # (b, n, k)
+        GwT = np.ascontiguousarray(np.swapaxes(Gs * om[:, :, None], 1, 2))  # (b, k, n)
+        T = np.empty((b, w, w))
+        T[:, :k, :k] = GwT @ Gs
+        T[:, :k, k:k + 1 + p] = (GwT.reshape(b * k, n) @ F0).reshape(b, k, 1 + p)   # one product
+        T[:, :k, k + 1 + p:iy] = GwT @ E
+        T[:, :k, iy] = np.einsum("bki,bi->bk", GwT, Uy)
+        T[:, k:iy, k:iy], T[:, k:iy, iy], T[:, iy, iy] = FF, Fy, yy
+        # δ = 1 − Σ_a G_a: what the alleles miss of the intercept (rounding of the probabilities)
+        delta = F0[:, 0][None, :] - Gs.sum(axis=2)
+        dw = delta * om
+        T[:, :k, -1] = np.einsum("bik,bi->bk", Gs, dw)
+        T[:, k:k + 1 + p, -1] = dw @ F0
+        T[:, k + 1 + p:iy, -1] = np.einsum("bi,bil->bl", dw, E)
+        T[:, iy, -1] = np.einsum("bi,bi->b", dw, Uy)
+        T[:, -1, -1] = np.einsum("bi,bi->b", dw, delta)
+        upper = np.triu_indices(w, 1)
+        T[:, upper[1], upper[0]] = T[:, upper[0], upper[1]]
+        keep = np.r_[0:k + 1 + p, iy, iy + 1]                               # all but E
+        Tk = T[:, keep][:, :, keep]
+        if f > 1 + p:   # E profiled out (the Schur complement): the fits of the complete cases
+            Ei = np.arange(k + 1 + p, iy)
+            TE = T[:, keep][:, :, Ei]
+            Tk = Tk - TE @ np.linalg.solve(T[:, Ei][:, :, Ei], np.swapaxes(TE, 1, 2))
+        return Tk
 
 
 def _gram_ls(T, d, rhs):

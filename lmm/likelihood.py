@@ -237,7 +237,7 @@ class Workspace:
 
 
 def sum_log_rows(A: np.ndarray, P: np.ndarray | None = None) -> np.ndarray:
-    """``Σᵢ log A[j, i]`` for each row ``j`` of ``A`` (m, n_pad), n_pad a multiple of 8.
+    """``Σᵢ log A[j, i]`` for each row ``j`` of ``A`` (m, n_pad).
 
     Multiplies the factors in groups of ``LOG_GROUP`` (= 8) and takes one
     logarithm per group. Rows whose group products leave the safe range
@@ -245,6 +245,11 @@ def sum_log_rows(A: np.ndarray, P: np.ndarray | None = None) -> np.ndarray:
     1e31) fall back to summing logarithms.
     """
     m, n_pad = A.shape
+    if n_pad % LOG_GROUP:                         # the last n_pad mod 8 factors one by one
+        cut = n_pad - n_pad % LOG_GROUP
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest = np.log(A[:, cut:]).sum(axis=1)
+        return (sum_log_rows(A[:, :cut]) if cut else 0.0) + rest
     if P is None:
         P = np.empty((m, n_pad // LOG_GROUP))
     np.prod(A.reshape(m, LOG_GROUP, n_pad // LOG_GROUP), axis=1, out=P)

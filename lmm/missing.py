@@ -80,7 +80,7 @@ import numpy as np
 from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, explained_residuals, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale, times_pow2
 from .errors import InputError
 from .fit import fit_lmm
-from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid
+from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid, sum_log_rows
 from .result import FitResult, assemble
 from .rotation import EigenDecomposition, eigen_decompose
 from .search import SearchOutcome, Solution, search
@@ -274,7 +274,7 @@ class MaskedEvaluator:
             return np.matmul(self.packed, w_all)[idx]
         return np.matmul(self.packed[idx], weights)
 
-    def _packed_parts(self, s, idx, d=None):
+    def _packed_parts(self, s, idx, d=None, a=None):
         """:meth:`_parts` from the packed products; with the derivative (``d = λ − 1``), the sums
         in the metric ``V_oo⁻¹D_ooV_oo⁻¹`` from the same products weighted by ``d·s²`` (module notes)::
 
@@ -282,13 +282,14 @@ class MaskedEvaluator:
             d log|V_oo|/dhsq = Σ dᵢsᵢ − tr(P_MM⁻¹ P₁)
 
         (``zᵢ`` the rows of ``[Uᵀr, UᵀQ_o]``, ``B = U_M S Z``, ``P₁ = U_M diag(d s²) U_Mᵀ``,
-        ``B₁ = U_M diag(d s²) Z``: the expansion of ``Zh = S(Z − U_MᵀC)`` in :meth:`_parts`)."""
+        ``B₁ = U_M diag(d s²) Z``: the expansion of ``Zh = S(Z − U_MᵀC)`` in :meth:`_parts`);
+        ``a = 1/s`` (the ``aᵢ``) for ``log|V|``."""
         weights = s[:, :, None] if d is None else np.stack([s, d[None, :] * s * s], axis=2)
         v = self._packed_sums(weights, idx)
         c, w, k = v.shape[0], 1 + self.p, self.k
         G = v[:, self._g_pos, 0].reshape(c, w, w)
         if d is None:
-            logdet = np.log(1.0 / s).sum(axis=1)
+            logdet = sum_log_rows(1.0 / s if a is None else a)
         if k:
             L = np.linalg.cholesky(v[:, self._p_pos, 0].reshape(c, k, k))
             B = v[:, self._b_pos, 0].reshape(c, k, w)
@@ -350,14 +351,14 @@ class MaskedEvaluator:
             return G, logdet
         if self.packed is not None:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                return self._packed_parts(1.0 / (h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]), idx,
-                                          self.lam - 1.0 if derivative else None)
+                a = h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]
+                return self._packed_parts(1.0 / a, idx, self.lam - 1.0 if derivative else None, a)
         Z = self.Z if idx is None else self.Z[idx]
         UM = self.UM if idx is None else self.UM[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             a = h[:, None] * self.lam[None, :] + (1.0 - h)[:, None]   # (c, n)
             s = 1.0 / a
-            logdet = np.log(a).sum(axis=1)
+            logdet = sum_log_rows(a)
             Zs = Z * s[:, :, None]
             G = np.matmul(Z.transpose(0, 2, 1), Zs)            # (c, 1+p, 1+p)
             if derivative:

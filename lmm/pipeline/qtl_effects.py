@@ -95,7 +95,8 @@ class _Context:
         self.intercept = self.cnames[intercept_column(self.cnames, self.C)]
         self.partition = partition
         self.batch_of = {a.phenotype: a.batch for a in partition.phenotypes}
-        self.hsq = {(str(r.phenotype), str(r.chr)): float(r.hsq) for r in hsq.itertuples(index=False)}
+        self.hsq = dict(zip(zip(hsq["phenotype"].astype(str).tolist(), hsq["chr"].astype(str).tolist()),
+                            hsq["hsq"].to_numpy(dtype=float).tolist()))
 
     def unit(self, phenotype: str):
         """The phenotype's batch, and the batch whose decomposition its scan used."""

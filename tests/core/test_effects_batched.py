@@ -135,6 +135,45 @@ def test_bad_inputs_are_input_errors(problem):
         fit_effects(dec, h, Y, P[:, 0], X)
 
 
+def test_a_covariate_constant_on_one_columns_observed_individuals_is_named(problem):
+    """The rank of [1, X] over each column's own observed individuals: a column that misses the only
+    individual where a covariate differs is refused, naming the column and the covariate; a column
+    with too few observed individuals is named."""
+    P, K, X, Y, h = problem
+    dec = lmm.eigen_decompose(K)
+    Xc = np.column_stack([X[:, 1], np.r_[1.0, np.zeros(len(X) - 1)]])     # 'spike' is non-zero on row 0 only
+    Z = np.where(np.isnan(Y), 0.5, Y)
+    Z[0, 2] = np.nan                                                      # column 2 misses row 0
+    with pytest.raises(lmm.InputError, match=r"pheno column 2: spike"):
+        fit_effects(dec, h, Z, P, Xc, covar_names=["w", "spike"])
+    assert fit_effects(dec, h[:2], Z[:, :2], P, Xc).lod.size == 12        # the others are fine
+    Z[6:, 1] = np.nan                                                     # column 1: 6 observed
+    with pytest.raises(lmm.InputError, match=r"6 observed individuals \(pheno column 1\): too few"):
+        fit_effects(dec, h, Z, P, Xc)
+
+
+def test_the_batched_rank_test_agrees_with_the_exact_rule():
+    """check_observed's eigenvalue test lets a column through only where the exact rule
+    (rank_deficient_columns, pivoted QR) finds [1, X] of full rank: columns near and at collinearity."""
+    from lmm.checks import rank_deficient_columns
+    from lmm.effects_columns import check_observed
+
+    rng = np.random.default_rng(5)
+    n = 40
+    x = rng.normal(size=n)
+    for eps in (1e-2, 1e-5, 1e-7, 1e-9, 1e-12, 0.0):
+        X1 = np.column_stack([np.ones(n), x, 2 * x + 3 + eps * np.r_[1.0, 0.0, rng.normal(size=n - 2)]])
+        for drop in ([], [0], [1], [0, 1]):
+            miss = np.zeros((n, 1), dtype=bool)
+            miss[drop, 0] = True
+            bad = rank_deficient_columns(X1[~miss[:, 0]])
+            if bad:
+                with pytest.raises(lmm.InputError, match="rank-deficient"):
+                    check_observed(X1, miss, 1, 2, ["x", "z"])
+            else:
+                check_observed(X1, miss, 1, 2, ["x", "z"])
+
+
 def _centred_kinship(rng, n, markers=200):
     """A kinship of centred genotypes: singular, its null eigenvector ``1/√n`` (rank n − 1)."""
     Z = rng.binomial(2, 0.4, size=(n, markers)).astype(float)
