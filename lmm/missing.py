@@ -266,6 +266,21 @@ class MaskedEvaluator:
         if idx is None:
             return np.matmul(self.packed, weights)
         idx = np.asarray(idx)
+        order = np.argsort(idx, kind="stable")
+        repeat = np.diff(idx[order]) == 0
+        if repeat.any():
+            # a column asked for more than once (the polish's two points): one pass per occurrence,
+            # each over distinct columns, never a copy of a column's products per occurrence
+            rank = np.zeros(idx.size, dtype=np.intp)
+            run = np.concatenate([[0], np.cumsum(repeat)])               # repeats up to each sorted entry
+            start = run - np.maximum.accumulate(np.where(np.concatenate([[True], ~repeat]), run, 0))
+            rank[order] = start
+            out = np.empty((idx.size, self.packed.shape[1], weights.shape[2]))
+            for r in range(int(rank.max()) + 1):
+                at = np.flatnonzero(rank == r)
+                at = at[np.argsort(idx[at])]
+                out[at] = self._packed_sums(weights[at], idx[at])
+            return out
         if 3 * idx.size >= self.m and (np.diff(idx) > 0).all():
             # most columns, each once (the polish asks for a column at two points): cheaper than
             # copying their products

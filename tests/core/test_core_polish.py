@@ -104,6 +104,21 @@ def test_masked_score_with_distinct_patterns(data, reml):
     np.testing.assert_allclose(fd, ev.first_derivative(h, cols), rtol=1e-6, atol=1e-6)
 
 
+def test_masked_columns_asked_for_several_times_equal_one_at_a_time(data):
+    """A column asked for at several points in one call (the polish's two points, any order)
+    gives what each point gives alone: value and score."""
+    K, X, Y, Ym, dec = data
+    Yk = Y.copy()
+    Yk[[3, 17], :] = np.nan
+    ev = _masked_evaluator(dec, Yk, X, True)
+    idx = np.array([4, 1, 4, 0, 1, 4, 2])
+    h = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    alone_ll = np.array([ev(h[i:i + 1], idx[i:i + 1])[0] for i in range(idx.size)])
+    alone_g = np.array([ev.first_derivative(h[i:i + 1], idx[i:i + 1])[0] for i in range(idx.size)])
+    np.testing.assert_allclose(ev(h, idx), alone_ll, rtol=1e-13)
+    np.testing.assert_allclose(ev.first_derivative(h, idx), alone_g, rtol=1e-11, atol=1e-11)
+
+
 @pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
 def test_evaluators_agree_on_complete_data(data, reml):
     """Rotated and Schur (k = 0) evaluators: the same score, and the same polished hsq to 1e-12."""
