@@ -292,7 +292,7 @@ def standardize(y, X, missing) -> np.ndarray:
     if n_part:
         ones = obs[:, part].astype(float)
         const[part] = explained_residuals(residual(ones.copy(), part, True), ones)
-    mean = np.where(const, y0.sum(axis=0) / obs.sum(axis=0), 0.0)   # of the observed values
+    mean = np.where(const, y0.sum(axis=0) / np.maximum(obs.sum(axis=0), 1), 0.0)   # of the observed values
     # the residual, of y_o less its mean where the constants are in span(X_o): a large mean
     # (y + 1e9) then leaves no rounding error of its size outside span(X)
     if n_part == 0:
