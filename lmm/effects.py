@@ -633,8 +633,9 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
 class _PairFits:
     """:func:`fit_effects`' work for one set of weights: the Gram of each pair (its phenotype's
     missing individuals' indicators profiled out), then fit1 and scan1blup of all pairs at once.
-    Columns are processed by :class:`lmm.effects_columns.Group` (same number of missing individuals), each pair with its
-    own design ``F = [1, X, E]`` (rotated; ``E = kve_t[:, M]`` its phenotype's indicators)."""
+    Columns are processed by :class:`lmm.effects_columns.Group` (the same number of missing
+    individuals), each pair with its own design ``F = [1, X, E]`` (rotated; ``E = kve_t[:, M]``
+    its phenotype's indicators)."""
 
     def __init__(self, kve_t, F0, Uy, UG, k, p, shift, UN, X1, groups):
         self.kve_t, self.F0, self.Uy, self.UG = kve_t, F0, Uy, UG

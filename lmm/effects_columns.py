@@ -23,7 +23,8 @@ def check_observed(X1, missing, k, p, cnames) -> None:
 
     The rank rule is applied exactly only where a cheap test cannot settle it: for ``U`` the columns
     of ``[1, X]`` over the observed rows scaled to unit norm, every ``|R_kk|`` of its (pivoted) QR is
-    at least ``σ_min(U)``, and ``|R_00| ≤ ‖U‖ ≤ √(p + 1)``; so ``λ_min(UᵀU) ≥`` :data:`lmm.checks.FULL_RANK_GRAM_EIG`
+    at least ``σ_min(U)``, and ``|R_00| ≤ ‖U‖ ≤ √(p + 1)``; so
+    ``λ_min(UᵀU) ≥`` :data:`lmm.checks.FULL_RANK_GRAM_EIG`
     (far above ``(RANK_RTOL)²·(p + 1)``) means full rank under that rule. ``UᵀU`` comes from
     ``X1ᵀX1`` less the missing rows' products, for all columns at once.
     """

@@ -77,7 +77,8 @@ import re
 
 import numpy as np
 
-from .checks import EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, explained_residuals, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X, pow2_scale, times_pow2
+from .checks import (EXPLAINED_RTOL, MASKED_BLOCK_ELEMENTS, SINGULAR_SCHUR_RTOL, as_float_array, check_tol, check_X,
+                     explained_residuals, pow2_scale, times_pow2)
 from .errors import InputError
 from .fit import fit_lmm
 from .likelihood import LOG_2, LOG_2PI, LogLik, calc_ll, squeeze_grid, sum_log_rows

@@ -48,8 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import (COLLINEAR_RTOL, RANK_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_residuals, pow2_scale, times_pow2,
-                      rank_deficient_columns)
+from ..checks import (COLLINEAR_RTOL, RANK_RTOL, SCAN_BLOCK_ELEMENTS, as_float_array, explained_residuals, pow2_scale,
+                      rank_deficient_columns, times_pow2)
 from ..errors import InputError
 from ..fit import fit_lmm
 from ..missing import fit_lmm_masked, missing_patterns
