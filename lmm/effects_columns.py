@@ -10,7 +10,7 @@ import numpy as np
 
 from .checks import FULL_RANK_GRAM_EIG, LIMIT_SPAN_RTOL, rank_deficient_columns, zero_eigenvalues
 from .errors import InputError
-from .missing import missing_patterns
+from .missing import missing_patterns, missing_rows
 from .scan.engine import added_columns
 
 __all__ = ["Group", "check_observed", "column_groups", "check_limit"]
@@ -67,7 +67,7 @@ def column_groups(missing, X1, UN) -> list:
     groups = []
     for km in np.unique(n_miss).tolist():
         cols = np.flatnonzero(n_miss == km)
-        M = np.nonzero(missing[:, cols].T)[1].reshape(cols.size, km)
+        M = missing_rows(missing, cols, km)
         if UN is None:
             groups.append(Group(cols, M, none))
             continue

@@ -86,7 +86,7 @@ from .result import FitResult, assemble
 from .rotation import EigenDecomposition, eigen_decompose
 from .search import SearchOutcome, Solution, search
 
-__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "missing_patterns"]
+__all__ = ["fit_lmm_masked", "calc_ll_masked", "MaskedEvaluator", "missing_patterns", "missing_rows"]
 
 
 #: The evaluator packs the products of its columns (:meth:`MaskedEvaluator._pack`) when they
@@ -267,20 +267,16 @@ class MaskedEvaluator:
         if idx is None:
             return np.matmul(self.packed, weights)
         idx = np.asarray(idx)
-        order = np.argsort(idx, kind="stable")
-        repeat = np.diff(idx[order]) == 0
-        if repeat.any():
+        if np.unique(idx).size < idx.size:
             # a column asked for more than once (the polish's two points): one pass per occurrence,
             # each over distinct columns, never a copy of a column's products per occurrence
-            rank = np.zeros(idx.size, dtype=np.intp)
-            run = np.concatenate([[0], np.cumsum(repeat)])               # repeats up to each sorted entry
-            start = run - np.maximum.accumulate(np.where(np.concatenate([[True], ~repeat]), run, 0))
-            rank[order] = start
             out = np.empty((idx.size, self.packed.shape[1], weights.shape[2]))
-            for r in range(int(rank.max()) + 1):
-                at = np.flatnonzero(rank == r)
-                at = at[np.argsort(idx[at])]
+            todo = np.arange(idx.size)
+            while todo.size:
+                _, first = np.unique(idx[todo], return_index=True)     # each column once, increasing
+                at = todo[first]
                 out[at] = self._packed_sums(weights[at], idx[at])
+                todo = np.delete(todo, first)
             return out
         if 3 * idx.size >= self.m and (np.diff(idx) > 0).all():
             # most columns, each once (the polish asks for a column at two points): cheaper than
@@ -481,6 +477,12 @@ def _groups(miss, block_elements, n, p):
             yield int(k), cols[s:s + size]
 
 
+def missing_rows(missing, cols, k) -> np.ndarray:
+    """The rows ``(c, k)`` that each of the columns ``cols`` of ``missing`` (n, m) misses, increasing;
+    every one of them misses exactly ``k``."""
+    return np.nonzero(np.asarray(missing)[:, cols].T)[1].reshape(len(cols), k)
+
+
 def missing_patterns(missing, columns=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Columns grouped by their exact missing-data pattern, in order of first appearance.
 
@@ -607,7 +609,7 @@ def _evaluator(U, lam, Qrot, Q, R, y, miss, cols, k, reml):
     """The :class:`MaskedEvaluator` of columns ``cols`` (k missing each) whose ``K_oo`` is regular,
     those columns, and the others (a singular K only: module notes)."""
     def build(cc):
-        M = np.sort(np.nonzero(miss[:, cc].T)[1].reshape(cc.size, k), axis=1)
+        M = missing_rows(miss, cc, k)
         try:
             return MaskedEvaluator(U, lam, Qrot, Q, R, y[:, cc], M, reml)
         except InputError as exc:
