@@ -21,7 +21,7 @@ __all__ = ["FitResult", "fit_lmm", "CHI2_95", "CHI2_MIX_95"]
 
 def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=False,
             compute_ci=True, *, x_names=None, block_elements=FIT_BLOCK_ELEMENTS,
-            polish=False) -> FitResult:
+            polish=False, start="brent") -> FitResult:
     """Fit the linear mixed model to one or many phenotypes (lmmlite's ``fitLMM``).
 
     Parameters
@@ -54,6 +54,10 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
         depends on ``tol``, on the units of y or on rounding in the search. The default
         ``False`` stops where R's ``optimize`` (lmmlite) stops at ``tol``, so the numbers are
         lmmlite's; the genome scan's null fits use ``True``.
+    start : {"brent", "grid"}
+        Where the polish starts (:func:`lmm.search.search`, note 1): Brent's optimum (default),
+        or the best point of the profile on a grid of 21 (the genome scan's null fits; needs
+        ``polish``, and ``tol`` is then unused): the same ``hsq`` to ~1e-13, in fewer evaluations.
 
     Returns
     -------
@@ -92,6 +96,6 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
         prep = prepare(kva, y2d[:, s:s + block], X)
         check_explained(prep, col0=s)
         parts.append(search(RotatedEvaluator(prep, reml), check_boundary, tol, compute_se,
-                            compute_ci, polish))
+                            compute_ci, polish, start))
     res = assemble(SearchOutcome.concatenate(parts), n, p, reml)
     return res.column(0) if one_y else res

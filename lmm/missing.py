@@ -298,10 +298,16 @@ class MaskedEvaluator:
         ``a = 1/s`` (the ``aᵢ``) for ``log|V|``."""
         weights = s[:, :, None] if d is None else np.stack([s, d[None, :] * s * s], axis=2)
         v = self._packed_sums(weights, idx)
+        logdet_a = sum_log_rows(1.0 / s if a is None else a) if d is None else None
+        return self._parts_from_sums(v, logdet_a, d, s)
+
+    def _parts_from_sums(self, v, logdet_a, d=None, s=None):
+        """:meth:`_packed_parts` from the weighted sums ``v`` (c, R, 1 or 2) of the packed products
+        and ``Σ log aᵢ`` (c,) (only without the derivative; ``d`` and ``s`` only with it)."""
         c, w, k = v.shape[0], 1 + self.p, self.k
         G = v[:, self._g_pos, 0].reshape(c, w, w)
         if d is None:
-            logdet = sum_log_rows(1.0 / s if a is None else a)
+            logdet = logdet_a
         if k:
             L = np.linalg.cholesky(v[:, self._p_pos, 0].reshape(c, k, k))
             B = v[:, self._b_pos, 0].reshape(c, k, w)
@@ -398,6 +404,11 @@ class MaskedEvaluator:
 
     def _solution(self, h, idx=None):
         G, logdet_v = self._parts(h, idx)
+        return self._solution_from_parts(G, logdet_v, h, idx)
+
+    def _solution_from_parts(self, G, logdet_v, h, idx):
+        """``ℓ`` (scaled data), ``b̂`` (Q basis), rss, σ̂² and ``log|XᵀV_oo⁻¹X|`` from the Gram
+        matrices ``G`` (c, 1+p, 1+p) and ``log|V_oo|`` (c,) of columns ``idx`` at ``h`` (c,)."""
         n_o, p = self.n - self.k, self.p
         XSX, XSy, ySy = G[:, 1:, 1:], G[:, 1:, 0], G[:, 0, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -417,7 +428,27 @@ class MaskedEvaluator:
         return self._solution(u, idx)[0]          # scaled data: ℓ less a constant per column
 
     def shared(self, h):
-        return np.stack([self._solution(np.full(self.m, hv))[0] for hv in np.asarray(h, float)])
+        """``ℓ`` of every column at each common ``h`` (g,): (g, m). With the packed products, the
+        weighted sums of all points are one matrix product ``(c·R, n) @ (n, g)``; a point at
+        ``hsq = 1`` with a singular K is evaluated alone (module notes)."""
+        h = np.asarray(h, dtype=float)
+        out = np.empty((h.size, self.m))
+        alone = (h >= 1.0) & bool(self.zero.size) if self.packed is not None else np.ones(h.size, bool)
+        for g in np.flatnonzero(alone):
+            out[g] = self._solution(np.full(self.m, h[g]))[0]
+        rest = np.flatnonzero(~alone)
+        if rest.size:
+            hr = h[rest]
+            c, R, n = self.packed.shape
+            g = hr.size
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                a = np.multiply.outer(hr, self.lam) + (1.0 - hr)[:, None]       # (g, n)
+                v = (self.packed.reshape(c * R, n) @ (1.0 / a).T).reshape(c, R, g)
+                v = v.transpose(2, 0, 1).reshape(g * c, R, 1)                   # point-major
+                G, logdet_v = self._parts_from_sums(v, np.repeat(sum_log_rows(a), c))
+            cols = np.tile(np.arange(c), g)
+            out[rest] = self._solution_from_parts(G, logdet_v, np.repeat(hr, c), cols)[0].reshape(g, c)
+        return out
 
     def solution(self, h):
         """β̂, rss, σ̂² and ℓ of every column at its own ``h`` (m,): ``ℓ`` in the user's units,
@@ -537,7 +568,7 @@ def _outcome(fit: FitResult) -> SearchOutcome:
 
 def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol=1e-4,
                    compute_se=False, compute_ci=True, *, x_names=None,
-                   block_elements=MASKED_BLOCK_ELEMENTS, polish=False) -> FitResult:
+                   block_elements=MASKED_BLOCK_ELEMENTS, polish=False, start="brent") -> FitResult:
     """Fit phenotypes with missing values exactly, reusing one decomposition of K.
 
     Parameters
@@ -549,7 +580,7 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         missing value. Column ``j`` is fitted on its observed individuals.
     X : array_like, shape (n, p), optional
         Covariates, not rotated, complete; ``None`` means an intercept.
-    reml, check_boundary, tol, compute_se, compute_ci, polish
+    reml, check_boundary, tol, compute_se, compute_ci, polish, start
         As in :func:`lmm.fit_lmm`.
     block_elements : int
         Bound on the size of the arrays of one block of columns.
@@ -567,7 +598,9 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     complement of the module notes (:class:`MaskedEvaluator`), or, when K is
     singular and so is a column's ``K_oo``, from a decomposition of ``K_oo`` per
     missing-data pattern (module notes). ``hsq_se`` from the Schur complement comes from central differences
-    of ``ℓ`` (Richardson-extrapolated), not the analytic derivative.
+    of ``ℓ`` (Richardson-extrapolated), not the analytic derivative. ``start="grid"`` applies where
+    the products are packed (a few missing values: one matrix product gives the whole grid);
+    columns with more missing values start from Brent's search (the same ``hsq`` to ~1e-13).
     """
     tol = check_tol(tol)
     y, X, miss, one_y = _check_masked(decomposition, y, X, x_names)
@@ -581,7 +614,7 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     for k, cols in _groups(miss, block_elements, n, p):
         if k == 0:
             fit = fit_lmm(decomposition.kva, kve_t @ y[:, cols], Qrot, reml, check_boundary, tol,
-                          compute_se, compute_ci, polish=polish)
+                          compute_se, compute_ci, polish=polish, start=start)
             out = _outcome(fit)
             out = SearchOutcome(**{**out.__dict__, "beta": np.linalg.solve(R, fit.beta)})
             parts.append(out)
@@ -589,13 +622,15 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         else:
             ev, cols, irregular = _evaluator(U, decomposition.kva, Qrot, Q, R, y, miss, cols, k, reml)
             if cols.size:
-                parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish))
+                # the grid pays only where its points are one matrix product (packed products)
+                parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish,
+                                    start if ev.packed is not None else "brent"))
                 order.append(cols)
             for obs, group in missing_patterns(miss, irregular):
                 rot = _observed_rotation(decomposition, obs, y[:, group], X)
                 try:
                     fit = fit_lmm(rot.kva, rot.y, rot.X, reml, check_boundary, tol, compute_se,
-                                  compute_ci, polish=polish)
+                                  compute_ci, polish=polish, start=start)
                 except InputError as exc:
                     raise InputError(_renumber(str(exc), group)) from None
                 parts.append(_outcome(fit))

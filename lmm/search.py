@@ -12,7 +12,14 @@ Notes
 -----
 1. **Search.** Brent's method (the algorithm and tolerance convention of R's
    ``optimize``, as lmmlite uses) on ``[0, 1]``, all columns in lockstep
-   (:func:`lmm.brent.fmin_lockstep`).
+   (:func:`lmm.brent.fmin_lockstep`). With ``start="grid"`` (the genome scan's null
+   fits) there is no Brent search: ``ℓ`` of every column on :data:`GRID_START` (21
+   points, one matrix product of the whole block instead of a dozen evaluations
+   column by column) brackets the best maximum inside (0, 1), and the polish of
+   note 4 starts from the vertex of the parabola through the best grid point and its
+   neighbours. Both locate the same root of the score (to ~1e-13, the tests check
+   1e-10); where ``ℓ`` has several local maxima the grid takes the one nearest its
+   best point, Brent's search any of them.
 2. **Boundaries.** ``ℓ(0)``, ``ℓ(½)`` and ``ℓ(1)`` are evaluated exactly for
    every column. With ``check_boundary`` the best of ``ĥ``, 0 and 1 is kept
    (ties favour the interior optimum, then 0). ``ℓ(1) = +∞`` (an unbounded
@@ -71,6 +78,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .brent import fmin_lockstep, root_lockstep
+from .errors import InputError
 from .checks import (FLAT_LOGLIK_RTOL, POLISH_BRACKET_MARGIN, POLISH_LOGLIK_RTOL, POLISH_SECANT_MIN_STEP,
                      POLISH_SLOPE_STEP, POLISH_STEP_RTOL)
 
@@ -86,6 +94,14 @@ CHI2_MIX_95 = 2.705543454095404
 CI_GRID = np.linspace(0.0, 1.0, 21)
 #: Newton steps of the polish (note 4) at most.
 POLISH_MAX_ITER = 6
+#: The grid of the search's ``start="grid"`` (note 1): ``ℓ`` of every column at these points, in
+#: one matrix product per block, brackets each column's maximum for the polish. It holds 0, ½
+#: and 1, the points of notes 2 and 3.
+GRID_START = np.linspace(0.0, 1.0, 21)
+#: Newton steps of the polish from the grid (its start is ~1e-3 from the root, not Brent's ~1e-5).
+GRID_POLISH_MAX_ITER = 12
+#: The starts a search knows (note 1).
+SEARCH_STARTS = ("brent", "grid")
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -199,30 +215,42 @@ class SearchOutcome:
 
 
 def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
-           compute_ci: bool, polish: bool = True) -> SearchOutcome:
+           compute_ci: bool, polish: bool = True, start: str = "brent") -> SearchOutcome:
     """Maximise ``ℓ`` of every column of ``ev`` over [0, 1]; flags, SE and interval (module notes).
 
     Parameters
     ----------
     ev : Evaluator
     check_boundary : bool
-        Compare the Brent optimum with ``hsq = 0`` and ``hsq = 1``.
+        Compare the optimum found inside with ``hsq = 0`` and ``hsq = 1``.
     tol : float
         Brent tolerance (R's ``optimize``).
     compute_se, compute_ci : bool
     polish : bool
         Refine interior optima by Newton's method on the score (note 4; default).
         ``False`` stops where Brent's search (and lmmlite) stops.
+    start : {"brent", "grid"}
+        How the polish is started (note 1): from Brent's search (default), or from the profile
+        on :data:`GRID_START` (needs ``polish``; ``tol`` is then used only where the grid cannot
+        tell whether a maximum lies just below 1: :func:`_grid_search`).
 
     Returns
     -------
     SearchOutcome
     """
+    if start not in SEARCH_STARTS:
+        raise InputError(f"start must be one of {', '.join(SEARCH_STARTS)}, got {start!r}")
+    if start == "grid" and not polish:
+        raise InputError("start='grid' needs polish=True: the grid only brackets the maximum")
     m = ev.m
-    x, fx, converged, n_eval = fmin_lockstep(lambda u, idx: -ev(u, idx), np.zeros(m), np.ones(m), tol)
-    hsq = x
-    ll = -fx
-    ll0, llh, ll1 = ev.shared(np.array([0.0, 0.5, 1.0]))
+    if start == "grid":
+        hsq, ll, (ll0, llh, ll1) = _grid_search(ev, tol)
+        converged, n_eval = np.ones(m, dtype=bool), np.full(m, GRID_START.size)
+    else:
+        x, fx, converged, n_eval = fmin_lockstep(lambda u, idx: -ev(u, idx), np.zeros(m),
+                                                 np.ones(m), tol)
+        hsq, ll = x, -fx
+        ll0, llh, ll1 = ev.shared(np.array([0.0, 0.5, 1.0]))
     unbounded = ll1 == np.inf
     b = np.zeros(m, dtype=np.int8)
     if check_boundary:
@@ -231,14 +259,17 @@ def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
         b = np.where(use0, -1, np.where(use1, 1, 0)).astype(np.int8)
     b = np.where(unbounded, 1, b).astype(np.int8)
     hsq = np.where(b < 0, 0.0, np.where(b > 0, 1.0, hsq))
-    ll_hat = ev(hsq, np.arange(m))              # on the evaluator's own scale, as ll0, ll1
+    if start == "grid":                          # ℓ of the polished points is known
+        ll_hat = np.where(b < 0, ll0, np.where(b > 0, ll1, ll))
+    else:
+        ll_hat = ev(hsq, np.arange(m))          # on the evaluator's own scale, as ll0, ll1
     pts = np.stack([ll0, llh, ll1, ll_hat])
     with np.errstate(invalid="ignore"):
         flat = (np.isfinite(pts).all(axis=0)
                 & (pts.max(axis=0) - pts.min(axis=0)
                    <= FLAT_LOGLIK_RTOL * np.maximum(1.0, np.abs(ll_hat))))
     status = np.where(unbounded, "unbounded", np.where(flat, "flat_likelihood", "ok"))
-    if polish:
+    if polish and start == "brent":
         cols = np.flatnonzero((b == 0) & (status == "ok") & np.isfinite(ll_hat))
         if cols.size:
             hsq[cols], ll_hat[cols] = _polish(ev, hsq[cols], ll_hat[cols], cols, tol,
@@ -309,6 +340,67 @@ def to_data_scale(sol: Solution):
     return sigmasq, beta, k, flag
 
 
+def _grid_search(ev, tol):
+    """The start ``"grid"`` (note 1): each column's maximum inside (0, 1), polished.
+
+    ``ℓ`` of every column on :data:`GRID_START` (``ev.shared``); the best point ``h_i`` inside
+    (not 0 or 1) and its neighbours bracket a maximum; the polish starts at the vertex of the
+    parabola through the three, with its curvature as the first slope of the score (at ``h_i``
+    with a bisection where the vertex is not inside the bracket). Where ``ℓ(h_i)`` is above both
+    neighbours a root of the score lies between them (even next to a singular ``ℓ(1) = −∞``);
+    else the polish's test of the end applies; where that test cannot be made (``ℓ(1)`` above
+    ``ℓ(h_i)`` and the score at 1 not finite: a singular K), the column is searched as with the
+    start ``"brent"`` (``tol``). Columns whose grid profile is flat to round-off (note 3) or
+    unbounded at 1 are not polished.
+
+    Returns
+    -------
+    hsq, ll : ndarray (m,)
+        The polished maxima and ``ℓ`` there (the evaluator's scale).
+    ends : tuple of ndarray (m,)
+        ``ℓ`` at 0, ½ and 1.
+    """
+    grid = GRID_START
+    L = np.asarray(ev.shared(grid), dtype=float)                    # (g, m)
+    m = L.shape[1]
+    at = np.arange(m)
+    inner = np.where(np.isnan(L[1:-1]), -np.inf, L[1:-1])
+    i = np.argmax(inner, axis=0) + 1
+    lm, l0, lp = L[i - 1, at], L[i, at], L[i + 1, at]
+    step = grid[1] - grid[0]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        curv = (lp - 2.0 * l0 + lm) / (step * step)                 # ℓ″ of the parabola
+        off = -(lp - lm) / (2.0 * step * curv)
+        ok = np.isfinite(off) & (curv < 0) & (np.abs(off) < step)    # a vertex inside the bracket
+        top = np.max(np.where(np.isfinite(L), L, -np.inf), axis=0)
+        low = np.min(np.where(np.isfinite(L), L, np.inf), axis=0)
+        flat = np.isfinite(L).all(axis=0) & (top - low <= FLAT_LOGLIK_RTOL * np.maximum(1.0, np.abs(top)))
+    hsq = grid[i].copy()
+    ll = l0.copy()
+    todo = np.isfinite(l0) & ~flat & (L[-1] != np.inf)
+    bracketed = (l0 > lm) & (l0 > lp)
+    # ℓ(1) finite and above ℓ(h_i) with a score at 1 that is not (a singular K): whether a
+    # maximum lies just below 1 is Brent's search to find, as with the start "brent"
+    near1 = np.flatnonzero(todo & ~bracketed & (i == grid.size - 2) & (lp >= l0))
+    if near1.size:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            g1 = np.asarray(ev.first_derivative(np.ones(near1.size), near1), dtype=float)
+        brent = near1[~np.isfinite(g1)]
+        if brent.size:
+            x, fx, converged, _ = fmin_lockstep(lambda u, j: -ev(u, brent[j]), np.zeros(brent.size),
+                                                np.ones(brent.size), tol)
+            hsq[brent], ll[brent] = _polish(ev, x, -fx, brent, tol, converged)
+            todo[brent] = False
+    cols = np.flatnonzero(todo)
+    if cols.size:
+        x0 = np.where(ok, hsq + off, hsq)[cols]
+        hsq[cols], ll[cols] = polish(ev, hsq[cols], ll[cols], cols, grid[i - 1][cols],
+                                     grid[i + 1][cols], GRID_POLISH_MAX_ITER, start=x0,
+                                     slope=np.where(ok, curv, np.nan)[cols],
+                                     bracketed=bracketed[cols])
+    return hsq, ll, (L[0], L[(grid.size - 1) // 2], L[-1])
+
+
 def _polish(ev, h, ll, cols, tol, converged):
     """:func:`polish` of the columns ``cols``, bracketed by Brent's bracket widened by
     :data:`POLISH_BRACKET_MARGIN`."""
@@ -317,7 +409,8 @@ def _polish(ev, h, ll, cols, tol, converged):
     return polish(ev, h, ll, cols, np.maximum(0.0, h - w), np.minimum(1.0, h + w))
 
 
-def polish(ev: Evaluator, h, ll, cols, lo, hi, max_iter: int = POLISH_MAX_ITER):
+def polish(ev: Evaluator, h, ll, cols, lo, hi, max_iter: int = POLISH_MAX_ITER, *, start=None,
+           slope=None, bracketed=None):
     """Refine interior maxima of ``ℓ`` by a safeguarded Newton iteration on the score (note 4).
 
     Parameters
@@ -331,6 +424,13 @@ def polish(ev: Evaluator, h, ll, cols, lo, hi, max_iter: int = POLISH_MAX_ITER):
         ``[a, b] ∋ ĥ`` of length at most ``4·tol1`` (``tol1 = √ε·|ĥ| + tol/3``: the
         stopping rule of :mod:`lmm.brent`), so ``ĥ ± 4·tol1`` holds it.
     max_iter : int
+    start, slope : ndarray (k,), optional
+        Where the iteration starts (default ``h``) and a first slope of the score there (NaN:
+        none, the first step bisects); both or neither. Without them the slope is the difference
+        of the scores at ``h`` and ``h ± POLISH_SLOPE_STEP``.
+    bracketed : ndarray (k,) of bool, optional
+        Columns known to have a root of the score inside ``(lo, hi)`` (``ℓ`` at ``h`` above ``ℓ``
+        at both ends): the test of an end of [0, 1] (notes) is skipped for them.
 
     Returns
     -------
@@ -355,19 +455,24 @@ def polish(ev: Evaluator, h, ll, cols, lo, hi, max_iter: int = POLISH_MAX_ITER):
     starting ``ℓ`` less ``POLISH_LOGLIK_RTOL·max(1, |ℓ|)``.
     """
     h0 = np.asarray(h, dtype=float)
-    x = h0.copy()
+    x = h0.copy() if start is None else np.array(start, dtype=float)
     lo = np.array(lo, dtype=float)
     hi = np.array(hi, dtype=float)
     k = x.size
-    delta = np.where(x < 0.5, POLISH_SLOPE_STEP, -POLISH_SLOPE_STEP)     # towards the inside
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        gg = np.asarray(ev.first_derivative(np.concatenate([x, x + delta]),
-                                            np.concatenate([cols, cols])), dtype=float)
-        g = gg[:k]
-        H = (gg[k:] - g) / delta
+        if start is None:
+            delta = np.where(x < 0.5, POLISH_SLOPE_STEP, -POLISH_SLOPE_STEP)  # towards the inside
+            gg = np.asarray(ev.first_derivative(np.concatenate([x, x + delta]),
+                                                np.concatenate([cols, cols])), dtype=float)
+            g = gg[:k]
+            H = (gg[k:] - g) / delta
+        else:
+            g = np.asarray(ev.first_derivative(x, cols), dtype=float)
+            H = np.array(slope, dtype=float)
     # the score points to an end of [0, 1] inside the bracket: go on only if the score at
     # that end points back (an interior maximum between), else the maximum may be the end
-    outward = np.flatnonzero(((lo <= 0.0) & (g < 0)) | ((hi >= 1.0) & (g > 0)))
+    outward = ((lo <= 0.0) & (g < 0)) | ((hi >= 1.0) & (g > 0))
+    outward = np.flatnonzero(outward if bracketed is None else outward & ~np.asarray(bracketed))
     if outward.size:
         end = np.where(g[outward] < 0, 0.0, 1.0)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -345,7 +345,7 @@ def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e
     ys = standardize(y, X, missing)
     X_rot = kve_t @ X
     y_rot = kve_t @ np.where(missing, 0.0, ys)
-    options = dict(reml=reml, tol=tol, compute_ci=False, polish=True)
+    options = dict(reml=reml, tol=tol, compute_ci=False, polish=True, start="grid")
     if missing.any():
         fit = fit_lmm_masked(decomposition, ys, X, **options)
     else:

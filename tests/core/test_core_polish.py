@@ -12,7 +12,11 @@
   to ``~ε·c``: there ``hsq`` is invariant only as far as that rounding allows (to 1e-9 for
   ``c`` up to ~1e5 times the spread of ``y``; 1e-7 at 1e9, 1e-3 at 1e12);
 * ``polish=False`` is the Brent search alone, whose optimum moves by up to ~1e-7 with the
-  units (the reason for the polish).
+  units (the reason for the polish);
+* the grid start (``start="grid"``, the scan's null fits) reaches the optimum that Brent's
+  start reaches, to 1e-10, except next to a boundary where Brent's point was worse than the
+  boundary and the grid's polished interior point is better; the masked evaluator's grid in
+  one matrix product equals its points one by one.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import numpy as np
 import pytest
 
 import lmm
+from lmm.errors import InputError
 from lmm.evaluators import RotatedEvaluator
 from lmm.likelihood import prepare
 from lmm.missing import MaskedEvaluator
 from lmm.result import assemble
-from lmm.search import search
+from lmm.search import GRID_START, search
 
 try:
     from _core_data import random_kinship, random_X, simulate_y
@@ -296,3 +301,96 @@ def test_hsq_identical_for_offsets_of_y(data, reml, polish):
         f0 = lmm.fit_lmm(r0.kva, r0.y, r0.X, reml=reml, polish=polish)
         f1 = lmm.fit_lmm(r1.kva, r1.y, r1.X, reml=reml, polish=polish)
         assert _rel_spread(f1.hsq, f0.hsq) <= tol, c
+
+
+# ---------------------------------------------------------------------------------------------
+# the grid start
+
+
+def _start_pairs(reml, n_zero):
+    """Brent's and the grid's outcomes on the same evaluators: complete columns (rotated) and
+    columns missing one or two individuals each (Schur, packed), heritabilities from 0 to 1."""
+    rng = np.random.default_rng(31 + n_zero)
+    n = 120
+    K = random_kinship(rng, n, n_zero=n_zero)
+    X = random_X(rng, n, 2)
+    h = np.concatenate([np.zeros(8), rng.uniform(0.0, 1.0, 100), np.full(8, 0.995)])
+    Y = np.column_stack([simulate_y(rng, K, X, v) for v in h])
+    dec = lmm.eigen_decompose(K)
+    rot = dec.rotate(Y, X)
+    Q, R = np.linalg.qr(X)
+    out = []
+    for k in (0, 1, 2):
+        if k == 0:
+            ev = RotatedEvaluator(prepare(rot.kva, rot.y, rot.X), reml)
+        else:
+            M = np.sort(np.stack([rng.choice(n, k, replace=False) for _ in h]), axis=1)
+            y = Y.copy()
+            y[M.T, np.arange(h.size)] = np.nan
+            args = (np.ascontiguousarray(dec.kve_t.T), dec.kva, dec.kve_t @ Q, Q, R)
+            ev = MaskedEvaluator(*args, y, M, reml)
+            if not ev.regular.all():      # a singular K_oo needs its own decomposition
+                good = np.flatnonzero(ev.regular)
+                ev = MaskedEvaluator(*args, y[:, good], M[good], reml)
+            assert ev.packed is not None and ev.regular.all() and ev.m > 100
+        out.append((ev, search(ev, True, 1e-4, False, False), search(ev, True, 1e-4, False, False,
+                                                                    start="grid")))
+    return out
+
+
+@pytest.mark.parametrize("n_zero", [0, 1], ids=["regular", "singular K"])
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_grid_start_reaches_brents_optimum(reml, n_zero):
+    for ev, brent, grid in _start_pairs(reml, n_zero):
+        name = type(ev).__name__
+        same = np.abs(grid.hsq - brent.hsq) <= 1e-10
+        # the only other outcome: Brent's point next to a boundary was worse than the boundary,
+        # and the grid's polished interior point is better than both (a maximum within 1e-3)
+        other = np.flatnonzero(~same)
+        assert other.size <= 3, (name, grid.hsq[other], brent.hsq[other])
+        assert np.all(brent.boundary[other] != "none"), name
+        assert np.all(grid.boundary[other] == "none"), name
+        assert np.all(np.minimum(grid.hsq[other], 1.0 - grid.hsq[other]) < 1e-3), name
+        assert np.all(grid.loglik[other] > brent.loglik[other]), name
+        np.testing.assert_array_equal(grid.boundary[same], brent.boundary[same], err_msg=name)
+        np.testing.assert_array_equal(grid.status, brent.status, err_msg=name)
+        fin = np.isfinite(brent.loglik)           # +inf: unbounded at 1 (ML with a singular K)
+        assert np.all(grid.loglik[fin] >= brent.loglik[fin] - 1e-12 * np.abs(brent.loglik[fin])), name
+        np.testing.assert_array_equal(grid.loglik[~fin], brent.loglik[~fin], err_msg=name)
+        assert {"lower", "none"} <= set(brent.boundary) or set(brent.status) == {"unbounded"}, name
+        # every interior optimum of the grid start is a root of the score
+        i = np.flatnonzero(grid.boundary == "none")
+        g = ev.first_derivative(grid.hsq[i], i)
+        d = 1e-6
+        H = (ev.first_derivative(grid.hsq[i] + d, i) - ev.first_derivative(grid.hsq[i] - d, i)) / (2 * d)
+        assert np.all(np.abs(g / H) <= 1e-11), (name, np.max(np.abs(g / H)))
+
+
+@pytest.mark.parametrize("n_zero", [0, 1], ids=["regular", "singular K"])
+def test_masked_grid_in_one_product_equals_each_point(n_zero):
+    """``MaskedEvaluator.shared``: the grid's sums in one matrix product (the point ``hsq = 1``
+    alone with a singular K) against the columns evaluated at each point in turn."""
+    rng = np.random.default_rng(8)
+    n = 60
+    K = random_kinship(rng, n, n_zero=n_zero)
+    X = random_X(rng, n, 3)
+    Y = np.column_stack([simulate_y(rng, K, X, v) for v in (0.0, 0.3, 0.6, 0.9)])
+    M = np.array([[2], [5], [5], [40]])
+    Y[M[:, 0], np.arange(4)] = np.nan
+    Q, R = np.linalg.qr(X)
+    dec = lmm.eigen_decompose(K)
+    for reml in (False, True):
+        ev = MaskedEvaluator(np.ascontiguousarray(dec.kve_t.T), dec.kva, dec.kve_t @ Q, Q, R, Y, M,
+                             reml)
+        cols = np.arange(4)
+        each = np.stack([ev(np.full(4, v), cols) for v in GRID_START])
+        np.testing.assert_allclose(ev.shared(GRID_START), each, rtol=1e-12, atol=0)
+
+
+def test_grid_start_needs_the_polish(data):
+    K, X, Y, Ym, dec = data
+    rot = dec.rotate(Y, X)
+    with pytest.raises(InputError, match="needs polish"):
+        lmm.fit_lmm(rot.kva, rot.y, rot.X, polish=False, start="grid")
+    with pytest.raises(InputError, match="start must be one of brent, grid"):
+        lmm.fit_lmm_masked(dec, Ym, X, polish=True, start="golden")
