@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/bench_scan.py --quick    # (a) and a reduced (b); skips (c)
     python benchmarks/bench_scan.py --only-a   # (a) only
     python benchmarks/bench_scan.py --no-r     # (a) without running R/qtl2
+    python benchmarks/bench_scan.py --only-a --job-memory   # as a workflow job's process
 
 (a) recla (261 DO mice, 26 phenotypes, 6,394 markers × 8 alleles, qtl2's LOCO
     kinship, intercept only), one BLAS thread: wall time of the kinships, of the
@@ -24,6 +25,10 @@ Run from the repository root::
     LOCO kinships: the library scan (max LOD per chromosome and phenotype), and
     the GEMM floor measured in the same run: the machine's GEMM rate times the
     ``(2 + p)·2nqm`` flops of the scan's matrix products.
+
+``--job-memory`` first sets this process's malloc as every workflow job sets its own
+(:func:`lmm.pipeline.memory.keep_freed_memory`: freed temporaries reused, not page-faulted
+afresh); without it the process keeps glibc's defaults, as a user's own Python session does.
 
 Data of (b) and (c) are seeded and synthetic. Figures are printed, never asserted.
 """
@@ -272,9 +277,16 @@ def main(argv=None):
     ap.add_argument("--no-r", action="store_true",
                     help="(a) without R/qtl2 (print its last measured time instead)")
     ap.add_argument("--only-a", action="store_true", help="case (a) only")
+    ap.add_argument("--job-memory", action="store_true",
+                    help="set malloc as a workflow job does (lmm.pipeline.memory.keep_freed_memory)")
     args = ap.parse_args(argv)
+    memory = "malloc: glibc defaults (a user's own process)"
+    if args.job_memory:
+        from lmm.pipeline.memory import keep_freed_memory
+
+        memory = keep_freed_memory() + ", as a workflow job"
     print(f"python {platform.python_version()}, numpy {np.__version__}, {blas_info()}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs; {memory}")
     if (RECLA / "recla_alleleprobs.csv.gz").exists() and PHENO.exists():
         bench_recla(r_baseline=not args.no_r)
     else:

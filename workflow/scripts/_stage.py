@@ -1,8 +1,9 @@
-"""Shared start-up of the workflow's scripts: pinned BLAS threads, logging, clean user errors.
+"""Shared start-up of the workflow's scripts: pinned BLAS threads, freed memory kept for reuse
+(:mod:`lmm.pipeline.memory`), logging, clean user errors.
 
 Import this module before numpy (it imports nothing heavy), then::
 
-    log = start(snakemake)          # pins threads, logs to snakemake.log[0]
+    log = start(snakemake)          # pins threads, keeps freed memory, logs to snakemake.log[0]
     with user_errors(log):
         ...                         # lmm.InputError -> one clear message, exit status 1
 
@@ -54,7 +55,8 @@ _outputs = []
 
 
 def start(snakemake):
-    """Pin threads to the job's, send logging to the job's log file, return the logger."""
+    """Pin threads to the job's, send logging to the job's log file, keep freed memory for reuse
+    (:func:`lmm.pipeline.memory.keep_freed_memory`, logged), return the logger."""
     pin_threads(snakemake.threads)
     _outputs[:] = [str(path) for path in snakemake.output]
     logging.raiseExceptions = False  # a log write on a full disk must not add a traceback
@@ -74,6 +76,9 @@ def start(snakemake):
     logging.captureWarnings(True)
     log = logging.getLogger(snakemake.rule)
     log.info("rule %s, threads %s", snakemake.rule, snakemake.threads)
+    from lmm.pipeline.memory import keep_freed_memory  # after the threads are pinned: imports numpy
+
+    log.info("%s", keep_freed_memory())
     return log
 
 
