@@ -169,19 +169,25 @@ class _Null:
 class _Extras:
     """The phenotype-specific covariates of a block (``extra_used``), rows ordered by owner.
 
-    Row ``e`` belongs to phenotype ``owners[o]`` where ``member[o, e]`` is 1 (each owner's rows
-    contiguous, in the order of ``owners``).
+    Each owner's rows are contiguous, in the order of ``owners``.
     """
 
     owners: np.ndarray   # (n_own,) phenotypes (of the block) with extra covariates
     gidx: np.ndarray     # (R, kmax) extra columns entering the row's unweighted whitening
     coef: np.ndarray     # (R, kmax) their coefficients (zero-padded)
-    member: np.ndarray   # (n_own, R) 1 where the row belongs to the owner, else 0
+    by_count: list       # (positions in owners, first rows, k) of the owners with k rows each
 
     def owner_sums(self, A):
-        """``Σ`` of the rows of ``A`` (R, …) of each owner: (n_own, …), one matrix product (the
-        0/1 ``member`` matrix; ``np.add.reduceat`` over the first axis is several times slower)."""
-        return (self.member @ A.reshape(A.shape[0], -1)).reshape(self.member.shape[0], *A.shape[1:])
+        """``Σ`` of the rows of ``A`` (R, …) of each owner: (n_own, …), by the owners' number of rows
+        (one gather per row position: ``np.add.reduceat`` over the first axis is several times
+        slower, and most owners have one or two rows)."""
+        out = np.empty((self.owners.size, *A.shape[1:]))
+        for pos, first, k in self.by_count:
+            acc = A[first]
+            for t in range(1, k):
+                acc += A[first + t]
+            out[pos] = acc
+        return out
 
 
 def _null(kva, y, Q, hsq, H=None, used=None, HH=None, QH=None, n_obs=None) -> _Null:
@@ -276,9 +282,8 @@ def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> tuple[_Extras, np.ndarray]:
         WV1t[rows.ravel()] = (w[:, :, None] * V1).reshape(n, -1).T
         gidx[rows.ravel(), :k] = np.repeat(idx, k, axis=0)
         coef[rows.ravel(), :k] = Luinv.reshape(-1, k)
-    member = np.zeros((owners.size, R))
-    member[np.repeat(np.arange(owners.size), ks), np.arange(R)] = 1.0
-    return _Extras(owners, gidx, coef, member), WV1t
+    by_count = [(g, starts[g], k) for k in np.unique(ks).tolist() for g in [np.flatnonzero(ks == k)]]
+    return _Extras(owners, gidx, coef, by_count), WV1t
 
 
 def _positive_definite(Gw, Gu, js, j) -> bool:
