@@ -78,9 +78,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .brent import fmin_lockstep, root_lockstep
-from .errors import InputError
 from .checks import (FLAT_LOGLIK_RTOL, POLISH_BRACKET_MARGIN, POLISH_LOGLIK_RTOL, POLISH_SECANT_MIN_STEP,
                      POLISH_SLOPE_STEP, POLISH_STEP_RTOL)
+from .errors import InputError
 
 __all__ = ["Evaluator", "Solution", "SearchOutcome", "search", "polish", "profile_ci", "to_data_scale",
            "CI_GRID",
