@@ -37,6 +37,9 @@ a fresh process per size so that the peak RSS is that size's own:
   n ≤ ``--gemma-max-n`` (default 1000: GEMMA 0.98.5 had not finished after 14 minutes at
   n = 5,000, q = 100,000 on a busy 2-core machine; "skipped" in the table otherwise).
 
+``--job-memory`` runs the measuring processes with malloc set as every workflow job sets its own
+(:func:`lmm.pipeline.memory.keep_freed_memory`: freed memory reused, not page-faulted afresh).
+
 Prints a Markdown table, each row as soon as it is measured; asserts nothing.
 """
 
@@ -211,9 +214,17 @@ def main(argv=None):
                     help="kinship and floor alternately, best of this many each (default 3)")
     ap.add_argument("--store", action="store_true",
                     help="also time the workflow's kinship job from the genotype store")
+    ap.add_argument("--job-memory", action="store_true",
+                    help="measure in processes whose malloc is set as a workflow job's "
+                         "(lmm.pipeline.memory.keep_freed_memory)")
     ap.add_argument("--child", nargs=3, metavar=("PREFIX", "CHUNK", "REPEAT"), help=argparse.SUPPRESS)
     ap.add_argument("--child-store", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.job_memory and (args.child or args.child_store):
+        from lmm.pipeline.memory import keep_freed_memory
+
+        keep_freed_memory()
+    job_memory = ["--job-memory"] if args.job_memory else []
     if args.child:
         print(json.dumps(run_one(args.child[0], int(args.child[1]), int(args.child[2]))))
         return
@@ -233,7 +244,8 @@ def main(argv=None):
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}; standardized kinship, float64 products, "
           f"chunks of {args.chunk} markers read as float32, overall + {N_CHROM} LOCO; "
           f"kinship and floor alternately, best of {args.repeat}; load average "
-          f"{os.getloadavg()[0]:.2f}")
+          f"{os.getloadavg()[0]:.2f}; malloc "
+          f"{'as a workflow job (--job-memory)' if args.job_memory else 'glibc defaults'}")
     gemma = None if args.no_gemma else shutil.which("gemma")
     head = ["n", "q", "read s", "accumulate s", "overall+LOCO s", "total s",
             "peak RSS MiB", "A@Aᵀ floor s", "ratio", "CPU ratio", "GEMMA -gk 2 s", "mean diag"]
@@ -246,7 +258,7 @@ def main(argv=None):
             prefix = tmp / f"bench_{n}_{q}"
             make_plink(prefix, n, q)
             proc = subprocess.run([sys.executable, __file__, "--child", str(prefix),
-                                   str(args.chunk), str(args.repeat)], check=True,
+                                   str(args.chunk), str(args.repeat), *job_memory], check=True,
                                   capture_output=True, text=True)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             if gemma and n <= args.gemma_max_n:
@@ -260,7 +272,7 @@ def main(argv=None):
                   f"{gem} | {r['mean_diag']:.6f} |",
                   flush=True)
             if args.store:
-                stores.append(store_row(prefix, tmp, args.repeat))
+                stores.append(store_row(prefix, tmp, args.repeat, job_memory))
             for ext in (".bed", ".bim", ".fam"):
                 Path(f"{prefix}{ext}").unlink()
             shutil.rmtree(tmp / "gemma_out", ignore_errors=True)
@@ -275,7 +287,7 @@ def main(argv=None):
                   f"{r['cpu_total'] / r['cpu_floor']:.2f}x | {r['mean_diag']:.6f} |", flush=True)
 
 
-def store_row(prefix: Path, tmp: Path, repeat: int) -> dict:
+def store_row(prefix: Path, tmp: Path, repeat: int, job_memory=()) -> dict:
     """Write the PLINK files as the genotype store (not timed), then time the kinship job on it."""
     from lmm.pipeline.genotype_store import write_intermediate
     from lmm.pipeline.genotypes import read_genotypes
@@ -283,7 +295,7 @@ def store_row(prefix: Path, tmp: Path, repeat: int) -> dict:
     store = tmp / "store"
     write_intermediate(read_genotypes(f"{prefix}.bed"), None, store)
     proc = subprocess.run([sys.executable, __file__, "--child-store", str(store), "--repeat",
-                           str(repeat)], check=True, capture_output=True, text=True)
+                           str(repeat), *job_memory], check=True, capture_output=True, text=True)
     shutil.rmtree(store)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
