@@ -57,7 +57,8 @@ def fit_lmm(kva, y, X, reml=True, check_boundary=True, tol=1e-4, compute_se=Fals
     start : {"brent", "grid"}
         Where the polish starts (:func:`lmm.search.search`, note 1): Brent's optimum (default),
         or the best point of the profile on a grid of 21 (the genome scan's null fits; needs
-        ``polish``, and ``tol`` is then unused): the same ``hsq`` to ~1e-13, in fewer evaluations.
+        ``polish``; ``tol`` then serves only a maximum just below 1 with a singular K, which the
+        grid leaves to Brent): the same ``hsq`` to ~1e-13, in fewer evaluations.
 
     Returns
     -------

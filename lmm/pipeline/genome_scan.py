@@ -435,8 +435,9 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     phenotypes : sequence of str
         The chunk (all fitted phenotypes of the partition).
     reml, tol
-        The null fit (REML by default; tolerance of the Brent stage, default 1e-4, before the
-        Newton polish to about 1e-14).
+        The null fit (REML by default; tolerance of Brent's search where the grid start leaves
+        it to Brent, default 1e-4; :func:`lmm.scan.engine.fit_null_group`), polished by Newton
+        steps to about 1e-14.
     tile_columns : int
         Genotype columns scanned at once: bounds memory at about ``8·n·tile_columns`` bytes
         for the designs plus the block temporaries of :func:`lmm.scan.scan_rotated`.

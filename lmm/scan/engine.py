@@ -7,7 +7,8 @@ a time, and the scan_decompose stage's files). For one chromosome they all call,
 decomposition and set of covariates:
 
 1. :func:`fit_null_group`: the null fits of the phenotypes that share them (:func:`lmm.fit_lmm`,
-   or :func:`lmm.fit_lmm_masked` when some values are missing, both with ``polish=True``);
+   or :func:`lmm.fit_lmm_masked` when some values are missing, both with ``polish=True`` and
+   ``start="grid"``: the profile on 21 points in one matrix product, then Newton on the score);
 2. :func:`scan_tile`: the LODs of a tile of markers for all of them, in one
    :func:`lmm.scan.scan_rotated` call, each phenotype's missing individuals as indicator
    covariates of its own (``extra``);
@@ -323,7 +324,10 @@ def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e
     X : array_like, shape (n, p)
         Covariates (not rotated), full column rank on every column's observed individuals.
     reml, tol
-        As in :func:`lmm.fit_lmm`; the optimum is polished (``polish=True``).
+        As in :func:`lmm.fit_lmm`; the optimum is polished (``polish=True``) from the best point
+        of a 21-point grid (``start="grid"``, :mod:`lmm.search` note 1); ``tol`` serves only the
+        columns that start from Brent's search (a maximum just below 1 with a singular K, or
+        five or more missing values).
 
     Returns
     -------

@@ -278,10 +278,11 @@ def scan1(genotypes, kinship, pheno, covar=None, *, x_covar=None, int_covar=None
     reml : bool
         REML (default) or ML for the null ``hsq``.
     tol : float
-        Tolerance of the Brent stage of the ``hsq`` search (default ``1e-4``);
-        an interior optimum is then polished by Newton steps on the score to
-        about ``1e-14`` (:func:`lmm.fit_lmm` ``polish=True``), at least as
-        precise as Brent alone at ``1e-12`` (R/qtl2's) in half the evaluations.
+        Tolerance of Brent's search where the ``hsq`` search uses it (default ``1e-4``;
+        :func:`lmm.scan.engine.fit_null_group`): the optimum is found on a 21-point grid and
+        polished by Newton steps on the score to about ``1e-14`` (:func:`lmm.fit_lmm`
+        ``polish=True, start="grid"``), at least as precise as Brent alone at ``1e-12``
+        (R/qtl2's) in a fraction of the evaluations.
     collinear_rtol, block_elements
         See :func:`lmm.scan.scan_rotated`.
 
