@@ -263,11 +263,7 @@ def search(ev: Evaluator, check_boundary: bool, tol: float, compute_se: bool,
         ll_hat = np.where(b < 0, ll0, np.where(b > 0, ll1, ll))
     else:
         ll_hat = ev(hsq, np.arange(m))          # on the evaluator's own scale, as ll0, ll1
-    pts = np.stack([ll0, llh, ll1, ll_hat])
-    with np.errstate(invalid="ignore"):
-        flat = (np.isfinite(pts).all(axis=0)
-                & (pts.max(axis=0) - pts.min(axis=0)
-                   <= FLAT_LOGLIK_RTOL * np.maximum(1.0, np.abs(ll_hat))))
+    flat = _flat(np.stack([ll0, llh, ll1, ll_hat]), ll_hat)
     status = np.where(unbounded, "unbounded", np.where(flat, "flat_likelihood", "ok"))
     if polish and start == "brent":
         cols = np.flatnonzero((b == 0) & (status == "ok") & np.isfinite(ll_hat))
@@ -340,6 +336,14 @@ def to_data_scale(sol: Solution):
     return sigmasq, beta, k, flag
 
 
+def _flat(pts, ref):
+    """Note 3's rule: every value of ``pts`` (k, m) finite and their spread per column at most
+    ``FLAT_LOGLIK_RTOL · max(1, |ref|)``, ``ref`` (m,)."""
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(pts).all(axis=0)
+                & (pts.max(axis=0) - pts.min(axis=0) <= FLAT_LOGLIK_RTOL * np.maximum(1.0, np.abs(ref))))
+
+
 def _grid_search(ev, tol):
     """The start ``"grid"`` (note 1): each column's maximum inside (0, 1), polished.
 
@@ -372,9 +376,7 @@ def _grid_search(ev, tol):
         curv = (lp - 2.0 * l0 + lm) / (step * step)                 # ℓ″ of the parabola
         off = -(lp - lm) / (2.0 * step * curv)
         ok = np.isfinite(off) & (curv < 0) & (np.abs(off) < step)    # a vertex inside the bracket
-        top = np.max(np.where(np.isfinite(L), L, -np.inf), axis=0)
-        low = np.min(np.where(np.isfinite(L), L, np.inf), axis=0)
-        flat = np.isfinite(L).all(axis=0) & (top - low <= FLAT_LOGLIK_RTOL * np.maximum(1.0, np.abs(top)))
+    flat = _flat(L, L.max(axis=0))
     hsq = grid[i].copy()
     ll = l0.copy()
     todo = np.isfinite(l0) & ~flat & (L[-1] != np.inf)

@@ -256,8 +256,10 @@ def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> tuple[_Extras, np.ndarray]:
     WV1t = np.empty((R, n))
     gidx = np.zeros((R, kmax), dtype=np.intp)
     coef = np.zeros((R, kmax))
+    by_count = []
     for k in np.unique(ks).tolist():
         g = np.flatnonzero(ks == k)
+        by_count.append((g, starts[g], k))
         js = owners[g]
         rows = starts[g][:, None] + np.arange(k)                    # (ng, k)
         idx = ej[rows]                                              # (ng, k)
@@ -282,7 +284,6 @@ def _null_extras(Q, W, Linv, E, H, used, HH, QH) -> tuple[_Extras, np.ndarray]:
         WV1t[rows.ravel()] = (w[:, :, None] * V1).reshape(n, -1).T
         gidx[rows.ravel(), :k] = np.repeat(idx, k, axis=0)
         coef[rows.ravel(), :k] = Luinv.reshape(-1, k)
-    by_count = [(g, starts[g], k) for k in np.unique(ks).tolist() for g in [np.flatnonzero(ks == k)]]
     return _Extras(owners, gidx, coef, by_count), WV1t
 
 
