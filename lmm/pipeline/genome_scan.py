@@ -465,9 +465,11 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     -------
     dict
         Arrays for an ``.npz``: ``phenotypes`` (m,), ``hsq``, ``n``, ``null_status`` (m,),
-        ``max_lod``, ``argmax`` (m,), ``df`` (q_c, m) the degrees of freedom of each marker,
+        ``max_lod``, ``argmax``, ``max_df`` (m,) (``max_df``: the degrees of freedom at
+        ``argmax``), ``df_max`` (q_c,) each marker's most degrees of freedom over the phenotypes,
         ``lod`` (q_c, m) when `keep_lod`, ``perm_max`` (n_perm, m), and the peaks
-        ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_ci_lo``, ``peak_ci_hi``; with
+        ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_df``, ``peak_ci_lo``,
+        ``peak_ci_hi``; with
         interactive covariates also ``peak_lod_additive`` and ``peak_df_additive`` (the additive
         scan's LOD and df at each peak's marker).
     """
@@ -487,9 +489,13 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
     out = {"phenotypes": np.asarray(list(phenotypes), dtype=str), **_null_arrays(units, len(phenotypes)),
            **_maxima_and_peaks(lod_t, markers["pos"].to_numpy(dtype=float), threshold,
                                peak_options(peakdrop, interval, drop, prob)),
-           "df": df_t.T, "perm_max": perm_max}
+           "perm_max": perm_max}
+    # the degrees of freedom the tables need, not the (q_c, m) array (scan_tables would read it all)
+    j, k = out["peak_phenotype"], out["peak_index"]
+    m, q = df_t.shape
+    out |= {"df_max": df_t.max(axis=0, initial=0), "peak_df": df_t[j, k],
+            "max_df": df_t[np.arange(m), out["argmax"]] if q else np.zeros(m, dtype=df_t.dtype)}
     if additive is not None:
-        j, k = out["peak_phenotype"], out["peak_index"]
         out["peak_lod_additive"] = additive[0][j, k]
         out["peak_df_additive"] = additive[1][j, k].astype(np.int64)
     if keep_lod:
@@ -671,13 +677,12 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
         df_chr = None
         for res in results:
             names = [str(p) for p in res["phenotypes"].tolist()]
-            d_max = res["df"].max(axis=1) if res["df"].shape[1] else np.zeros(res["df"].shape[0], dtype=int)
-            df_chr = d_max if df_chr is None else np.maximum(df_chr, d_max)  # chunks differ in width
+            df_chr = res["df_max"] if df_chr is None else np.maximum(df_chr, res["df_max"])
             for j, p in enumerate(names):
                 k = int(res["argmax"][j])
                 maxima.append({"phenotype": p, "chr": chrom, "lod": float(res["max_lod"][j]),
                                "marker": mk["marker"].iat[k], "pos": float(mk["pos"].iat[k]),
-                               "df": int(res["df"][k, j]), "n": int(res["n"][j])})
+                               "df": int(res["max_df"][j]), "n": int(res["n"][j])})
                 hsqs.append({"phenotype": p, "chr": chrom, "hsq": float(res["hsq"][j]), "n": int(res["n"][j]),
                              "status": str(res["null_status"][j])})
                 perm_parts.setdefault((p, "X" if chrom in xs else "A"), []).append(res["perm_max"][:, j])
@@ -685,7 +690,7 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
                 j, k = int(res["peak_phenotype"][t]), int(res["peak_index"][t])
                 row = {"phenotype": names[j], "chr": chrom, "marker": mk["marker"].iat[k],
                        "pos": float(mk["pos"].iat[k]), "lod": float(res["peak_lod"][t]),
-                       "df": int(res["df"][k, j]), "ci_lo": float(res["peak_ci_lo"][t]),
+                       "df": int(res["peak_df"][t]), "ci_lo": float(res["peak_ci_lo"][t]),
                        "ci_hi": float(res["peak_ci_hi"][t]), "hsq": float(res["hsq"][j]), "n": int(res["n"][j])}
                 if "peak_lod_additive" in res:
                     row["lod_interaction"] = row["lod"] - float(res["peak_lod_additive"][t])

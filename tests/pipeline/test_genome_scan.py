@@ -23,6 +23,8 @@ def setup(tmp_path_factory):
     ids = [f"m{i:03d}" for i in range(N)]
     freq = rng.uniform(0.1, 0.9, len(CHROMS) * PER_CHR)
     G = rng.binomial(2, freq, size=(N, freq.size)).astype(float)
+    G0 = G.copy()                                          # the phenotypes' polygenic part
+    G[:, 5] = (np.arange(N) >= 10) & (np.arange(N) < 30)   # constant on p4's observed individuals: df 0 for p4
     markers = [f"snp{k}" for k in range(freq.size)]
     table = pd.DataFrame(G, columns=markers)
     table.insert(0, "id", ids)
@@ -33,7 +35,7 @@ def setup(tmp_path_factory):
     write_intermediate(source, ids, tmp / "store")
     store = open_intermediate(tmp / "store")
     # phenotypes: a QTL at snp40 (chromosome 2) plus polygenic noise; missing values in patterns
-    K = (G - G.mean(0)) @ (G - G.mean(0)).T / G.shape[1]
+    K = (G0 - G0.mean(0)) @ (G0 - G0.mean(0)).T / G0.shape[1]
     Y = rng.multivariate_normal(np.zeros(N), 0.5 * K + 0.5 * np.eye(N), size=6).T
     Y[:, 0] += 1.2 * G[:, 40]
     Y[:3, 2] = np.nan          # 3 missing: a 'schur' batch with strategy schur
@@ -95,6 +97,13 @@ def test_scan_chunk_equals_scan1(setup, strategy):
         np.testing.assert_allclose(hsq, h, atol=1e-9)
         np.testing.assert_allclose(lod, l, atol=1e-8, rtol=1e-8)
     np.testing.assert_array_equal(results[0][0]["n"], ref.n)
+    # the degrees of freedom kept by the jobs (the tables' df) are the scan's own
+    assert ref.df[5, 4] == 0 and np.all(np.delete(ref.df[5], 4) == 1)
+    for c, r in enumerate(results):
+        df = ref.df[ref.chr_start[c]:ref.chr_start[c + 1]]
+        np.testing.assert_array_equal(r[0]["df_max"], df.max(axis=1))
+        np.testing.assert_array_equal(r[0]["max_df"], df[r[0]["argmax"], np.arange(df.shape[1])])
+        np.testing.assert_array_equal(r[0]["peak_df"], df[r[0]["peak_index"], r[0]["peak_phenotype"]])
     tables = gs.scan_tables(store, store.chromosomes, results, chunk)
     top = tables["peaks"].sort_values("lod").iloc[-1]
     assert (top["phenotype"], top["chr"], top["marker"]) == ("p0", "2", "snp40")

@@ -228,4 +228,5 @@ def test_scan_job_reads_each_chromosome_with_its_own_columns(iron):
         G = np.asarray(store.genotypes[store.columns(chrom)]).T
         ref = lmm.scan1([G], [kin["loco"][chrom]], Y, X, n_alleles=width)
         np.testing.assert_allclose(res["lod"], ref.lod, atol=1e-10, rtol=0)
-        assert res["lod"].shape == (2, 2) and np.all(res["df"] == width - 1)
+        assert res["lod"].shape == (2, 2) and np.all(res["df_max"] == width - 1)
+        assert np.all(res["max_df"] == width - 1)

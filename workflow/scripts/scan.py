@@ -35,7 +35,7 @@ with user_errors(log):
                 keep_lod=par.keep_lod, seed=par.seed, model=model, lod_min=par.lod_min,
                 progress=progress)
             log.info("chromosome %s, chunk %s: %d phenotypes x %d markers; max LOD %.4g; %d peak(s) above %g",
-                     chrom, wc.chunk, len(chunk), result["df"].shape[0],
+                     chrom, wc.chunk, len(chunk), result["df_max"].shape[0],
                      float(np.max(result["max_lod"], initial=0)), result["peak_lod"].size, par.threshold)
             for name, status in zip(result["phenotypes"].tolist(), result["null_status"].tolist()):
                 if status != "ok":
