@@ -25,6 +25,7 @@ rule scan_effects:
         "logs/scan_effects.log",
     benchmark:
         "logs/benchmarks/scan_effects.tsv"
+    priority: SCAN_PRIORITY["scan_effects"]
     conda:
         ENV
     threads: 1

@@ -58,6 +58,7 @@ rule load_x_covariates:
         "logs/load_x_covariates.log",
     benchmark:
         "logs/benchmarks/load_x_covariates.tsv"
+    priority: SCAN_PRIORITY["load_x_covariates"]
     conda:
         ENV
     threads: 1

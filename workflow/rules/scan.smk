@@ -16,6 +16,7 @@ rule scan_decompose:
         "logs/scan_decompose/{group}.log",
     benchmark:
         "logs/benchmarks/scan_decompose/{group}.tsv"
+    priority: SCAN_PRIORITY["scan_decompose"]
     conda:
         ENV
     threads: scan_decompose_threads
@@ -43,6 +44,7 @@ rule scan:
         "logs/scan/{group}/{chunk}.log",
     benchmark:
         "logs/benchmarks/scan/{group}/{chunk}.tsv"
+    priority: SCAN_PRIORITY["scan"]
     conda:
         ENV
     threads: 1
@@ -92,6 +94,7 @@ rule scan_aggregate:
         "logs/scan_aggregate.log",
     benchmark:
         "logs/benchmarks/scan_aggregate.tsv"
+    priority: SCAN_PRIORITY["scan_aggregate"]
     conda:
         ENV
     threads: 1

@@ -237,12 +237,28 @@ def genotype_provenance_files():
     return files
 
 
+# --- Scheduling: the scan's chain (its decompositions, the scan jobs, its tables, the effects at
+# the peaks) is the longest path of a run; with these rule priorities Snakemake starts its jobs
+# first, and the heritability side (rotate, fit, aggregate, their plots: priority 0) fills the cores
+# the chain leaves idle (its serial end) instead of holding up the scan jobs.
+SCAN_PRIORITY = {
+    "load_x_covariates": 40,
+    "scan_decompose": 40,
+    "scan": 30,
+    "scan_aggregate": 20,
+    "scan_effects": 10,
+}
+
+
 # --- Threads of the eigen-decompositions (rotate, scan_decompose): O(n³), the one stage where
-# several BLAS threads pay off. From n = DECOMPOSE_THREADS_FROM individuals a job asks for
+# several BLAS threads pay off, from a few thousand individuals: at n = 1,000 eigh takes 0.21 s on
+# one thread and 0.15 s on two while starting the job takes about 1.3 s, so two threads only kept
+# the other core from running the next job (20 LOCO decompositions: 33 s one after the other,
+# 2026-12-08). From n = DECOMPOSE_THREADS_FROM individuals a job asks for
 # config 'decompose_threads' (Snakemake gives it at most --cores); the scripts pin BLAS to what
 # the job gets. Results are byte-identical between runs with the same threads per job; another
 # count changes the last bits (about 1e-13 relative in hsq), not the numbers that matter.
-DECOMPOSE_THREADS_FROM = 1000
+DECOMPOSE_THREADS_FROM = 2000
 
 
 def _decompose_threads(n):
