@@ -61,7 +61,7 @@ import numpy as np
 from .brent import fmin_lockstep
 from .checks import (BLUP_HSQ_TOL, EFFECTS_BLOCK_ELEMENTS, EFFECTS_GRAM_RTOL, EFFECTS_RANK_RTOL, as_float_array,
                      as_matrix, check_finite, check_hsq, check_kva, rank_deficient_columns)
-from .effects_columns import check_limit, check_observed, column_groups
+from .effects_columns import Weights, check_limit, check_observed, column_groups
 from .errors import InputError
 from .missing import missing_patterns
 from .rotation import EigenDecomposition, eigen_decompose
@@ -611,17 +611,16 @@ def fit_effects(decomposition, hsq, pheno, genotypes, covar=None, *, pairs=None,
         N = as_matrix(null_covar, "null_covar", f"(n, r) with n = {n} rows", rows=n)
         check_finite(N, "null_covar")
         UN = (N, kve_t @ N)
-    a = h[:, None] * kva[None, :] + (1.0 - h[:, None])                  # (m, n): the variances
-    limit = (a <= 0).any(axis=1)                                        # hsq = 1 on a singular kinship
+    limit = h * kva.min(initial=np.inf) + (1.0 - h) <= 0               # hsq = 1 on a singular kinship
     if limit.any():
         for obs, cols in missing_patterns(missing, np.flatnonzero(limit)):
             check_limit(kve_t, kva, X1, np.setdiff1d(np.arange(n), obs), cols)
     fits = _PairFits(kve_t, kve_t @ X1, Uy, UG, k, p, shift, UN, X1, column_groups(missing, X1, UN))
-    res = fits.run(1.0 / np.where(a > 0, a, 1.0), pi, mi_used, blup)
+    res = fits.run(Weights(h, kva, 1.0), pi, mi_used, blup)
     at = np.flatnonzero(limit[pi])
     if at.size:
         # the rows of zero variance weighted 2 instead of 1: same estimates; variances extrapolated
-        res2 = fits.run(1.0 / np.where(a > 0, a, 0.5), pi[at], mi_used[at], blup)
+        res2 = fits.run(Weights(h, kva, 0.5), pi[at], mi_used[at], blup)
         for key in ("se", "blup_se") if blup else ("se",):
             res[key][at] = np.sqrt(np.maximum(2.0 * res2[key] ** 2 - res[key][at] ** 2, 0.0))
     return EffectsResult(pheno=pi, marker=mi, lod=res["lod"], coef=res["coef"], se=res["se"],
@@ -643,7 +642,8 @@ class _PairFits:
         self.UN, self.X1, self.groups = UN, X1, groups
 
     def run(self, omega, pi, mi_used, blup) -> dict:
-        """Estimates of the pairs ``(pi, mi_used)`` with the squared whitening `omega` (m, n)."""
+        """Estimates of the pairs ``(pi, mi_used)`` with the squared whitening `omega` (m, n; rows
+        are taken as ``omega[rows]``: a :class:`lmm.effects_columns.Weights`)."""
         k, p, shift = self.k, self.p, self.shift
         m, n = omega.shape
         t = k + p + 3                                                      # [G, 1, X, y, δ]

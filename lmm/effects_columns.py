@@ -1,6 +1,6 @@
 """The phenotype columns of a batched effects fit (:func:`lmm.effects.fit_effects`): their checks
-(observed individuals, rank of the covariates over them, the limit ``hsq → 1``) and their groups by
-number of missing individuals, which the fit processes together."""
+(observed individuals, rank of the covariates over them, the limit ``hsq → 1``), their groups by
+number of missing individuals, which the fit processes together, and their weights."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .errors import InputError
 from .missing import missing_patterns, missing_rows
 from .scan.engine import added_columns
 
-__all__ = ["Group", "check_observed", "column_groups", "check_limit"]
+__all__ = ["Group", "Weights", "check_observed", "column_groups", "check_limit"]
 
 
 def check_observed(X1, missing, k, p, cnames) -> None:
@@ -31,7 +31,9 @@ def check_observed(X1, missing, k, p, cnames) -> None:
     n, m = missing.shape
     n_miss = missing.sum(axis=0)
     few = n - n_miss <= k + p + 1
-    gram = X1.T @ X1 - np.einsum("ij,ia,ib->jab", missing, X1, X1, optimize=True)     # (m, 1+p, 1+p)
+    w = X1.shape[1]
+    XX = (X1[:, :, None] * X1[:, None, :]).reshape(n, w * w)                         # rows' products
+    gram = X1.T @ X1 - (missing.T.astype(float) @ XX).reshape(m, w, w)              # (m, 1+p, 1+p)
     d = np.sqrt(np.maximum(np.diagonal(gram, axis1=1, axis2=2), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = gram / d[:, :, None] / d[:, None, :]
@@ -95,3 +97,18 @@ def check_limit(kve_t, kva, X1, M, cols):
             f"{' …' if cols.size > 10 else ''} and the kinship has {N.shape[1]} zero eigenvalue(s) whose "
             f"eigenvectors the covariates do not span (residual {off.max():.2g}, rule "
             f"{LIMIT_SPAN_RTOL:g}): their QTL effects have no limit as hsq → 1 that this fit can give")
+
+
+class Weights:
+    """The squared whitening ``ω_ji = 1 / (h_j λ_i + 1 − h_j)`` (m, n), rows formed when asked for
+    (``ω[rows]``): the whole array would be m × n fresh memory for a few blocks of rows at a time.
+    A variance that is not positive (``h_j = 1``, ``λ_i = 0``) is given ``1 / zero_variance``."""
+
+    def __init__(self, h, kva, zero_variance):
+        self.h, self.kva, self.zero_variance = h, kva, zero_variance
+        self.shape = (h.size, kva.size)
+
+    def __getitem__(self, rows):
+        h = self.h[rows][:, None]
+        a = h * self.kva[None, :] + (1.0 - h)
+        return 1.0 / np.where(a > 0, a, self.zero_variance)

@@ -674,6 +674,8 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
     marker_rows = []
     for chrom, results in zip(chromosomes, chunk_results):
         mk = store.markers[store.markers["chr"] == str(chrom)].reset_index(drop=True)
+        mk_name = mk["marker"].to_numpy(dtype=object)      # arrays: a pandas lookup per row costs ~50 µs
+        mk_pos = mk["pos"].to_numpy(dtype=float)
         df_chr = None
         for res in results:
             names = [str(p) for p in res["phenotypes"].tolist()]
@@ -681,15 +683,15 @@ def scan_tables(store, chromosomes: Sequence[str], chunk_results: Sequence[Seque
             for j, p in enumerate(names):
                 k = int(res["argmax"][j])
                 maxima.append({"phenotype": p, "chr": chrom, "lod": float(res["max_lod"][j]),
-                               "marker": mk["marker"].iat[k], "pos": float(mk["pos"].iat[k]),
+                               "marker": mk_name[k], "pos": float(mk_pos[k]),
                                "df": int(res["max_df"][j]), "n": int(res["n"][j])})
                 hsqs.append({"phenotype": p, "chr": chrom, "hsq": float(res["hsq"][j]), "n": int(res["n"][j]),
                              "status": str(res["null_status"][j])})
                 perm_parts.setdefault((p, "X" if chrom in xs else "A"), []).append(res["perm_max"][:, j])
             for t in range(res["peak_lod"].size):
                 j, k = int(res["peak_phenotype"][t]), int(res["peak_index"][t])
-                row = {"phenotype": names[j], "chr": chrom, "marker": mk["marker"].iat[k],
-                       "pos": float(mk["pos"].iat[k]), "lod": float(res["peak_lod"][t]),
+                row = {"phenotype": names[j], "chr": chrom, "marker": mk_name[k],
+                       "pos": float(mk_pos[k]), "lod": float(res["peak_lod"][t]),
                        "df": int(res["peak_df"][t]), "ci_lo": float(res["peak_ci_lo"][t]),
                        "ci_hi": float(res["peak_ci_hi"][t]), "hsq": float(res["hsq"][j]), "n": int(res["n"][j])}
                 if "peak_lod_additive" in res:

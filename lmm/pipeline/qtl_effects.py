@@ -149,8 +149,9 @@ def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequen
         lines = (cols.start + need[:, None] * width + np.arange(width)[None, :]).ravel()
         G = np.asarray(store.genotypes[lines][:, srows].T, dtype=float).reshape(len(ids), need.size, width)
         pi, mi, spans = [], [], []
+        column = {p: j for j, p in enumerate(phenos)}
         for req in reqs:
-            j = phenos.index(req[1])
+            j = column[req[1]]
             marks = np.arange(q) if req[2] is None else np.array([req[2]])
             spans.append((req[0], len(pi), marks.size))
             pi.extend([j] * marks.size)
