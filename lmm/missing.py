@@ -150,6 +150,11 @@ class MaskedEvaluator:
     M : ndarray (c, k) of int
         The missing rows of each column.
     reml : bool
+    y_rot : ndarray (n, c), optional
+        ``Uᵀy`` with the missing values as 0, when the caller has it (the genome scan): the
+        residuals' rotation is then formed from it (below) instead of by a product of ``n²c``
+        flops. For a ``y`` already centred (the scan's residuals, :func:`lmm.scan.engine.standardize`):
+        its rounding is that of ``‖y‖``, not of the residuals.
 
     Attributes
     ----------
@@ -159,7 +164,7 @@ class MaskedEvaluator:
         and needs its own decomposition (:func:`fit_lmm_masked` does that).
     """
 
-    def __init__(self, U, lam, Qrot, Q, R, y, M, reml):
+    def __init__(self, U, lam, Qrot, Q, R, y, M, reml, y_rot=None):
         n, p = Q.shape
         c, k = M.shape
         self.n, self.p, self.k, self.reml = n, p, k, reml
@@ -205,7 +210,14 @@ class MaskedEvaluator:
         UM = U[M]                                              # (c, k, n): rows M of U
         # rotated, zero-extended data: [Uᵀr, Uᵀ(Q with rows M zeroed)]
         Z = np.empty((c, n, 1 + p))
-        Z[:, :, 0] = (U.T @ r0).T
+        if y_rot is None:
+            Z[:, :, 0] = (U.T @ r0).T
+        else:
+            # Uᵀr0 = Uᵀy0 − Uᵀ((Qγ) ∘ obs), y0 = (y·2^−e − first) ∘ obs, Uᵀobs = Uᵀ1 − Σ_{i∈M} U[i]
+            Uo = U.sum(axis=0)[None, :] - UM.sum(axis=1)                      # (c, n): Uᵀobs
+            Z[:, :, 0] = (times_pow2(np.asarray(y_rot, dtype=float), -self.y_exp[None, :]).T
+                          - first[:, None] * Uo - gamma @ Qrot.T
+                          + np.einsum("ckn,ck->cn", UM, np.einsum("ckp,cp->ck", QM, gamma)))
         Z[:, :, 1:] = Qrot[None] - np.einsum("ckn,ckp->cnp", UM, QM)
         self.Z, self.UM = Z, UM
         self.m = c
@@ -568,7 +580,7 @@ def _outcome(fit: FitResult) -> SearchOutcome:
 
 def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol=1e-4,
                    compute_se=False, compute_ci=True, *, x_names=None,
-                   block_elements=MASKED_BLOCK_ELEMENTS, polish=False, start="brent") -> FitResult:
+                   block_elements=MASKED_BLOCK_ELEMENTS, polish=False, start="brent", y_rot=None) -> FitResult:
     """Fit phenotypes with missing values exactly, reusing one decomposition of K.
 
     Parameters
@@ -584,6 +596,11 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
         As in :func:`lmm.fit_lmm`.
     block_elements : int
         Bound on the size of the arrays of one block of columns.
+    y_rot : array_like, shape (n, m), optional
+        ``kve_t @ y`` with the missing values as 0, when the caller has it (the genome scan's null
+        fits): not formed again. ``y`` should then be centred on the covariates (the scan's
+        :func:`lmm.scan.engine.standardize`), so that the rotated residuals, formed from it, carry
+        rounding of the residuals' size (:class:`MaskedEvaluator`).
 
     Returns
     -------
@@ -606,6 +623,10 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     y, X, miss, one_y = _check_masked(decomposition, y, X, x_names)
     n, m = y.shape
     p = X.shape[1]
+    if y_rot is not None:
+        y_rot = np.asarray(y_rot, dtype=float).reshape(n, -1)
+        if y_rot.shape != (n, m):
+            raise InputError(f"y_rot must have the shape of y, ({n}, {m}), got {y_rot.shape}")
     Q, R = np.linalg.qr(X)
     kve_t = decomposition.kve_t
     U = np.ascontiguousarray(kve_t.T)
@@ -613,14 +634,15 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     parts, order = [], []
     for k, cols in _groups(miss, block_elements, n, p):
         if k == 0:
-            fit = fit_lmm(decomposition.kva, kve_t @ y[:, cols], Qrot, reml, check_boundary, tol,
+            fit = fit_lmm(decomposition.kva, kve_t @ y[:, cols] if y_rot is None else y_rot[:, cols], Qrot,
+                          reml, check_boundary, tol,
                           compute_se, compute_ci, polish=polish, start=start)
             out = _outcome(fit)
             out = SearchOutcome(**{**out.__dict__, "beta": np.linalg.solve(R, fit.beta)})
             parts.append(out)
             order.append(cols)
         else:
-            ev, cols, irregular = _evaluator(U, decomposition.kva, Qrot, Q, R, y, miss, cols, k, reml)
+            ev, cols, irregular = _evaluator(U, decomposition.kva, Qrot, Q, R, y, miss, cols, k, reml, y_rot)
             if cols.size:
                 # the grid pays only where its points are one matrix product (packed products)
                 parts.append(search(ev, check_boundary, tol, compute_se, compute_ci, polish,
@@ -640,13 +662,13 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     return res.column(0) if one_y else res
 
 
-def _evaluator(U, lam, Qrot, Q, R, y, miss, cols, k, reml):
+def _evaluator(U, lam, Qrot, Q, R, y, miss, cols, k, reml, y_rot=None):
     """The :class:`MaskedEvaluator` of columns ``cols`` (k missing each) whose ``K_oo`` is regular,
     those columns, and the others (a singular K only: module notes)."""
     def build(cc):
         M = missing_rows(miss, cc, k)
         try:
-            return MaskedEvaluator(U, lam, Qrot, Q, R, y[:, cc], M, reml)
+            return MaskedEvaluator(U, lam, Qrot, Q, R, y[:, cc], M, reml, None if y_rot is None else y_rot[:, cc])
         except InputError as exc:
             raise InputError(_renumber(str(exc), cc)) from None
 

@@ -351,7 +351,7 @@ def fit_null_group(decomposition: EigenDecomposition, y, X, *, reml=True, tol=1e
     y_rot = kve_t @ np.where(missing, 0.0, ys)
     options = dict(reml=reml, tol=tol, compute_ci=False, polish=True, start="grid")
     if missing.any():
-        fit = fit_lmm_masked(decomposition, ys, X, **options)
+        fit = fit_lmm_masked(decomposition, ys, X, **options, y_rot=y_rot)
     else:
         fit = fit_lmm(decomposition.kva, y_rot, X_rot, **options)
     hsq = np.atleast_1d(np.asarray(fit.hsq, dtype=float))
