@@ -34,8 +34,10 @@ Mapping from the scan to R/qtl2's model
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -170,11 +172,11 @@ def _chromosome_fits(ctx: _Context, eigen: Mapping, chrom: str, requests: Sequen
     return out
 
 
-def _long(res, rows: slice, head: Mapping, *, blup: bool) -> dict:
+def _long(res, rows, head: Mapping, *, blup: bool) -> dict:
     """Columns (arrays) of one row per fit and coefficient: ``head`` (scalars or one value per fit),
-    ``coefficient, estimate, se[, blup, blup_se]``."""
+    ``coefficient, estimate, se[, blup, blup_se]``; `rows` (a slice or an index array) the fits."""
     c = len(res.names)
-    m = rows.stop - rows.start
+    m = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
     cols = {key: np.repeat(np.asarray(value), c) if np.ndim(value) else np.full(m * c, value, dtype=object)
             for key, value in head.items()}
     cols["coefficient"] = np.tile(np.asarray(res.names, dtype=object), m)
@@ -195,7 +197,7 @@ def _frame(parts: Sequence[dict], columns: Sequence[str]) -> pd.DataFrame:
 
 def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str], Mapping], store,
                  data: Mapping, partition: Partition, *, along: bool = False,
-                 plot_limit: int = PLOT_PEAKS, x_covariates: np.ndarray | None = None) -> dict:
+                 plot_limit: int = PLOT_PEAKS, x_covariates: np.ndarray | None = None, workers: int = 1) -> dict:
     """QTL effects at every peak, the curves of the plotted peaks and (``along``) every coefficient
     along the chromosomes with peaks.
 
@@ -219,6 +221,10 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
     x_covariates : ndarray, shape (N, r), optional
         The X chromosomes' covariates (``results/clean/x_covariates.npz``, rows the cleaned ids):
         on X in the null of the LOD only, as the scan's null and R/qtl2's ``fit1(nullcovar =)``.
+    workers : int
+        Processes fitting the chromosomes side by side (forked, one BLAS thread each; the job's
+        cores). The chromosomes are independent and the results are put back in their order: the
+        tables do not depend on it beyond the last bits of a different BLAS thread count.
 
     Returns
     -------
@@ -230,44 +236,83 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
     ctx = _Context(store, data, partition, hsq, x_covariates)
     peaks = peaks.reset_index(drop=True).assign(phenotype=lambda f: f["phenotype"].astype(str),
                                                 chr=lambda f: f["chr"].astype(str))
-    plotted = plotted_peaks(peaks, plot_limit)
-    effects, curves, coef = [], [], []
-    for chrom in dict.fromkeys(peaks["chr"]):
-        mk = store.markers[store.markers["chr"] == chrom].reset_index(drop=True)
-        index = {m: k for k, m in enumerate(mk["marker"])}
-        on = peaks[peaks["chr"] == chrom]
-        missing = [m for m in on["marker"] if m not in index]
-        if missing:
-            raise InputError(f"peak marker(s) {', '.join(missing[:5])} of chromosome {chrom} are not in the genotype "
-                             "intermediate: rerun the scan")
-        eigen = eigen_of(chrom)
-        fits = _chromosome_fits(ctx, eigen, chrom, [(("peak", t), r.phenotype, index[r.marker])
-                                                    for t, r in zip(on.index, on.itertuples(index=False))], blup=True)
-        for t, r in zip(on.index, on.itertuples(index=False)):
-            res, rows = fits[("peak", t)]
-            effects.append((t, _long(res, rows, {"phenotype": r.phenotype, "chr": chrom, "marker": r.marker,
-                                                 "pos": float(r.pos), "lod": float(r.lod)}, blup=True)))
-        pairs = list(dict.fromkeys(on["phenotype"])) if along else []
-        drawn = plotted[plotted["chr"] == chrom]
-        requests = [(("along", p), p, None) for p in pairs]
-        requests += [(("curve", int(r.rank)), r.phenotype, None) for r in drawn.itertuples(index=False)
-                     if r.phenotype not in pairs]
-        fits = _chromosome_fits(ctx, eigen, chrom, requests, blup=along) if requests else {}
-        for p in pairs:
-            res, rows = fits[("along", p)]
-            coef.append(_long(res, rows, {"phenotype": p, "chr": chrom, "marker": mk["marker"].to_numpy(),
-                                          "pos": mk["pos"].to_numpy(float)}, blup=True))
-        for r in drawn.itertuples(index=False):
-            res, rows = fits[("along", r.phenotype)] if r.phenotype in pairs else fits[("curve", int(r.rank))]
-            frame = _long(res, rows, {"rank": int(r.rank), "phenotype": r.phenotype, "chr": chrom,
-                                      "marker": mk["marker"].to_numpy(), "pos": mk["pos"].to_numpy(float),
-                                      "lod": res.lod[rows]}, blup=False)
-            curves.append((int(r.rank), frame))
-    out = {"effects": _frame([f for _, f in sorted(effects, key=lambda tf: tf[0])], EFFECT_COLUMNS),
-           "curves": _frame([f for _, f in sorted(curves, key=lambda rf: rf[0])], CURVE_COLUMNS)}
+    chromosomes = list(dict.fromkeys(peaks["chr"]))
+    global _WORK
+    _WORK = (ctx, peaks, plotted_peaks(peaks, plot_limit), eigen_of, along)
+    try:
+        if workers > 1 and len(chromosomes) > 1:
+            # fork: the workers see _WORK (the data, the memory-mapped store) without a copy
+            with ProcessPoolExecutor(min(workers, len(chromosomes)), mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_one_blas_thread) as pool:
+                parts = list(pool.map(_chromosome_tables, chromosomes))
+        else:
+            parts = [_chromosome_tables(chrom) for chrom in chromosomes]
+    finally:
+        _WORK = None
+    effects = [e for part in parts for e in part[0]]
+    curves = [c for part in parts for c in part[1]]
+    table = _frame([f for _, f in effects], EFFECT_COLUMNS)
+    if len(table):                    # in the order of `peaks`, each peak's coefficients together
+        row_peak = np.concatenate([np.repeat(ts, len(f["estimate"]) // len(ts)) for ts, f in effects])
+        table = table.iloc[np.argsort(row_peak, kind="stable")].reset_index(drop=True)
+    out = {"effects": table, "curves": _frame([f for _, f in sorted(curves, key=lambda rf: rf[0])], CURVE_COLUMNS)}
     if along:
-        out["coef"] = _frame(coef, COEF_COLUMNS)
+        out["coef"] = _frame([c for part in parts for c in part[2]], COEF_COLUMNS)
     return out
+
+
+_WORK = None    # (context, peaks, plotted peaks, eigen_of, along) of the running peak_effects
+
+
+def _one_blas_thread():
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1)
+
+
+def _chromosome_tables(chrom: str) -> tuple[list, list, list]:
+    """:func:`peak_effects`' rows of one chromosome: ``[(rows of its peaks in peaks, their effects)]``,
+    ``[(rank, curve)]`` and the ``coef`` parts (:func:`_long`'s columns)."""
+    ctx, peaks, plotted, eigen_of, along = _WORK
+    store = ctx.store
+    effects, curves, coef = [], [], []
+    mk = store.markers[store.markers["chr"] == chrom].reset_index(drop=True)
+    index = {m: k for k, m in enumerate(mk["marker"])}
+    on = peaks[peaks["chr"] == chrom]
+    missing = [m for m in on["marker"] if m not in index]
+    if missing:
+        raise InputError(f"peak marker(s) {', '.join(missing[:5])} of chromosome {chrom} are not in the genotype "
+                         "intermediate: rerun the scan")
+    eigen = eigen_of(chrom)
+    fits = _chromosome_fits(ctx, eigen, chrom, [(("peak", t), r.phenotype, index[r.marker])
+                                                for t, r in zip(on.index, on.itertuples(index=False))], blup=True)
+    # the peaks of each fit's result in one block of rows (the peaks' rows of `peaks` beside it)
+    blocks: dict[int, tuple] = {}
+    for t, r in zip(on.index, on.itertuples(index=False)):
+        res, rows = fits[("peak", t)]
+        blocks.setdefault(id(res), (res, []))[1].append((t, rows.start, r))
+    for res, items in blocks.values():
+        head = {"phenotype": [r.phenotype for *_, r in items], "chr": chrom, "marker": [r.marker for *_, r in items],
+                "pos": [float(r.pos) for *_, r in items], "lod": [float(r.lod) for *_, r in items]}
+        head = {k: np.asarray(v, dtype=object) if isinstance(v, list) else v for k, v in head.items()}
+        effects.append((np.array([t for t, *_ in items]), _long(res, np.array([s for _, s, _ in items]), head,
+                                                                blup=True)))
+    pairs = list(dict.fromkeys(on["phenotype"])) if along else []
+    drawn = plotted[plotted["chr"] == chrom]
+    requests = [(("along", p), p, None) for p in pairs]
+    requests += [(("curve", int(r.rank)), r.phenotype, None) for r in drawn.itertuples(index=False)
+                 if r.phenotype not in pairs]
+    fits = _chromosome_fits(ctx, eigen, chrom, requests, blup=along) if requests else {}
+    for p in pairs:
+        res, rows = fits[("along", p)]
+        coef.append(_long(res, rows, {"phenotype": p, "chr": chrom, "marker": mk["marker"].to_numpy(),
+                                      "pos": mk["pos"].to_numpy(float)}, blup=True))
+    for r in drawn.itertuples(index=False):
+        res, rows = fits[("along", r.phenotype)] if r.phenotype in pairs else fits[("curve", int(r.rank))]
+        frame = _long(res, rows, {"rank": int(r.rank), "phenotype": r.phenotype, "chr": chrom,
+                                  "marker": mk["marker"].to_numpy(), "pos": mk["pos"].to_numpy(float),
+                                  "lod": res.lod[rows]}, blup=False)
+        curves.append((int(r.rank), frame))
+    return effects, curves, coef
 
 
 def peak_data(store, data: Mapping, phenotype: str, marker: str) -> tuple[np.ndarray, np.ndarray]:

@@ -158,6 +158,42 @@ def test_effect_figures_are_real_pngs_of_the_strongest_peaks(effects_run):
     assert f"{len(expected)} effect figure(s)" in log
 
 
+def test_effects_in_worker_processes_equal_one_process(effects_run):
+    """peak_effects with the chromosomes in two forked processes (the job's threads) and in one:
+    the same tables, rows in the order of the peaks, as the run's effects.tsv has them."""
+    from lmm.pipeline import genome_scan, io
+    from lmm.pipeline.genotype_store import open_intermediate
+    from lmm.pipeline.partition import Partition
+    from lmm.pipeline.qtl_effects import peak_effects
+
+    project, _, _ = effects_run
+    res = project / "results"
+    store = open_intermediate(res / "genotypes")
+    files = sorted((res / "scan" / "eigen").glob("*.npz"))
+    where, chroms = {}, iter(store.chromosomes)       # the groups hold consecutive chromosomes
+    for path in files:
+        with np.load(path) as arrays:
+            n_chrom = sum(key.endswith("__units") for key in arrays.files)
+        where |= {next(chroms): (path, k) for k in range(n_chrom)}
+
+    def eigen_of(chrom):
+        path, k = where[chrom]
+        return genome_scan.split_prefixed(dict(np.load(path)), k)
+
+    peaks = io.read_results(res / "scan" / "peaks.tsv", name_columns=("phenotype", "chr", "marker"))
+    hsq = io.read_results(res / "scan" / "hsq.tsv", name_columns=("phenotype", "chr"))
+    data = dict(np.load(res / "clean" / "cleaned.npz"))
+    xc = np.load(res / "clean" / "x_covariates.npz")["values"]
+    part = Partition.read(res / "partition" / "partition.json")
+    one, two = (peak_effects(peaks, hsq, eigen_of, store, data, part, x_covariates=xc, workers=w) for w in (1, 2))
+    assert peaks["chr"].nunique() > 1 and len(one["effects"]) == len(peaks) * (len(ALLELES) + 2)
+    for key in ("effects", "curves"):
+        pd.testing.assert_frame_equal(two[key], one[key], check_exact=False, rtol=1e-12, atol=1e-12)
+    written = pd.read_csv(res / "scan" / "effects.tsv", sep="\t", dtype={"chr": str})
+    assert list(zip(written["phenotype"], written["marker"], written["coefficient"])) == \
+        list(zip(one["effects"]["phenotype"], one["effects"]["marker"], one["effects"]["coefficient"]))
+
+
 def test_effects_none_writes_nothing_extra(effects_run):
     project, _, _ = effects_run
     names = ("effects.tsv", "effects_curves.parquet", "coef.parquet")
