@@ -45,7 +45,7 @@ from .scan import (Scan1Result, ScanResult, lod_to_pvalue, permutation_threshold
 from .search import CHI2_95, CHI2_MIX_95, Evaluator
 from .significance import fit_beta, genome_pvalue_cut, lod_thresholds, pvalue_genome, pvalue_to_lod
 
-__version__ = "0.3.3"
+__version__ = "0.3.4"
 
 __all__ = [
     "InputError",

@@ -34,10 +34,8 @@ Mapping from the scan to R/qtl2's model
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -197,7 +195,7 @@ def _frame(parts: Sequence[dict], columns: Sequence[str]) -> pd.DataFrame:
 
 def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str], Mapping], store,
                  data: Mapping, partition: Partition, *, along: bool = False,
-                 plot_limit: int = PLOT_PEAKS, x_covariates: np.ndarray | None = None, workers: int = 1) -> dict:
+                 plot_limit: int = PLOT_PEAKS, x_covariates: np.ndarray | None = None) -> dict:
     """QTL effects at every peak, the curves of the plotted peaks and (``along``) every coefficient
     along the chromosomes with peaks.
 
@@ -221,10 +219,6 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
     x_covariates : ndarray, shape (N, r), optional
         The X chromosomes' covariates (``results/clean/x_covariates.npz``, rows the cleaned ids):
         on X in the null of the LOD only, as the scan's null and R/qtl2's ``fit1(nullcovar =)``.
-    workers : int
-        Processes fitting the chromosomes side by side (forked, one BLAS thread each; the job's
-        cores). The chromosomes are independent and the results are put back in their order: the
-        tables do not depend on it beyond the last bits of a different BLAS thread count.
 
     Returns
     -------
@@ -236,19 +230,8 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
     ctx = _Context(store, data, partition, hsq, x_covariates)
     peaks = peaks.reset_index(drop=True).assign(phenotype=lambda f: f["phenotype"].astype(str),
                                                 chr=lambda f: f["chr"].astype(str))
-    chromosomes = list(dict.fromkeys(peaks["chr"]))
-    global _WORK
-    _WORK = (ctx, peaks, plotted_peaks(peaks, plot_limit), eigen_of, along)
-    try:
-        if workers > 1 and len(chromosomes) > 1:
-            # fork: the workers see _WORK (the data, the memory-mapped store) without a copy
-            with ProcessPoolExecutor(min(workers, len(chromosomes)), mp_context=multiprocessing.get_context("fork"),
-                                     initializer=_one_blas_thread) as pool:
-                parts = list(pool.map(_chromosome_tables, chromosomes))
-        else:
-            parts = [_chromosome_tables(chrom) for chrom in chromosomes]
-    finally:
-        _WORK = None
+    plotted = plotted_peaks(peaks, plot_limit)
+    parts = [_chromosome_tables(ctx, peaks, plotted, eigen_of, along, chrom) for chrom in dict.fromkeys(peaks["chr"])]
     effects = [e for part in parts for e in part[0]]
     curves = [c for part in parts for c in part[1]]
     table = _frame([f for _, f in effects], EFFECT_COLUMNS)
@@ -261,18 +244,10 @@ def peak_effects(peaks: pd.DataFrame, hsq: pd.DataFrame, eigen_of: Callable[[str
     return out
 
 
-_WORK = None    # (context, peaks, plotted peaks, eigen_of, along) of the running peak_effects
-
-
-def _one_blas_thread():
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(limits=1)
-
-
-def _chromosome_tables(chrom: str) -> tuple[list, list, list]:
+def _chromosome_tables(ctx: _Context, peaks: pd.DataFrame, plotted: pd.DataFrame, eigen_of: Callable[[str], Mapping],
+                       along: bool, chrom: str) -> tuple[list, list, list]:
     """:func:`peak_effects`' rows of one chromosome: ``[(rows of its peaks in peaks, their effects)]``,
     ``[(rank, curve)]`` and the ``coef`` parts (:func:`_long`'s columns)."""
-    ctx, peaks, plotted, eigen_of, along = _WORK
     store = ctx.store
     effects, curves, coef = [], [], []
     mk = store.markers[store.markers["chr"] == chrom].reset_index(drop=True)

@@ -158,40 +158,21 @@ def test_effect_figures_are_real_pngs_of_the_strongest_peaks(effects_run):
     assert f"{len(expected)} effect figure(s)" in log
 
 
-def test_effects_in_worker_processes_equal_one_process(effects_run):
-    """peak_effects with the chromosomes in two forked processes (the job's threads) and in one:
-    the same tables, rows in the order of the peaks, as the run's effects.tsv has them."""
-    from lmm.pipeline import genome_scan, io
-    from lmm.pipeline.genotype_store import open_intermediate
-    from lmm.pipeline.partition import Partition
-    from lmm.pipeline.qtl_effects import peak_effects
-
+def test_effects_rows_follow_the_peaks(effects_run):
+    """effects.tsv lists the peaks in the order of peaks.tsv (the chromosomes' blocks of fits put
+    back in that order), each peak's coefficients together: alleles, covariates, intercept."""
     project, _, _ = effects_run
-    res = project / "results"
-    store = open_intermediate(res / "genotypes")
-    files = sorted((res / "scan" / "eigen").glob("*.npz"))
-    where, chroms = {}, iter(store.chromosomes)       # the groups hold consecutive chromosomes
-    for path in files:
-        with np.load(path) as arrays:
-            n_chrom = sum(key.endswith("__units") for key in arrays.files)
-        where |= {next(chroms): (path, k) for k in range(n_chrom)}
-
-    def eigen_of(chrom):
-        path, k = where[chrom]
-        return genome_scan.split_prefixed(dict(np.load(path)), k)
-
-    peaks = io.read_results(res / "scan" / "peaks.tsv", name_columns=("phenotype", "chr", "marker"))
-    hsq = io.read_results(res / "scan" / "hsq.tsv", name_columns=("phenotype", "chr"))
-    data = dict(np.load(res / "clean" / "cleaned.npz"))
-    xc = np.load(res / "clean" / "x_covariates.npz")["values"]
-    part = Partition.read(res / "partition" / "partition.json")
-    one, two = (peak_effects(peaks, hsq, eigen_of, store, data, part, x_covariates=xc, workers=w) for w in (1, 2))
-    assert peaks["chr"].nunique() > 1 and len(one["effects"]) == len(peaks) * (len(ALLELES) + 2)
-    for key in ("effects", "curves"):
-        pd.testing.assert_frame_equal(two[key], one[key], check_exact=False, rtol=1e-12, atol=1e-12)
-    written = pd.read_csv(res / "scan" / "effects.tsv", sep="\t", dtype={"chr": str})
-    assert list(zip(written["phenotype"], written["marker"], written["coefficient"])) == \
-        list(zip(one["effects"]["phenotype"], one["effects"]["marker"], one["effects"]["coefficient"]))
+    res = project / "results" / "scan"
+    peaks = pd.read_csv(res / "peaks.tsv", sep="\t", dtype={"chr": str})
+    effects = pd.read_csv(res / "effects.tsv", sep="\t", dtype={"chr": str})
+    c = len(ALLELES) + 2
+    assert peaks["chr"].nunique() > 1 and len(effects) == len(peaks) * c
+    keys = ["phenotype", "chr", "marker", "pos", "lod"]
+    blocks = effects[keys].to_numpy(dtype=object).reshape(len(peaks), c, len(keys))
+    assert (blocks == blocks[:, :1]).all()                       # one peak per block of rows
+    np.testing.assert_array_equal(blocks[:, 0, :3], peaks[keys[:3]].to_numpy(dtype=object))
+    np.testing.assert_array_equal(blocks[:, 0, 3:].astype(float), peaks[keys[3:]].to_numpy(float))
+    assert (effects["coefficient"].to_numpy().reshape(-1, c) == list(ALLELES) + ["sex", "intercept"]).all()
 
 
 def test_effects_none_writes_nothing_extra(effects_run):

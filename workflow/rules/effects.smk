@@ -28,7 +28,7 @@ rule scan_effects:
     priority: SCAN_PRIORITY["scan_effects"]
     conda:
         ENV
-    threads: EFFECTS_THREADS
+    threads: 1
     resources:
         mem_mb=input_mem_mb(500, 2),
         runtime=30,
@@ -58,7 +58,7 @@ rule scan_coef:
         "logs/benchmarks/scan_coef.tsv"
     conda:
         ENV
-    threads: EFFECTS_THREADS
+    threads: 1
     resources:
         mem_mb=input_mem_mb(1000, 3),
         runtime=60,

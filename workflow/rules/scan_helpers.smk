@@ -250,12 +250,6 @@ SCAN_PRIORITY = {
 }
 
 
-# --- Threads of the effects jobs (scan_effects, scan_coef): their chromosomes are fitted in this
-# many processes side by side (lmm.pipeline.qtl_effects.peak_effects), at the end of the run when
-# little else is left to do (at most --cores).
-EFFECTS_THREADS = 2
-
-
 # --- Threads of the eigen-decompositions (rotate, scan_decompose): O(n³), the one stage where
 # several BLAS threads pay off, from a few thousand individuals: at n = 1,000 eigh takes 0.21 s on
 # one thread and 0.15 s on two while starting the job takes about 1.3 s, so two threads only kept

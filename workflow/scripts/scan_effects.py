@@ -34,8 +34,7 @@ with user_errors(log):
         x_covariates = xc["values"]
     with np.load(inp.data, allow_pickle=False) as data:
         tables = peak_effects(peaks, hsq, eigen_of, store, data, Partition.read(inp.record),
-                              along=rule == "scan_coef", x_covariates=x_covariates,
-                              workers=snakemake.threads)  # noqa: F821
+                              along=rule == "scan_coef", x_covariates=x_covariates)
     for handle in files.values():
         handle.close()
     if rule == "scan_coef":
@@ -50,7 +49,6 @@ with user_errors(log):
                         "absent among its individuals); NA in %s", row.phenotype, row.chr, row.marker, out.effects)
         atomic.write_tsv(out.effects, effects)
         atomic.write_parquet(out.curves, tables["curves"])
-        log.info("QTL effects at %d peak(s) of %d phenotype(s) on %d chromosome(s), %d process(es); curves of %d "
-                 "plotted peak(s)", len(peaks), peaks["phenotype"].nunique() if len(peaks) else 0,
-                 peaks["chr"].nunique() if len(peaks) else 0, snakemake.threads,  # noqa: F821
+        log.info("QTL effects at %d peak(s) of %d phenotype(s); curves of %d plotted peak(s)", len(peaks),
+                 peaks["phenotype"].nunique() if len(peaks) else 0,
                  tables["curves"]["rank"].nunique() if len(tables["curves"]) else 0)
