@@ -469,9 +469,8 @@ def scan_chunk(eigen: Mapping, store, chromosome: str, data: Mapping, partition:
         ``argmax``), ``df_max`` (q_c,) each marker's most degrees of freedom over the phenotypes,
         ``lod`` (q_c, m) when `keep_lod`, ``perm_max`` (n_perm, m), and the peaks
         ``peak_phenotype``, ``peak_index``, ``peak_lod``, ``peak_df``, ``peak_ci_lo``,
-        ``peak_ci_hi``; with
-        interactive covariates also ``peak_lod_additive`` and ``peak_df_additive`` (the additive
-        scan's LOD and df at each peak's marker).
+        ``peak_ci_hi``; with interactive covariates also ``peak_lod_additive`` and
+        ``peak_df_additive`` (the additive scan's LOD and df at each peak's marker).
     """
     model = ChromosomeModel(n_perm=int(n_perm)) if model is None else model
     markers = store.markers[store.markers["chr"] == str(chromosome)]
