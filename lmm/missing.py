@@ -215,7 +215,7 @@ class MaskedEvaluator:
         else:
             # Uᵀr0 = Uᵀy0 − Uᵀ((Qγ) ∘ obs), y0 = (y·2^−e − first) ∘ obs, Uᵀobs = Uᵀ1 − Σ_{i∈M} U[i]
             Uo = U.sum(axis=0)[None, :] - UM.sum(axis=1)                      # (c, n): Uᵀobs
-            Z[:, :, 0] = (times_pow2(np.asarray(y_rot, dtype=float), -self.y_exp[None, :]).T
+            Z[:, :, 0] = (times_pow2(y_rot, -self.y_exp[None, :]).T
                           - first[:, None] * Uo - gamma @ Qrot.T
                           + np.einsum("ckn,ck->cn", UM, np.einsum("ckp,cp->ck", QM, gamma)))
         Z[:, :, 1:] = Qrot[None] - np.einsum("ckn,ckp->cnp", UM, QM)
@@ -624,7 +624,8 @@ def fit_lmm_masked(decomposition, y, X=None, reml=True, check_boundary=True, tol
     n, m = y.shape
     p = X.shape[1]
     if y_rot is not None:
-        y_rot = np.asarray(y_rot, dtype=float).reshape(n, -1)
+        y_rot = np.asarray(y_rot, dtype=float)
+        y_rot = y_rot[:, None] if y_rot.ndim == 1 else y_rot     # never reshaped: (m, n) is an error
         if y_rot.shape != (n, m):
             raise InputError(f"y_rot must have the shape of y, ({n}, {m}), got {y_rot.shape}")
     Q, R = np.linalg.qr(X)

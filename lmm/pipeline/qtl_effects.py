@@ -266,11 +266,12 @@ def _chromosome_tables(ctx: _Context, peaks: pd.DataFrame, plotted: pd.DataFrame
         res, rows = fits[("peak", t)]
         blocks.setdefault(id(res), (res, []))[1].append((t, rows.start, r))
     for res, items in blocks.values():
-        head = {"phenotype": [r.phenotype for *_, r in items], "chr": chrom, "marker": [r.marker for *_, r in items],
-                "pos": [float(r.pos) for *_, r in items], "lod": [float(r.lod) for *_, r in items]}
-        head = {k: np.asarray(v, dtype=object) if isinstance(v, list) else v for k, v in head.items()}
-        effects.append((np.array([t for t, *_ in items]), _long(res, np.array([s for _, s, _ in items]), head,
-                                                                blup=True)))
+        ts, starts, rs = zip(*items)
+        head = {"phenotype": np.array([r.phenotype for r in rs], dtype=object), "chr": chrom,
+                "marker": np.array([r.marker for r in rs], dtype=object),
+                "pos": np.array([float(r.pos) for r in rs], dtype=object),
+                "lod": np.array([float(r.lod) for r in rs], dtype=object)}
+        effects.append((np.array(ts), _long(res, np.array(starts), head, blup=True)))
     pairs = list(dict.fromkeys(on["phenotype"])) if along else []
     drawn = plotted[plotted["chr"] == chrom]
     requests = [(("along", p), p, None) for p in pairs]
